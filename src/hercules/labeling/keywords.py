@@ -1,0 +1,195 @@
+"""Labels without an LLM: class-based TF-IDF keywords for text, distinctive variables for numbers.
+
+c-TF-IDF (as in BERTopic): all member texts of a cluster form one document;
+term weight = (term frequency within the cluster, L1-normalised) x
+log(1 + mean words per cluster / term frequency over all clusters). Terms that
+are frequent in one cluster and rare elsewhere rise, so sibling titles differ.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import scipy.sparse as sp
+
+from hercules.data.dataset import Dataset
+from hercules.labeling.base import ClusterLabel, LevelContext, representative_items
+
+_SNIPPET = 90
+
+
+def snippet(text: str, n: int = _SNIPPET) -> str:
+    """First ``n`` characters on a word boundary, whitespace collapsed."""
+    t = " ".join(text.split())
+    if len(t) <= n:
+        return t
+    cut = t[:n].rsplit(" ", 1)[0]
+    return (cut or t[:n]) + "…"
+
+
+def _onehot(labels: np.ndarray, k: int) -> sp.csr_matrix:
+    n = len(labels)
+    return sp.csr_matrix((np.ones(n, dtype=np.float32), (labels, np.arange(n))), shape=(k, n))
+
+
+def _pick_distinct(terms: list[str], limit: int) -> list[str]:
+    """Drop terms whose words are all already covered (by a 5-letter stem) by chosen terms."""
+    chosen: list[str] = []
+    stems: set[str] = set()
+    for t in terms:
+        words = [w[:5] for w in t.split()]
+        if all(w in stems for w in words):
+            continue
+        # A bigram supersedes its unigram already chosen ("card" -> "card arrival").
+        chosen = [c for c in chosen if not (len(c.split()) == 1 and c[:5] in words and len(words) > 1)]
+        chosen.append(t)
+        stems.update(words)
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+class KeywordLabeler:
+    """Keyword titles for text (c-TF-IDF) and distinctive-variable titles for numeric data."""
+
+    def __init__(self, n_keywords: int = 8, n_title_words: int = 3) -> None:
+        self.n_keywords = n_keywords
+        self.n_title_words = n_title_words
+        self._dtm: tuple[int, sp.csr_matrix, np.ndarray] | None = None
+
+    # -- text -------------------------------------------------------------
+    def _doc_term(self, dataset: Dataset) -> tuple[sp.csr_matrix, np.ndarray]:
+        if self._dtm is None or self._dtm[0] != id(dataset):
+            from sklearn.feature_extraction.text import CountVectorizer
+
+            texts = dataset.texts or []
+            min_df = 2 if len(texts) >= 200 else 1
+            cv = CountVectorizer(
+                stop_words="english",
+                ngram_range=(1, 2),
+                min_df=min_df,
+                max_features=60_000,
+                token_pattern=r"(?u)\b[^\W\d_][\w'-]*[^\W_]\b",
+                dtype=np.float32,
+            )
+            try:
+                M = cv.fit_transform(texts).tocsr()
+                vocab = cv.get_feature_names_out()
+            except ValueError:  # only stop words or numbers
+                M, vocab = sp.csr_matrix((len(texts), 0), dtype=np.float32), np.array([], dtype=object)
+            self._dtm = (id(dataset), M, vocab)
+        return self._dtm[1], self._dtm[2]
+
+    def keywords(self, dataset: Dataset, labels: np.ndarray, k: int) -> list[list[str]]:
+        """The top distinctive terms of each of the ``k`` clusters."""
+        M, vocab = self._doc_term(dataset)
+        if M.shape[1] == 0:
+            return [[] for _ in range(k)]
+        C = (_onehot(labels, k) @ M).tocsr()  # cluster x term counts
+        words_per_cluster = np.asarray(C.sum(axis=1)).ravel()
+        term_freq = np.asarray(C.sum(axis=0)).ravel()
+        avg = max(float(words_per_cluster.mean()), 1.0)
+        idf = np.log1p(avg / np.maximum(term_freq, 1.0)).astype(np.float32)
+        tf = sp.diags(1.0 / np.maximum(words_per_cluster, 1.0)).astype(np.float32) @ C
+        W = (tf @ sp.diags(idf)).tocsr()
+        out = []
+        for j in range(k):
+            row = W.getrow(j)
+            if row.nnz == 0:
+                out.append([])
+                continue
+            top = row.indices[np.argsort(-row.data, kind="stable")[: 4 * self.n_keywords]]
+            out.append(_pick_distinct([str(vocab[t]) for t in top], self.n_keywords))
+        return out
+
+    def _text_labels(self, ctx: LevelContext) -> list[ClusterLabel]:
+        kws = self.keywords(ctx.dataset, ctx.item_labels, ctx.n_clusters)
+        reps = representative_items(ctx, 2)
+        sizes = np.bincount(ctx.item_labels, minlength=ctx.n_clusters)
+        texts = ctx.dataset.item_texts()
+        labels = []
+        for j in range(ctx.n_clusters):
+            kw = kws[j]
+            examples = [snippet(texts[i]) for i in reps[j]]
+            title = ", ".join(w.capitalize() for w in kw[: self.n_title_words]) if kw else snippet(examples[0], 40)
+            desc = f"{sizes[j]} items"
+            if kw:
+                desc += f" about {', '.join(kw[:6])}"
+            desc += self._children_clause(ctx, j)
+            if examples:
+                desc += ". For example: " + " | ".join(f'"{e}"' for e in examples)
+            labels.append(ClusterLabel(title=title, description=desc, keywords=kw))
+        return labels
+
+    @staticmethod
+    def _children_clause(ctx: LevelContext, j: int) -> str:
+        if ctx.child_labels is None or ctx.child_parent is None:
+            return ""
+        kids = np.flatnonzero(ctx.child_parent == j)
+        names = [ctx.child_labels[c].title for c in kids[:4]]
+        more = f" and {len(kids) - 4} more" if len(kids) > 4 else ""
+        return f"; {len(kids)} subclusters: {'; '.join(names)}{more}"
+
+    # -- numeric ----------------------------------------------------------
+    def _numeric_labels(self, ctx: LevelContext) -> list[ClusterLabel]:
+        X = ctx.dataset.numeric
+        variables = ctx.dataset.variables
+        assert X is not None and variables is not None
+        k = ctx.n_clusters
+        counts = np.bincount(ctx.item_labels, minlength=k).astype(np.float64)
+        means = np.asarray(_onehot(ctx.item_labels, k) @ X) / np.maximum(counts, 1)[:, None]
+        mu, sd = X.mean(axis=0), X.std(axis=0)
+        z = (means - mu) / np.where(sd > 0, sd, 1.0)
+        labels = []
+        for j in range(k):
+            top = np.argsort(-np.abs(z[j]), kind="stable")[:3]
+            parts = [f"{'High' if z[j, v] > 0 else 'Low'} {variables[v].name}" for v in top if abs(z[j, v]) >= 0.25]
+            title = ", ".join(parts[:2]) if parts else "Typical values"
+            stats = "; ".join(
+                f"{variables[v].name} mean {means[j, v]:.4g}{(' ' + variables[v].unit) if variables[v].unit else ''}"
+                f" (overall {mu[v]:.4g}, z={z[j, v]:+.2f})"
+                for v in top
+            )
+            desc = f"{int(counts[j])} items; most distinctive: {stats}" + self._children_clause(ctx, j)
+            labels.append(ClusterLabel(title=title, description=desc, keywords=[variables[v].name for v in top]))
+        return labels
+
+    def _generic_labels(self, ctx: LevelContext) -> list[ClusterLabel]:
+        sizes = np.bincount(ctx.item_labels, minlength=ctx.n_clusters)
+        texts = ctx.dataset.item_texts() if ctx.dataset.modality != "vectors" else None
+        reps = representative_items(ctx, 3)
+        labels = []
+        for j in range(ctx.n_clusters):
+            ex = [texts[i] for i in reps[j]] if texts else [str(ctx.dataset.ids[i]) for i in reps[j]]
+            title = f"Cluster L{ctx.level}-{j}" if not texts else f"{snippet(ex[0], 40)} and similar"
+            desc = f"{sizes[j]} items{self._children_clause(ctx, j)}. Closest to the centre: {', '.join(ex)}"
+            labels.append(ClusterLabel(title=title, description=desc))
+        return labels
+
+    def label_level(self, ctx: LevelContext) -> list[ClusterLabel]:
+        if ctx.dataset.modality == "text":
+            return self._text_labels(ctx)
+        if ctx.dataset.modality == "numeric":
+            return self._numeric_labels(ctx)
+        return self._generic_labels(ctx)
+
+
+_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)")
+
+
+def level0_label(dataset: Dataset, i: int) -> ClusterLabel:
+    """Section 3.1's level-0 title and description of item ``i`` (no LLM)."""
+    if dataset.modality == "text":
+        assert dataset.texts is not None
+        t = " ".join(dataset.texts[i].split())
+        m = _SENTENCE.match(t)
+        title = m.group(1) if m and len(m.group(1)) <= 80 else " ".join(t.split()[:8])
+        return ClusterLabel(title=snippet(title, 80), description=snippet(t, 300), source="item")
+    if dataset.modality == "image":
+        assert dataset.image_paths is not None
+        name = dataset.item_texts()[i]
+        return ClusterLabel(title=name, description=f"Image file {dataset.image_paths[i]}", source="item")
+    if dataset.modality == "numeric":
+        return ClusterLabel(title=f"Item {dataset.ids[i]}", description=dataset.item_texts()[i], source="item")
+    return ClusterLabel(title=f"Item {dataset.ids[i]}", description="", source="item")
