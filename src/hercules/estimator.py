@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import logging
 import time
-from contextlib import nullcontext
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any, Literal
 
 import numpy as np
@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from hercules.clustering.auto_k import AutoKConfig, choose_k, should_stop
-from hercules.clustering.kmeans import TooFewDistinctPointsError, assign, kmeans, resample_refine
+from hercules.clustering.kmeans import TooFewDistinctPointsError, all_finite, assign, kmeans, resample_refine
 from hercules.data.dataset import Dataset, InputError, prepare
 from hercules.embeddings import Embedder, EmbeddingCache, get_embedder
 from hercules.hierarchy.tree import Cluster, Hierarchy, Level, cluster_id, parse_cluster_id
@@ -96,7 +96,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         auto_k_max: int = 1000,
         auto_k_top: int = 8,
         auto_k_min_branching: int = 3,
-        max_iter: int = 50,
+        max_iter: int = 25,
         max_points_per_centroid: int | None = 256,
         n_components: int = 2,
         topic_seed: str | None = None,
@@ -223,7 +223,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         E = np.asarray(E, dtype=np.float32)
         if E.ndim != 2 or E.shape[0] != n:
             raise InputError(f"embeddings must have shape ({n}, d), one row per item; got {E.shape}")
-        if not np.isfinite(E).all():
+        if not all_finite(E):
             bad = np.flatnonzero(~np.isfinite(E).all(axis=1))[:10].tolist()
             raise InputError(f"embeddings contain NaN or infinite values (rows {bad})")
         return E
@@ -301,19 +301,32 @@ class Hercules(ClusterMixin, BaseEstimator):
                 else:
                     if t > 1 and should_stop(n_nodes, cfg):
                         break
-                    choice = choose_k(nodes, cfg, sample_weight=node_sizes.astype(np.float64) if self.weighted else None, random_state=rng)
+                    choice = choose_k(
+                        nodes, cfg, sample_weight=node_sizes.astype(np.float64) if self.weighted else None, random_state=rng
+                    )
                     if choice.k < 2:
                         break
                     k = choice.k
                     auto_info = {"candidates": choice.candidates, "scores": [round(s, 5) for s in choice.scores]}
                 weights = node_sizes.astype(np.float64) if (self.weighted and t > 1) else None
                 try:
-                    km = kmeans(nodes, k, sample_weight=weights, random_state=rng, max_iter=self.max_iter,
-                                max_points_per_centroid=self.max_points_per_centroid)
+                    km = kmeans(
+                        nodes,
+                        k,
+                        sample_weight=weights,
+                        random_state=rng,
+                        max_iter=self.max_iter,
+                        max_points_per_centroid=self.max_points_per_centroid,
+                    )
                     if self.resampling:
-                        km = resample_refine(nodes, km, iterations=self.resampling_iterations,
-                                             points_per_cluster=self.resampling_points_per_cluster,
-                                             sample_weight=weights, random_state=rng)
+                        km = resample_refine(
+                            nodes,
+                            km,
+                            iterations=self.resampling_iterations,
+                            points_per_cluster=self.resampling_points_per_cluster,
+                            sample_weight=weights,
+                            random_state=rng,
+                        )
                 except TooFewDistinctPointsError as e:
                     raise InputError(f"level {t}: {e}") from None
                 # Order clusters by item count (0 = largest); ties keep k-means order.
@@ -326,17 +339,29 @@ class Hercules(ClusterMixin, BaseEstimator):
                 item_labels = parent if item_labels is None else parent[item_labels]
                 if self.representation == "description" or not self.weighted:
                     centroids = _item_means(vectors, item_labels, k) if self.representation == "direct" else centroids
-                level = Level(level=t, parent=parent, centroids=centroids, sizes=sizes[order],
-                              labels=[], requested_k=None if fixed is None else k, auto_k=auto_info)
+                level = Level(
+                    level=t,
+                    parent=parent,
+                    centroids=centroids,
+                    sizes=sizes[order],
+                    labels=[],
+                    requested_k=None if fixed is None else k,
+                    auto_k=auto_info,
+                )
                 t_cluster += time.perf_counter() - t0
 
                 t0 = time.perf_counter()
                 prev = hierarchy.levels[-1] if hierarchy.levels else None
                 ctx = LevelContext(
-                    level=t, dataset=ds, item_labels=item_labels, n_clusters=k,
-                    item_vectors=vectors, centroids=centroids if self.representation == "direct" else _item_means(vectors, item_labels, k),
+                    level=t,
+                    dataset=ds,
+                    item_labels=item_labels,
+                    n_clusters=k,
+                    item_vectors=vectors,
+                    centroids=centroids if self.representation == "direct" else _item_means(vectors, item_labels, k),
                     child_labels=prev.labels if prev is not None else None,
-                    child_parent=parent if prev is not None else None, topic_seed=self.topic_seed,
+                    child_parent=parent if prev is not None else None,
+                    topic_seed=self.topic_seed,
                 )
                 level.labels = labeler.label_level(ctx)
                 if len(level.labels) != k:
@@ -364,7 +389,9 @@ class Hercules(ClusterMixin, BaseEstimator):
         self.coords_ = self.projection_.transform(vectors)
         for level in hierarchy.levels:
             level.coords = self.projection_.transform(
-                level.centroids if level.centroids.shape[1] == vectors.shape[1] else _item_means(vectors, hierarchy.item_labels(level.level), level.k)
+                level.centroids
+                if level.centroids.shape[1] == vectors.shape[1]
+                else _item_means(vectors, hierarchy.item_labels(level.level), level.k)
             )
         self.timings_["project"] = time.perf_counter() - t0
         self.hierarchy_ = hierarchy

@@ -39,12 +39,17 @@ class PCAProjection:
     def transform(self, X: np.ndarray) -> np.ndarray:
         if self.components_ is None or self.mean_ is None:
             raise RuntimeError("PCAProjection is not fitted")
-        return ((X - self.mean_.astype(np.float32)) @ self.components_.T).astype(np.float32)
+        # X @ W - mean @ W: no centred copy of X (it can be the full 1M x 384 matrix).
+        W = self.components_.T.astype(np.float32)
+        return (np.asarray(X, dtype=np.float32) @ W - self.mean_.astype(np.float32) @ W).astype(np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         assert self.mean_ is not None and self.components_ is not None
-        return {"pca_mean": self.mean_, "pca_components": self.components_,
-                "pca_explained_variance_ratio": np.asarray(self.explained_variance_ratio_)}
+        return {
+            "pca_mean": self.mean_,
+            "pca_components": self.components_,
+            "pca_explained_variance_ratio": np.asarray(self.explained_variance_ratio_),
+        }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PCAProjection:

@@ -50,18 +50,30 @@ def cli() -> None:
 @cli.command()
 @click.argument("data", type=click.Path(exists=True))
 @click.option("-o", "--output", type=click.Path(), default="hercules-result", show_default=True, help="Result folder to write.")
-@click.option("--levels", "levels", default="auto", show_default=True, help="Clusters per level, bottom-up (e.g. 100,20,5), or 'auto'.")
+@click.option(
+    "--levels", "levels", default="auto", show_default=True, help="Clusters per level, bottom-up (e.g. 100,20,5), or 'auto'."
+)
 @click.option("--text-column", help="Column holding the text (or image paths). Default: detected.")
 @click.option("--id-column", help="Column holding unique item ids. Default: row number.")
 @click.option("--numeric-columns", help="Comma-separated numeric columns to cluster (numeric data).")
 @click.option("--numeric-metadata", type=click.Path(exists=True), help="JSON file: {column: {name, unit, description}}.")
 @click.option("--modality", type=click.Choice(["auto", "text", "numeric", "image"]), default="auto", show_default=True)
-@click.option("--representation", type=click.Choice(["direct", "description"]), default="direct", show_default=True,
-              help="Cluster upper levels by vectors (direct) or by embedded descriptions.")
-@click.option("--embedder", default="auto", show_default=True,
-              help="Text embedder: auto, minilm, wordllama, hashing, st:<folder>.")
-@click.option("--embeddings", "embeddings_path", type=click.Path(exists=True),
-              help="Precomputed embeddings (.npy, one row per item) instead of the embedder.")
+@click.option(
+    "--representation",
+    type=click.Choice(["direct", "description"]),
+    default="direct",
+    show_default=True,
+    help="Cluster upper levels by vectors (direct) or by embedded descriptions.",
+)
+@click.option(
+    "--embedder", default="auto", show_default=True, help="Text embedder: auto, minilm, wordllama, hashing, st:<folder>."
+)
+@click.option(
+    "--embeddings",
+    "embeddings_path",
+    type=click.Path(exists=True),
+    help="Precomputed embeddings (.npy, one row per item) instead of the embedder.",
+)
 @click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights.")
 @click.option("--resampling/--no-resampling", default=False, show_default=True, help="Vo et al. resampling refinement.")
 @click.option("--resampling-iterations", type=int, default=10, show_default=True)
@@ -75,21 +87,55 @@ def cli() -> None:
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
-def run(data, output, levels, text_column, id_column, numeric_columns, numeric_metadata, modality, representation, embedder,
-        embeddings_path, unweighted, resampling, resampling_iterations, resampling_points, topic_seed, drop_missing, seed,
-        threads, save_embeddings, depth, no_progress, quiet, verbose) -> None:
+def run(
+    data,
+    output,
+    levels,
+    text_column,
+    id_column,
+    numeric_columns,
+    numeric_metadata,
+    modality,
+    representation,
+    embedder,
+    embeddings_path,
+    unweighted,
+    resampling,
+    resampling_iterations,
+    resampling_points,
+    topic_seed,
+    drop_missing,
+    seed,
+    threads,
+    save_embeddings,
+    depth,
+    no_progress,
+    quiet,
+    verbose,
+) -> None:
     """Cluster DATA (CSV, TSV, JSONL, JSON, Parquet, TXT or a folder of images) and save the result."""
     _setup_logging(verbose, quiet)
     from hercules import Hercules
 
     meta = json.loads(Path(numeric_metadata).read_text()) if numeric_metadata else None
     model = Hercules(
-        _levels(levels), representation=representation, embedder=embedder, weighted=not unweighted,
-        resampling=resampling, resampling_iterations=resampling_iterations,
-        resampling_points_per_cluster=resampling_points, topic_seed=topic_seed, modality=modality,
-        text_column=text_column, id_column=id_column,
-        numeric_columns=numeric_columns.split(",") if numeric_columns else None, numeric_metadata=meta,
-        missing="drop" if drop_missing else "raise", random_state=seed, n_threads=threads, progress=not no_progress,
+        _levels(levels),
+        representation=representation,
+        embedder=embedder,
+        weighted=not unweighted,
+        resampling=resampling,
+        resampling_iterations=resampling_iterations,
+        resampling_points_per_cluster=resampling_points,
+        topic_seed=topic_seed,
+        modality=modality,
+        text_column=text_column,
+        id_column=id_column,
+        numeric_columns=numeric_columns.split(",") if numeric_columns else None,
+        numeric_metadata=meta,
+        missing="drop" if drop_missing else "raise",
+        random_state=seed,
+        n_threads=threads,
+        progress=not no_progress,
     )
     try:
         frame = _read(data)
@@ -124,8 +170,12 @@ def show(result, depth, max_children, items, descriptions) -> None:
         for t in range(model.n_levels_, 0, -1):
             for c in model.clusters(t):
                 parent = c.parent.id if c.parent else None
-                click.echo(json.dumps({"id": c.id, "size": c.size, "parent": parent, "title": c.title,
-                                       "description": c.description}, ensure_ascii=False))
+                click.echo(
+                    json.dumps(
+                        {"id": c.id, "size": c.size, "parent": parent, "title": c.title, "description": c.description},
+                        ensure_ascii=False,
+                    )
+                )
         return
     click.echo(model.tree_text(max_depth=depth, max_children=max_children, show_items=items), nl=False)
 

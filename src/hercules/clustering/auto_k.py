@@ -101,7 +101,7 @@ def choose_k(
         Xf, wf = X, sample_weight
     scores = []
     for k in cands:
-        res = kmeans(Xf, k, sample_weight=wf, random_state=rng, max_iter=30)
+        res = kmeans(Xf, k, sample_weight=wf, random_state=rng, max_iter=30, n_init=1)
         labels = res.labels if Xf is X else assign(Xf, res.centroids)[0]
         scores.append(sampled_silhouette(Xf, labels, k, rng, cfg.score_sample))
     best = max(scores)

@@ -40,6 +40,14 @@ class KMeansResult:
     n_iter: int
 
 
+def all_finite(X: np.ndarray) -> bool:
+    """True if ``X`` has no NaN/inf, without an n x d boolean temporary (a sum propagates them)."""
+    total = float(np.sum(X, dtype=np.float64))
+    if np.isfinite(total):
+        return True
+    return bool(all(np.isfinite(X[s : s + 65_536]).all() for s in range(0, len(X), 65_536)))
+
+
 def _chunk_rows(k: int) -> int:
     return max(256, _CHUNK_FLOATS // max(k, 1))
 
@@ -76,9 +84,7 @@ def _weighted_sums(X: np.ndarray, labels: np.ndarray, weights: np.ndarray, k: in
     return sums, totals
 
 
-def kmeans_plusplus(
-    X: np.ndarray, k: int, rng: np.random.Generator, sample_weight: np.ndarray | None = None
-) -> np.ndarray:
+def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.Generator, sample_weight: np.ndarray | None = None) -> np.ndarray:
     """Greedy k-means++ seeding (2 + ln k local trials), weighted by ``sample_weight``."""
     n = X.shape[0]
     w = np.ones(n, dtype=np.float64) if sample_weight is None else sample_weight.astype(np.float64)
@@ -92,9 +98,7 @@ def kmeans_plusplus(
         pot = closest * w
         total = pot.sum()
         if total <= 0:  # every point coincides with a chosen center
-            raise TooFewDistinctPointsError(
-                f"only {c} distinct points available, cannot seed {k} clusters"
-            )
+            raise TooFewDistinctPointsError(f"only {c} distinct points available, cannot seed {k} clusters")
         cand = np.searchsorted(np.cumsum(pot), rng.random(n_trials) * total)
         cand = np.minimum(cand, n - 1)
         d_cand = x_sq[cand][:, None] - 2.0 * (X[cand] @ X.T) + x_sq[None, :]
@@ -106,9 +110,7 @@ def kmeans_plusplus(
     return centers
 
 
-def _fill_empty(
-    X: np.ndarray, labels: np.ndarray, dist: np.ndarray, centroids: np.ndarray, counts: np.ndarray
-) -> bool:
+def _fill_empty(X: np.ndarray, labels: np.ndarray, dist: np.ndarray, centroids: np.ndarray, counts: np.ndarray) -> bool:
     """Give each empty cluster the point farthest from its centroid. Returns True if any moved."""
     empty = np.flatnonzero(counts == 0)
     if len(empty) == 0:
@@ -155,7 +157,7 @@ def _lloyd(
     labels = np.zeros(len(X), dtype=np.int32)
     dist = np.zeros(len(X), dtype=np.float32)
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (returned)
         labels, dist = assign(X, centroids)
         sums, totals = _weighted_sums(X, labels, w, k)
         counts = np.bincount(labels, minlength=k)
@@ -177,12 +179,17 @@ def kmeans(
     *,
     sample_weight: np.ndarray | None = None,
     random_state: int | np.random.Generator | None = 0,
-    max_iter: int = 50,
+    max_iter: int = 25,
     tol: float = 1e-4,
     max_points_per_centroid: int | None = 256,
     init: np.ndarray | None = None,
+    n_init: int | str = "auto",
 ) -> KMeansResult:
     """Cluster the rows of ``X`` into exactly ``k`` non-empty clusters.
+
+    ``n_init``: independent seedings, the lowest inertia wins. ``"auto"`` uses 10
+    when ``n * k`` is small (cheap, and upper levels of a hierarchy have few points,
+    where one unlucky seeding would cost a lot of quality), else 1.
 
     ``max_points_per_centroid``: fit on at most this many sampled points per
     centroid, then assign every point once (``None`` fits on all points).
@@ -197,12 +204,29 @@ def kmeans(
         raise ValueError(f"k must be >= 1, got {k}")
     if n < k:
         raise TooFewDistinctPointsError(f"{n} points cannot form {k} clusters")
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         raise ValueError("input vectors contain NaN or infinite values")
     w = np.ones(n, dtype=np.float64) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if w.shape != (n,) or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
         raise ValueError("sample_weight must be a finite, non-negative vector with a positive sum")
     rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    if n_init == "auto":
+        n_init = 1 if init is not None or n * k > 2_000_000 else 10
+    if int(n_init) > 1:
+        runs = [
+            kmeans(
+                X,
+                k,
+                sample_weight=w,
+                random_state=rng,
+                max_iter=max_iter,
+                tol=tol,
+                max_points_per_centroid=max_points_per_centroid,
+                n_init=1,
+            )
+            for _ in range(int(n_init))
+        ]
+        return min(runs, key=lambda r: r.inertia)
 
     # Fit sample (uniform; weights travel with the points).
     if max_points_per_centroid is not None and n > max_points_per_centroid * k:
@@ -274,7 +298,7 @@ def resample_refine(
         if len(core) < k:
             break
         refit = kmeans(
-            X[core], k, sample_weight=w[core], random_state=rng, init=centroids, max_points_per_centroid=None
+            X[core], k, sample_weight=w[core], random_state=rng, init=centroids, max_points_per_centroid=None, n_init=1
         )
         centroids = refit.centroids
         labels, dist = assign(X, centroids)

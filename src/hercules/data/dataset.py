@@ -262,7 +262,9 @@ def prepare(
             return Dataset("text", ids, texts=texts, metadata=metadata, notes=notes)
         return _image_dataset(texts, ids, metadata, missing, notes)
 
-    cols = list(numeric_columns) if numeric_columns is not None else [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    cols = (
+        list(numeric_columns) if numeric_columns is not None else [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    )
     missing_cols = [c for c in cols if c not in df.columns]
     if missing_cols:
         raise InputError(f"numeric column(s) not found: {missing_cols}")
@@ -271,7 +273,9 @@ def prepare(
     non_num = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
     if non_num:
         raise InputError(f"column(s) {non_num} are not numeric; choose numeric columns or a text column")
-    X, keep, variables = _numeric(df[cols].to_numpy(dtype=np.float64, na_value=np.nan), ids, cols, numeric_metadata, missing, notes)
+    X, keep, variables = _numeric(
+        df[cols].to_numpy(dtype=np.float64, na_value=np.nan), ids, cols, numeric_metadata, missing, notes
+    )
     other = df.drop(columns=cols)
     metadata = other.loc[keep].reset_index(drop=True) if other.shape[1] else None
     if not keep.any():

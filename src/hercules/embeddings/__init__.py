@@ -11,7 +11,15 @@ from hercules.embeddings.providers import (
 from hercules.embeddings.registry import get_embedder, register_embedder
 
 __all__ = [
-    "Embedder", "EmbeddingCache", "EmbeddingError", "HashingEmbedder", "PixelImageEmbedder",
-    "SentenceTransformerEmbedder", "WordLlamaEmbedder", "content_key", "default_cache_dir",
-    "get_embedder", "register_embedder",
+    "Embedder",
+    "EmbeddingCache",
+    "EmbeddingError",
+    "HashingEmbedder",
+    "PixelImageEmbedder",
+    "SentenceTransformerEmbedder",
+    "WordLlamaEmbedder",
+    "content_key",
+    "default_cache_dir",
+    "get_embedder",
+    "register_embedder",
 ]

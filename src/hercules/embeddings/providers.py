@@ -14,9 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def _missing(extra: str, package: str) -> EmbeddingError:
-    return EmbeddingError(
-        f"this embedder needs the '{package}' package: pip install 'hercules-cluster[{extra}]'"
-    )
+    return EmbeddingError(f"this embedder needs the '{package}' package: pip install 'hercules-cluster[{extra}]'")
 
 
 class SentenceTransformerEmbedder(Embedder):

@@ -4,6 +4,11 @@ from hercules.labeling.base import ClusterLabel, Labeler, LevelContext, represen
 from hercules.labeling.keywords import KeywordLabeler, level0_label, snippet
 
 __all__ = [
-    "ClusterLabel", "KeywordLabeler", "Labeler", "LevelContext", "level0_label",
-    "representative_items", "snippet",
+    "ClusterLabel",
+    "KeywordLabeler",
+    "Labeler",
+    "LevelContext",
+    "level0_label",
+    "representative_items",
+    "snippet",
 ]

@@ -42,15 +42,18 @@ class Labeler(Protocol):
 
 
 def representative_items(ctx: LevelContext, n: int = 3) -> list[np.ndarray]:
-    """Indices of the ``n`` items closest to each cluster's centroid (vectorised per cluster)."""
-    order = np.argsort(ctx.item_labels, kind="stable")
-    bounds = np.searchsorted(ctx.item_labels[order], np.arange(ctx.n_clusters + 1))
-    out = []
-    for j in range(ctx.n_clusters):
-        members = order[bounds[j] : bounds[j + 1]]
-        if ctx.item_vectors is None or ctx.centroids is None or len(members) <= n:
-            out.append(members[:n])
-            continue
-        d = np.sum((ctx.item_vectors[members] - ctx.centroids[j]) ** 2, axis=1)
-        out.append(members[np.argsort(d, kind="stable")[:n]])
-    return out
+    """Indices of the ``n`` items closest to their cluster's centroid, per cluster.
+
+    One chunked O(n_items * d) pass for the distances, then a single sort by
+    (cluster, distance); no per-cluster copies of member vectors.
+    """
+    labels = ctx.item_labels
+    dist = np.zeros(len(labels), dtype=np.float32)
+    if ctx.item_vectors is not None and ctx.centroids is not None:
+        step = 65_536
+        for s in range(0, len(labels), step):
+            diff = ctx.item_vectors[s : s + step] - ctx.centroids[labels[s : s + step]]
+            dist[s : s + step] = np.einsum("ij,ij->i", diff, diff)
+    order = np.lexsort((dist, labels))
+    starts = np.searchsorted(labels[order], np.arange(ctx.n_clusters + 1))
+    return [order[starts[j] : min(starts[j] + n, starts[j + 1])] for j in range(ctx.n_clusters)]

@@ -60,7 +60,7 @@ def _items_frame(ds: Dataset) -> pd.DataFrame:
         df["__item__"] = ds.image_paths
     elif ds.modality == "numeric":
         assert ds.numeric is not None and ds.variables is not None
-        for j, v in enumerate(ds.variables):
+        for j, _v in enumerate(ds.variables):
             df[f"__num__{j}"] = ds.numeric[:, j]
     if ds.metadata is not None:
         meta = ds.metadata.reset_index(drop=True).copy()
@@ -92,18 +92,21 @@ def save(model: Any, path: str | os.PathLike, embeddings: str | None = "float16"
                 children[p].append(cluster_id(lvl.level - 1, c))
         clusters = []
         for j, lab in enumerate(lvl.labels):
-            clusters.append({
-                "id": cluster_id(lvl.level, j),
-                "title": lab.title,
-                "description": lab.description,
-                "keywords": lab.keywords,
-                "label_source": lab.source,
-                "size": int(lvl.sizes[j]),
-                "parent": cluster_id(lvl.level + 1, int(upper.parent[j])) if upper is not None else None,
-                "children": children[j],
-            })
-        levels_json.append({"level": lvl.level, "k": lvl.k, "requested_k": lvl.requested_k,
-                            "auto_k": lvl.auto_k, "clusters": clusters})
+            clusters.append(
+                {
+                    "id": cluster_id(lvl.level, j),
+                    "title": lab.title,
+                    "description": lab.description,
+                    "keywords": lab.keywords,
+                    "label_source": lab.source,
+                    "size": int(lvl.sizes[j]),
+                    "parent": cluster_id(lvl.level + 1, int(upper.parent[j])) if upper is not None else None,
+                    "children": children[j],
+                }
+            )
+        levels_json.append(
+            {"level": lvl.level, "k": lvl.k, "requested_k": lvl.requested_k, "auto_k": lvl.auto_k, "clusters": clusters}
+        )
         arrays[f"parent_L{lvl.level}"] = lvl.parent.astype(np.int32)
         arrays[f"centroids_L{lvl.level}"] = lvl.centroids.astype(np.float32)
         if lvl.coords is not None:
@@ -160,8 +163,14 @@ def _dataset_from(meta: dict, items: pd.DataFrame) -> Dataset:
         return Dataset("image", ids, image_paths=items["__item__"].tolist(), metadata=metadata, notes=meta["notes"])
     if modality == "numeric":
         cols = sorted((c for c in items.columns if c.startswith("__num__")), key=lambda c: int(c[7:]))
-        return Dataset("numeric", ids, numeric=items[cols].to_numpy(np.float64),
-                       variables=[Variable(**v) for v in meta["variables"]], metadata=metadata, notes=meta["notes"])
+        return Dataset(
+            "numeric",
+            ids,
+            numeric=items[cols].to_numpy(np.float64),
+            variables=[Variable(**v) for v in meta["variables"]],
+            metadata=metadata,
+            notes=meta["notes"],
+        )
     return Dataset("vectors", ids, metadata=metadata, notes=meta["notes"])
 
 
@@ -192,14 +201,23 @@ def load(path: str | os.PathLike) -> Any:
     h = Hierarchy(n_items=meta["n_items"])
     for lj in meta["levels"]:
         t = lj["level"]
-        labels = [ClusterLabel(c["title"], c["description"], c.get("keywords", []), c.get("label_source", "keywords"))
-                  for c in lj["clusters"]]
-        h.levels.append(Level(
-            level=t, parent=arrays[f"parent_L{t}"], centroids=arrays[f"centroids_L{t}"],
-            sizes=np.array([c["size"] for c in lj["clusters"]], dtype=np.int64), labels=labels,
-            requested_k=lj.get("requested_k"), auto_k=lj.get("auto_k"), coords=arrays.get(f"coords_L{t}"),
-            description_embeddings=arrays.get(f"desc_emb_L{t}"),
-        ))
+        labels = [
+            ClusterLabel(c["title"], c["description"], c.get("keywords", []), c.get("label_source", "keywords"))
+            for c in lj["clusters"]
+        ]
+        h.levels.append(
+            Level(
+                level=t,
+                parent=arrays[f"parent_L{t}"],
+                centroids=arrays[f"centroids_L{t}"],
+                sizes=np.array([c["size"] for c in lj["clusters"]], dtype=np.int64),
+                labels=labels,
+                requested_k=lj.get("requested_k"),
+                auto_k=lj.get("auto_k"),
+                coords=arrays.get(f"coords_L{t}"),
+                description_embeddings=arrays.get(f"desc_emb_L{t}"),
+            )
+        )
     model.dataset_ = ds
     model.hierarchy_ = h
     model.levels_ = [lvl.k for lvl in h.levels]

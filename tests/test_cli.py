@@ -1,0 +1,76 @@
+import pandas as pd
+from click.testing import CliRunner
+
+from hercules.cli.main import cli
+
+
+def test_run_show_membership_predict(tmp_path, corpus):
+    data = tmp_path / "data.csv"
+    corpus.to_csv(data, index=False)
+    out = tmp_path / "res"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(data),
+            "--text-column",
+            "text",
+            "--levels",
+            "12,4",
+            "--embedder",
+            "hashing:256",
+            "-o",
+            str(out),
+            "--no-progress",
+            "-q",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "L2-0" in r.output and (out / "hercules.json").exists()
+
+    r = CliRunner().invoke(cli, ["show", str(out), "--items", "1"])
+    assert r.exit_code == 0 and r.output.count("L2-") == 4
+
+    r = CliRunner().invoke(cli, ["show", str(out), "--descriptions"])
+    assert r.exit_code == 0 and r.output.count('"id"') == 16
+
+    mem = tmp_path / "m.csv"
+    r = CliRunner().invoke(cli, ["membership", str(out), "-o", str(mem)])
+    assert r.exit_code == 0
+    df = pd.read_csv(mem)
+    assert len(df) == len(corpus) and {"L1_cluster_id", "L2_cluster_title", "topic"} <= set(df.columns)
+
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"text": ["rocket to mars", "bake a cake"]}).to_csv(new, index=False)
+    pred = tmp_path / "p.csv"
+    r = CliRunner().invoke(cli, ["predict", str(out), str(new), "-o", str(pred)])
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(pred)) == 2
+
+
+def test_clear_errors_not_tracebacks(tmp_path):
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"text": ["a b", "c d", "e f"]}).to_csv(data, index=False)
+    r = CliRunner().invoke(cli, ["run", str(data), "--levels", "10", "--embedder", "hashing", "-o", str(tmp_path / "o"), "-q"])
+    assert r.exit_code != 0 and "only 3 items" in r.output
+    r = CliRunner().invoke(cli, ["run", str(data), "--levels", "ten", "-q"])
+    assert r.exit_code != 0 and "comma-separated" in r.output
+
+
+def test_numeric_and_image_folder(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"]).to_parquet(tmp_path / "n.parquet")
+    r = CliRunner().invoke(
+        cli, ["run", str(tmp_path / "n.parquet"), "--levels", "6,2", "-o", str(tmp_path / "on"), "-q", "--no-progress"]
+    )
+    assert r.exit_code == 0, r.output
+    img = tmp_path / "imgs"
+    img.mkdir()
+    for i in range(12):
+        Image.new("RGB", (16, 16), (i * 20, 255 - i * 20, 0)).save(img / f"{i}.png")
+    r = CliRunner().invoke(cli, ["run", str(img), "--levels", "3", "-o", str(tmp_path / "oi"), "-q", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert ".png" in r.output
