@@ -40,15 +40,27 @@ def main() -> None:
         KMeans(k, init=init, n_init=1, max_iter=iters, tol=0, algorithm="lloyd").fit(X)
         t_sk = time.perf_counter() - t
         flop = 2 * n * k * d * iters
-        rows.append({"n": n, "k": k, "d": d, "iters": iters, "ours_s": t_ours, "ours_gflops": flop / t_ours / 1e9,
-                     "sklearn_s": t_sk, "sklearn_gflops": flop / t_sk / 1e9})
+        rows.append(
+            {
+                "n": n,
+                "k": k,
+                "d": d,
+                "iters": iters,
+                "ours_s": t_ours,
+                "ours_gflops": flop / t_ours / 1e9,
+                "sklearn_s": t_sk,
+                "sklearn_gflops": flop / t_sk / 1e9,
+            }
+        )
         print(rows[-1], flush=True)
     peak_after = sgemm_gflops()
     table = f"sgemm peak (8192x384 @ 384x1000, float32): {peak:.0f} GFLOP/s before, {peak_after:.0f} after\n\n"
     table += "| N | k | d | iters | hercules s | hercules GFLOP/s | % of peak | sklearn s | sklearn GFLOP/s |\n|---|---|---|---|---|---|---|---|---|\n"
     for r in rows:
-        table += (f"| {r['n']:,} | {r['k']} | {r['d']} | {r['iters']} | {r['ours_s']:.2f} | {r['ours_gflops']:.0f} | "
-                  f"{100 * r['ours_gflops'] / max(peak, peak_after):.0f}% | {r['sklearn_s']:.2f} | {r['sklearn_gflops']:.0f} |\n")
+        table += (
+            f"| {r['n']:,} | {r['k']} | {r['d']} | {r['iters']} | {r['ours_s']:.2f} | {r['ours_gflops']:.0f} | "
+            f"{100 * r['ours_gflops'] / max(peak, peak_after):.0f}% | {r['sklearn_s']:.2f} | {r['sklearn_gflops']:.0f} |\n"
+        )
     write("kmeans_throughput", {"machine": machine(), "sgemm_peak": [peak, peak_after], "rows": rows}, table)
 
 

@@ -23,11 +23,11 @@ import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from common import OUT, machine, write  # noqa: E402
+from common import machine, write  # noqa: E402
 
 PH_PYTHON = HERE / ".venv-pyhercules" / "bin" / "python"
 
-PH_RUNNER = r'''
+PH_RUNNER = r"""
 import hashlib, json, re, sys, time, os
 import numpy as np
 from pyhercules import Hercules
@@ -55,7 +55,7 @@ t = time.perf_counter(); h.save_model(out, top); save = time.perf_counter() - t
 path = out if out.endswith(".json") else out + ".json"
 print(json.dumps({"fit_s": fit, "save_s": save, "total_s": fit + save, "size_mb": os.path.getsize(path) / 2**20,
                   "levels": [len(h.get_level_assignments(l)[1]) for l in range(1, h.max_level + 1)]}))
-'''
+"""
 
 
 def corpus(n: int) -> tuple[list[str], np.ndarray]:
@@ -95,8 +95,18 @@ def run_theirs(texts, E, levels, tmp: Path) -> dict:
     (tmp / "texts.json").write_text(json.dumps(texts))
     np.save(tmp / "E.npy", E)
     (tmp / "runner.py").write_text(PH_RUNNER)
-    res = subprocess.run([str(PH_PYTHON), str(tmp / "runner.py"), str(tmp / "texts.json"), str(tmp / "E.npy"),
-                          json.dumps(levels), str(tmp / "ph_model.json")], capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            str(PH_PYTHON),
+            str(tmp / "runner.py"),
+            str(tmp / "texts.json"),
+            str(tmp / "E.npy"),
+            json.dumps(levels),
+            str(tmp / "ph_model.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if res.returncode != 0:
         raise RuntimeError(res.stderr[-2000:])
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -118,16 +128,26 @@ def main() -> None:
                 tmp = Path(td)
                 ours = run_ours(texts, E, levels, tmp / "ours")
                 theirs = run_theirs(texts, E, levels, tmp)
-            row = {"n": n, "mode": mode, "ours": ours, "pyhercules": theirs,
-                   "speedup": theirs["total_s"] / ours["total_s"], "size_ratio": theirs["size_mb"] / ours["size_mb"]}
+            row = {
+                "n": n,
+                "mode": mode,
+                "ours": ours,
+                "pyhercules": theirs,
+                "speedup": theirs["total_s"] / ours["total_s"],
+                "size_ratio": theirs["size_mb"] / ours["size_mb"],
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
-    table = ("| N | k | hercules s | pyhercules s | speed-up | hercules MB | pyhercules MB | size ratio | levels (ours / theirs) |\n"
-             "|---|---|---|---|---|---|---|---|---|\n")
+    table = (
+        "| N | k | hercules s | pyhercules s | speed-up | hercules MB | pyhercules MB | size ratio | levels (ours / theirs) |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+    )
     for r in rows:
-        table += (f"| {r['n']:,} | {r['mode']} | {r['ours']['total_s']:.2f} | {r['pyhercules']['total_s']:.1f} | "
-                  f"{r['speedup']:.0f}x | {r['ours']['size_mb']:.2f} | {r['pyhercules']['size_mb']:.1f} | "
-                  f"{r['size_ratio']:.0f}x | {r['ours']['levels']} / {r['pyhercules']['levels']} |\n")
+        table += (
+            f"| {r['n']:,} | {r['mode']} | {r['ours']['total_s']:.2f} | {r['pyhercules']['total_s']:.1f} | "
+            f"{r['speedup']:.0f}x | {r['ours']['size_mb']:.2f} | {r['pyhercules']['size_mb']:.1f} | "
+            f"{r['size_ratio']:.0f}x | {r['ours']['levels']} / {r['pyhercules']['levels']} |\n"
+        )
     write("vs_pyhercules", {"machine": machine(), "rows": rows}, table)
 
 

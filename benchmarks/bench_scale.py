@@ -27,9 +27,16 @@ def one(n: int, levels: list[int]) -> dict:
     t = time.perf_counter()
     m = Hercules(levels, progress=False).fit(embeddings=X)
     wall = time.perf_counter() - t
-    return {"n": n, "levels": m.levels_, "fit_s": round(wall, 2), "timings": {k: round(v, 2) for k, v in m.timings_.items()},
-            "matrix_mb": round(X.nbytes / 2**20, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
-            "rss_before_fit_mb": round(base, 1), "generate_s": round(gen, 2)}
+    return {
+        "n": n,
+        "levels": m.levels_,
+        "fit_s": round(wall, 2),
+        "timings": {k: round(v, 2) for k, v in m.timings_.items()},
+        "matrix_mb": round(X.nbytes / 2**20, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rss_before_fit_mb": round(base, 1),
+        "generate_s": round(gen, 2),
+    }
 
 
 def main() -> None:
@@ -45,20 +52,32 @@ def main() -> None:
         if a.json:
             print(json.dumps(r))
             return
-        table = ("| N | levels | fit s | cluster s | label s | peak RSS MB | matrix MB |\n|---|---|---|---|---|---|---|\n"
-                 f"| {r['n']:,} | {r['levels']} | {r['fit_s']} | {r['timings']['cluster']} | {r['timings']['label']} | "
-                 f"{r['peak_rss_mb']} | {r['matrix_mb']} |\n")
+        table = (
+            "| N | levels | fit s | cluster s | label s | peak RSS MB | matrix MB |\n|---|---|---|---|---|---|---|\n"
+            f"| {r['n']:,} | {r['levels']} | {r['fit_s']} | {r['timings']['cluster']} | {r['timings']['label']} | "
+            f"{r['peak_rss_mb']} | {r['matrix_mb']} |\n"
+        )
         write(f"scale_{a.n}", {"machine": machine(), "result": r}, table)
         return
     rows = []
     for n in (10_000, 30_000, 100_000, 300_000, 1_000_000):
         lv = [min(levels[0], n // 10)] + levels[1:]
-        out = subprocess.run([sys.executable, __file__, "--n", str(n), "--levels", ",".join(map(str, lv)), "--json"],
-                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        out = (
+            subprocess.run(
+                [sys.executable, __file__, "--n", str(n), "--levels", ",".join(map(str, lv)), "--json"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         rows.append(json.loads(out))
         print(rows[-1], flush=True)
     table = "| N | levels | fit s | cluster s | peak RSS MB | matrix MB |\n|---|---|---|---|---|---|\n" + "".join(
-        f"| {r['n']:,} | {r['levels']} | {r['fit_s']} | {r['timings']['cluster']} | {r['peak_rss_mb']} | {r['matrix_mb']} |\n" for r in rows)
+        f"| {r['n']:,} | {r['levels']} | {r['fit_s']} | {r['timings']['cluster']} | {r['peak_rss_mb']} | {r['matrix_mb']} |\n"
+        for r in rows
+    )
     write("scale_curve", {"machine": machine(), "rows": rows}, table)
     try:
         import matplotlib

@@ -18,8 +18,14 @@ def machine() -> dict:
     from threadpoolctl import threadpool_info
 
     blas = [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")} for p in threadpool_info()]
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "numpy": np.__version__, "blas": blas, "load_avg": os.getloadavg()}
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas,
+        "load_avg": os.getloadavg(),
+    }
 
 
 def peak_rss_mb() -> float:

@@ -74,3 +74,20 @@ def test_numeric_and_image_folder(tmp_path):
     r = CliRunner().invoke(cli, ["run", str(img), "--levels", "3", "-o", str(tmp_path / "oi"), "-q", "--no-progress"])
     assert r.exit_code == 0, r.output
     assert ".png" in r.output
+
+
+def test_evaluate_command(tmp_path, corpus):
+    data = tmp_path / "data.csv"
+    corpus.to_csv(data, index=False)
+    out = tmp_path / "res"
+    r = CliRunner().invoke(
+        cli, ["run", str(data), "--levels", "12,4", "--embedder", "hashing:256", "-o", str(out), "-q", "--no-progress"]
+    )
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["evaluate", str(out), "--labels-column", "topic", "-o", str(tmp_path / "e.csv")])
+    assert r.exit_code == 0, r.output
+    assert "ari" in r.output and "items_silhouette" in r.output
+    ev = pd.read_csv(tmp_path / "e.csv")
+    assert list(ev.level) == [1, 2] and ev.ari.iloc[1] > 0.5
+    r = CliRunner().invoke(cli, ["evaluate", str(out), "--labels-column", "nope"])
+    assert r.exit_code != 0 and "nope" in r.output

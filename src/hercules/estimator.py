@@ -522,6 +522,27 @@ class Hercules(ClusterMixin, BaseEstimator):
         """Print :meth:`tree_text` (same arguments)."""
         print(self.tree_text(**kw), end="")
 
+    def project(self, X: Any = None, *, embeddings: Any = None) -> np.ndarray:
+        """2-D/3-D PCA coordinates of new items, in the same plot space as ``coords_``."""
+        self._check_fitted()
+        modality = None if self.dataset_.modality == "vectors" else self.dataset_.modality
+        if embeddings is not None:
+            vectors = self._check_embeddings(embeddings, len(embeddings))
+        elif X is not None:
+            vectors = self._l0_vectors(self._prepare(X, modality), fitting=False)
+        else:
+            raise InputError("pass new items or embeddings=")
+        return self.projection_.transform(vectors)
+
+    def evaluate(self, level: int | None = None, labels: Any = None, **kw: Any) -> Any:
+        """Quality metrics for ``level`` (dict) or all levels (DataFrame); see :func:`hercules.evaluation.evaluate`.
+
+        ``labels``: ground truth (array, Series/dict by item id, or a metadata column name).
+        """
+        from hercules.evaluation import evaluate
+
+        return evaluate(self, level, labels, **kw)
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str, embeddings: Literal["float16", "float32", None] = "float16") -> None:
         """Write the fitted model to the folder ``path`` (see :mod:`hercules.persistence`)."""

@@ -213,6 +213,37 @@ def predict(result, data, text_column, embeddings_path, output) -> None:
     df.to_csv(output if output else sys.stdout, index=False)
 
 
+@cli.command()
+@click.argument("result", type=click.Path(exists=True, file_okay=False))
+@click.option("--labels-column", help="Metadata column with ground-truth labels (external metrics).")
+@click.option("--level", type=int, default=None, help="Evaluate one level (default: all).")
+@click.option("--truth-levels", help="Comma-separated metadata columns forming a truth hierarchy (e.g. domain,intent).")
+@click.option("--class-names", is_flag=True, help="Score titles against the label names (labels like card_arrival).")
+@click.option("--sample-size", type=int, default=5000, show_default=True, help="Items sampled for the silhouette.")
+@click.option("-o", "--output", type=click.Path(), help="Write the metrics as JSON (one level) or CSV (all levels).")
+def evaluate(result, labels_column, level, truth_levels, class_names, sample_size, output) -> None:
+    """Quality metrics of a saved RESULT, per level (internal, external, hierarchy, labels)."""
+    _setup_logging(0, True)
+    import pandas as pd
+
+    import hercules
+
+    model = hercules.load(result)
+    truth = {c: c for c in truth_levels.split(",")} if truth_levels else None
+    try:
+        res = model.evaluate(level, labels_column, truth_levels=truth, class_names=class_names or None, sample_size=sample_size)
+    except (KeyError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    frame = pd.DataFrame([res]).set_index("level") if isinstance(res, dict) else res
+    if output:
+        if output.endswith(".json"):
+            Path(output).write_text(json.dumps(frame.reset_index().to_dict(orient="records"), indent=1))
+        else:
+            frame.to_csv(output)
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.4f}".format):
+        click.echo(frame.T.to_string())
+
+
 def main() -> None:
     cli()
 

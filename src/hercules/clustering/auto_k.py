@@ -6,10 +6,12 @@ items) and always ends with 2 top clusters. Here:
 * **Candidates**: ~10 values on a geometric grid between 2 and
   ``min(max_k, n // min_branching, 4 * sqrt(n))``; every parent must have at
   least ``min_branching`` children on average, or the level explains nothing.
-* **Fit**: each candidate runs k-means on a sample of at most ``fit_sample``
-  (weighted) points, so a candidate costs O(sample * k * d).
+* **Fit**: each candidate runs a rough k-means (10 iterations, at most 64
+  points per centroid) on a sample of at most ``fit_sample`` (weighted) points,
+  so a candidate costs O(min(sample, 64 k) * k * d).
 * **Score**: silhouette on a random subsample of at most ``score_sample``
   points (O(s^2 d), independent of n), averaged over the subsample.
+* **Refine**: a few more candidates between the grid neighbours of the winner.
 * **Pick**: the largest k whose score is within ``tolerance`` of the best.
   Silhouette curves of text embeddings are flat and noisy; among near-ties
   the finer partition keeps more information for the levels above.
@@ -23,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from hercules.clustering.kmeans import assign, kmeans
 
@@ -59,25 +62,37 @@ def candidate_ks(n: int, cfg: AutoKConfig) -> list[int]:
     return [int(k) for k in grid if 2 <= k < n]
 
 
+def pairwise_distances(Xs: np.ndarray) -> np.ndarray:
+    """Euclidean distance matrix of a (small) sample, float32."""
+    Xs = Xs.astype(np.float32)
+    sq = np.einsum("ij,ij->i", Xs, Xs)
+    D = sq[:, None] - 2 * (Xs @ Xs.T) + sq[None, :]
+    np.maximum(D, 0.0, out=D)
+    return np.sqrt(D, out=D)
+
+
+def silhouette_from_distances(D: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Mean silhouette given the sample's distance matrix: O(s^2) via one sparse aggregation."""
+    s = len(labels)
+    onehot_t = sp.csr_matrix((np.ones(s, dtype=np.float32), (labels, np.arange(s))), shape=(k, s))
+    sums = np.asarray((onehot_t @ D).T, dtype=np.float64)  # (s, k) distance sums to each cluster
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    own = counts[labels]
+    a = sums[np.arange(s), labels] / np.maximum(own - 1, 1)
+    mean_other = sums / np.maximum(counts, 1)[None, :]
+    mean_other[np.arange(s), labels] = np.inf
+    mean_other[:, counts == 0] = np.inf
+    b = mean_other.min(axis=1)
+    sil = (b - a) / np.maximum(np.maximum(a, b), 1e-12)
+    sil[own <= 1] = 0.0  # sklearn's convention for singletons
+    return float(sil.mean())
+
+
 def sampled_silhouette(X: np.ndarray, labels: np.ndarray, k: int, rng: np.random.Generator, sample: int) -> float:
     """Mean silhouette of a random subsample of points (Euclidean), in O(sample^2 d)."""
     n = X.shape[0]
     idx = rng.choice(n, size=sample, replace=False) if n > sample else np.arange(n)
-    Xs, ls = X[idx].astype(np.float64), labels[idx]
-    sq = np.einsum("ij,ij->i", Xs, Xs)
-    D = np.sqrt(np.maximum(sq[:, None] - 2 * Xs @ Xs.T + sq[None, :], 0.0))
-    onehot = np.zeros((len(idx), k))
-    onehot[np.arange(len(idx)), ls] = 1.0
-    sums = D @ onehot  # (s, k) distance sums to each cluster
-    counts = onehot.sum(axis=0)
-    own = counts[ls]
-    a = sums[np.arange(len(idx)), ls] / np.maximum(own - 1, 1)
-    other = np.where(onehot > 0, np.inf, sums / np.maximum(counts, 1)[None, :])
-    other[:, counts == 0] = np.inf
-    b = other.min(axis=1)
-    s = (b - a) / np.maximum(np.maximum(a, b), 1e-12)
-    s[own <= 1] = 0.0  # sklearn's convention for singletons
-    return float(s.mean())
+    return silhouette_from_distances(pairwise_distances(X[idx]), labels[idx], k)
 
 
 def choose_k(
@@ -99,11 +114,30 @@ def choose_k(
         wf = None if sample_weight is None else sample_weight[fit_idx]
     else:
         Xf, wf = X, sample_weight
-    scores = []
-    for k in cands:
-        res = kmeans(Xf, k, sample_weight=wf, random_state=rng, max_iter=30, n_init=1)
-        labels = res.labels if Xf is X else assign(Xf, res.centroids)[0]
-        scores.append(sampled_silhouette(Xf, labels, k, rng, cfg.score_sample))
-    best = max(scores)
-    ok = [k for k, s in zip(cands, scores) if s >= best - cfg.tolerance]
-    return AutoKResult(k=max(ok), candidates=cands, scores=scores)
+    # One scoring sample and one distance matrix shared by every candidate.
+    score_idx = rng.choice(len(Xf), size=cfg.score_sample, replace=False) if len(Xf) > cfg.score_sample else np.arange(len(Xf))
+    Xs = Xf[score_idx]
+    D = pairwise_distances(Xs)
+    scored: dict[int, float] = {}
+
+    def score(ks: list[int]) -> None:
+        for k in ks:
+            if k in scored:
+                continue
+            # A rough fit is enough to rank candidates: few iterations, <= 64 points per centroid.
+            res = kmeans(Xf, k, sample_weight=wf, random_state=rng, max_iter=10, n_init=1, max_points_per_centroid=64)
+            scored[k] = silhouette_from_distances(D, assign(Xs, res.centroids)[0], k)
+
+    def pick() -> int:
+        best = max(scored.values())
+        return max(k for k, s in scored.items() if s >= best - cfg.tolerance)
+
+    score(cands)
+    # Refine between the grid neighbours of the winner (the coarse grid skips most ks).
+    k0 = pick()
+    i = cands.index(k0)
+    lo, hi = cands[max(i - 1, 0)], cands[min(i + 1, len(cands) - 1)]
+    if 0 < i < len(cands) - 1 and hi - lo > 2:  # a winner at the cap needs no refining
+        score([int(k) for k in np.unique(np.round(np.geomspace(lo, hi, num=6)).astype(int)) if lo < k < hi])
+    ks = sorted(scored)
+    return AutoKResult(k=pick(), candidates=ks, scores=[scored[k] for k in ks])
