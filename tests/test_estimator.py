@@ -183,3 +183,32 @@ def test_vectors_only_and_precomputed_predict_needs_embeddings():
     np.testing.assert_array_equal(m.predict(embeddings=X), m.labels_)
     with pytest.raises(InputError, match="embeddings="):
         m.predict(["new text"])
+
+
+def test_description_mode_on_numeric_data():
+    from sklearn.datasets import load_iris
+
+    X = load_iris(as_frame=True).data
+    m = Hercules([6, 3], representation="description", embedder="hashing:128", progress=False).fit(X)
+    assert m.levels_ == [6, 3]
+    assert m.embeddings_.shape == (150, 128)  # L0 vectors are embedded value descriptions
+
+
+def test_fit_leaves_global_random_state_alone(corpus):
+    import random
+
+    np.random.seed(5)
+    random.seed(5)
+    expected = (np.random.random(), random.random())
+    np.random.seed(5)
+    random.seed(5)
+    fit(corpus, levels=[8, 3], resampling=True)
+    fit(corpus, levels="auto")
+    assert (np.random.random(), random.random()) == expected
+
+
+def test_project_new_items(corpus):
+    m = fit(corpus, levels=[8, 3], n_components=3)
+    assert m.coords_.shape == (len(corpus), 3)
+    np.testing.assert_allclose(m.project(corpus.head(5)), m.coords_[:5], atol=1e-5)
+    assert m.hierarchy_.level(2).coords.shape == (3, 3)

@@ -24,7 +24,7 @@ from hercules.clustering.kmeans import TooFewDistinctPointsError, all_finite, as
 from hercules.data.dataset import Dataset, InputError, prepare
 from hercules.embeddings import Embedder, EmbeddingCache, get_embedder
 from hercules.hierarchy.tree import Cluster, Hierarchy, Level, cluster_id, parse_cluster_id
-from hercules.labeling import KeywordLabeler, Labeler, LevelContext, level0_label
+from hercules.labeling import KeywordLabeler, Labeler, LevelContext, level0_labels
 from hercules.reduction import PCAProjection
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         if self.representation == "description":
             if ds.modality == "vectors":
                 raise InputError("description mode needs items (texts, images or numbers), not only vectors")
-            texts = [level0_label(ds, i).description or level0_label(ds, i).title for i in range(len(ds))]
+            texts = [lab.description or lab.title for lab in level0_labels(ds)]
             emb = self._text_embedder()
             return emb.embed(texts, desc="embedding L0 descriptions"), emb.model_id
         if ds.modality == "text":

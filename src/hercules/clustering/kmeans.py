@@ -250,7 +250,7 @@ def kmeans(
             raise ValueError(f"init must have shape {(k, X.shape[1])}, got {centroids.shape}")
     else:
         # Seed on a smaller subsample: k-means++ is sequential in k and dominates otherwise.
-        n_seed = min(len(Xf), max(4096, 16 * k))
+        n_seed = min(len(Xf), max(2048, 8 * k))
         if n_seed < len(Xf):
             seed_idx = rng.choice(len(Xf), size=n_seed, replace=False)
             centroids = kmeans_plusplus(Xf[seed_idx], k, rng, wf[seed_idx])

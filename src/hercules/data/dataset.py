@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,8 +61,15 @@ class Dataset:
     def n_items(self) -> int:
         return len(self.ids)
 
+    @cached_property
+    def _item_texts(self) -> list[str]:
+        return self._build_item_texts()
+
     def item_texts(self) -> list[str]:
-        """A short human-readable string per item (text, file name or values)."""
+        """A short human-readable string per item (text, file name or values); computed once."""
+        return self._item_texts
+
+    def _build_item_texts(self) -> list[str]:
         if self.modality == "text":
             assert self.texts is not None
             return self.texts

@@ -1,14 +1,14 @@
 """Summarisation stage: give every cluster a title and description."""
 
 from hercules.labeling.base import ClusterLabel, Labeler, LevelContext, representative_items
-from hercules.labeling.keywords import KeywordLabeler, level0_label, snippet
+from hercules.labeling.keywords import KeywordLabeler, level0_labels, snippet
 
 __all__ = [
     "ClusterLabel",
     "KeywordLabeler",
     "Labeler",
     "LevelContext",
-    "level0_label",
+    "level0_labels",
     "representative_items",
     "snippet",
 ]

@@ -267,18 +267,23 @@ class KeywordLabeler:
 _SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)")
 
 
-def level0_label(dataset: Dataset, i: int) -> ClusterLabel:
-    """Section 3.1's level-0 title and description of item ``i`` (no LLM)."""
+def level0_labels(dataset: Dataset) -> list[ClusterLabel]:
+    """Section 3.1's level-0 title and description of every item (no LLM)."""
+    texts = dataset.item_texts()
     if dataset.modality == "text":
-        assert dataset.texts is not None
-        t = " ".join(dataset.texts[i].split())
-        m = _SENTENCE.match(t)
-        title = m.group(1) if m and len(m.group(1)) <= 80 else " ".join(t.split()[:8])
-        return ClusterLabel(title=snippet(title, 80), description=snippet(t, 300), source="item")
+        out = []
+        for raw in texts:
+            t = " ".join(raw.split())
+            m = _SENTENCE.match(t)
+            title = m.group(1) if m and len(m.group(1)) <= 80 else " ".join(t.split()[:8])
+            out.append(ClusterLabel(title=snippet(title, 80), description=snippet(t, 300), source="item"))
+        return out
     if dataset.modality == "image":
         assert dataset.image_paths is not None
-        name = dataset.item_texts()[i]
-        return ClusterLabel(title=name, description=f"Image file {dataset.image_paths[i]}", source="item")
+        return [
+            ClusterLabel(title=name, description=f"Image file {path}", source="item")
+            for name, path in zip(texts, dataset.image_paths)
+        ]
     if dataset.modality == "numeric":
-        return ClusterLabel(title=f"Item {dataset.ids[i]}", description=dataset.item_texts()[i], source="item")
-    return ClusterLabel(title=f"Item {dataset.ids[i]}", description="", source="item")
+        return [ClusterLabel(title=f"Item {i}", description=d, source="item") for i, d in zip(dataset.ids, texts)]
+    return [ClusterLabel(title=f"Item {i}", description="", source="item") for i in dataset.ids]
