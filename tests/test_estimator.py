@@ -189,9 +189,12 @@ def test_description_mode_on_numeric_data():
     from sklearn.datasets import load_iris
 
     X = load_iris(as_frame=True).data
-    m = Hercules([6, 3], representation="description", embedder="hashing:128", progress=False).fit(X)
+    m = Hercules([6, 3], representation="description", embedder="wordllama", progress=False).fit(X)
     assert m.levels_ == [6, 3]
-    assert m.embeddings_.shape == (150, 128)  # L0 vectors are embedded value descriptions
+    assert m.embeddings_.shape == (150, 256)  # L0 vectors are embedded value descriptions
+    # an embedder blind to numbers sees identical descriptions: a clear error, not a silent collapse
+    with pytest.raises(InputError, match="distinct"):
+        Hercules([6, 3], representation="description", embedder="hashing:128", progress=False).fit(X)
 
 
 def test_fit_leaves_global_random_state_alone(corpus):
