@@ -91,3 +91,23 @@ def test_evaluate_command(tmp_path, corpus):
     assert list(ev.level) == [1, 2] and ev.ari.iloc[1] > 0.5
     r = CliRunner().invoke(cli, ["evaluate", str(out), "--labels-column", "nope"])
     assert r.exit_code != 0 and "nope" in r.output
+
+
+def test_llm_options_and_dry_run(tmp_path, corpus):
+    from tests.fault_server import FaultServer
+
+    data = tmp_path / "data.csv"
+    corpus.to_csv(data, index=False)
+    base = ["run", str(data), "--levels", "12,4", "--embedder", "hashing:256", "-q", "--no-progress"]
+    with FaultServer() as srv:
+        r = CliRunner().invoke(cli, [*base, "--llm", "vllm:test-model", "--llm-base-url", srv.url, "--dry-run", "-o", str(tmp_path / "d")])
+        assert r.exit_code == 0, r.output
+        assert "Nothing was sent" in r.output and srv.requests == []
+        log = tmp_path / "prompts.jsonl"
+        r = CliRunner().invoke(cli, [*base, "--llm", "vllm:test-model", "--llm-base-url", srv.url, "--llm-log", str(log),
+                                     "-o", str(tmp_path / "o")])
+        assert r.exit_code == 0, r.output
+        assert "Title L2-0" in r.output and len(srv.requests) == 3
+        assert len(log.read_text().splitlines()) == 3
+    r = CliRunner().invoke(cli, [*base, "--llm", "openai", "-o", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "which model" in r.output

@@ -55,7 +55,14 @@ class Hercules(ClusterMixin, BaseEstimator):
     image_embedder : str or Embedder
         Image embedder spec (``"auto"``: downscaled pixels).
     labeler : Labeler or None
-        Names the clusters; ``None`` uses keyword labels (c-TF-IDF / distinctive variables).
+        Names the clusters; ``None`` uses ``llm`` if given, else keyword labels
+        (c-TF-IDF / distinctive variables).
+    llm : str, LLMProvider or None
+        Writes titles and descriptions: ``"local"`` (embedded Qwen2.5 1.5B via llama.cpp),
+        ``"openai:gpt-4o-mini"``, ``"ollama:llama3.2"``, ... (see :mod:`hercules.llm.registry`).
+    llm_options : dict or None
+        Options of :class:`hercules.labeling.llm.LLMLabeler` (batch_size, concurrency, samples,
+        retries, cache, log_path, ...).
     weighted : bool
         Cluster child clusters weighted by their item counts, so the parent vector
         is the mean of all its items (default; better ARI on Banking77). ``False``
@@ -89,6 +96,8 @@ class Hercules(ClusterMixin, BaseEstimator):
         embedder: str | Embedder = "auto",
         image_embedder: str | Embedder = "auto",
         labeler: Labeler | None = None,
+        llm: str | Any | None = None,
+        llm_options: dict | None = None,
         weighted: bool = True,
         resampling: bool = False,
         resampling_iterations: int = 10,
@@ -116,6 +125,8 @@ class Hercules(ClusterMixin, BaseEstimator):
         self.embedder = embedder
         self.image_embedder = image_embedder
         self.labeler = labeler
+        self.llm = llm
+        self.llm_options = llm_options
         self.weighted = weighted
         self.resampling = resampling
         self.resampling_iterations = resampling_iterations
@@ -276,7 +287,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         self.n_features_in_ = vectors.shape[1]
 
         rng = np.random.default_rng(self.random_state)
-        labeler = self.labeler if self.labeler is not None else KeywordLabeler()
+        labeler = self._labeler()
         cfg = AutoKConfig(max_k=self.auto_k_max, top_max=self.auto_k_top, min_branching=self.auto_k_min_branching)
         hierarchy = Hierarchy(n_items=n)
         nodes = vectors  # what is clustered at the next level
@@ -352,17 +363,7 @@ class Hercules(ClusterMixin, BaseEstimator):
 
                 t0 = time.perf_counter()
                 prev = hierarchy.levels[-1] if hierarchy.levels else None
-                ctx = LevelContext(
-                    level=t,
-                    dataset=ds,
-                    item_labels=item_labels,
-                    n_clusters=k,
-                    item_vectors=vectors,
-                    centroids=centroids if self.representation == "direct" else _item_means(vectors, item_labels, k),
-                    child_labels=prev.labels if prev is not None else None,
-                    child_parent=parent if prev is not None else None,
-                    topic_seed=self.topic_seed,
-                )
+                ctx = self._context(t, ds, vectors, item_labels, centroids, prev, parent)
                 level.labels = labeler.label_level(ctx)
                 if len(level.labels) != k:
                     raise RuntimeError(f"labeler returned {len(level.labels)} labels for {k} clusters")
@@ -383,6 +384,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         bar.close()
         self.timings_["cluster"] = t_cluster
         self.timings_["label"] = t_label
+        self.llm_stats_ = [vars(st) for st in getattr(labeler, "stats_", [])]
 
         t0 = time.perf_counter()
         self.projection_ = PCAProjection(self.n_components).fit(vectors, random_state=self.random_state)
@@ -399,6 +401,53 @@ class Hercules(ClusterMixin, BaseEstimator):
         self.labels_ = hierarchy.item_labels(1)
         self.timings_["total"] = time.perf_counter() - t_start
         return self
+
+    def _labeler(self) -> Labeler:
+        if self.labeler is not None:
+            return self.labeler
+        if self.llm is not None and self.llm != "none":
+            from hercules.labeling.llm import LLMLabeler
+            from hercules.llm import get_llm
+
+            return LLMLabeler(get_llm(self.llm), **(self.llm_options or {}))
+        return KeywordLabeler()
+
+    def _context(self, t, ds, vectors, item_labels, centroids, prev, parent) -> LevelContext:
+        k = int(item_labels.max()) + 1 if centroids is None else centroids.shape[0]
+        return LevelContext(
+            level=t,
+            dataset=ds,
+            item_labels=item_labels,
+            n_clusters=k,
+            item_vectors=vectors,
+            centroids=centroids
+            if self.representation == "direct" and centroids is not None
+            else _item_means(vectors, item_labels, k),
+            child_labels=prev.labels if prev is not None else None,
+            child_parent=parent if prev is not None else None,
+            topic_seed=self.topic_seed,
+        )
+
+    def llm_cost_estimate(self, llm: Any = None, **llm_options: Any) -> pd.DataFrame:
+        """Calls and tokens an LLM labelling of this fitted hierarchy would cost, per level (no calls made)."""
+        from hercules.labeling.llm import LLMLabeler
+        from hercules.llm import get_llm
+
+        self._check_fitted()
+        if self.embeddings_ is None:
+            raise RuntimeError("the cost estimate needs the item vectors: save results with embeddings")
+        opts = {**(llm_options or self.llm_options or {}), "cache": False, "log_path": None}
+        labeler = LLMLabeler(get_llm(llm or self.llm or "fake"), **opts)
+        vectors = np.asarray(self.embeddings_, dtype=np.float32)
+        rows, prev = [], None
+        for lvl in self.hierarchy_.levels:
+            centroids = lvl.centroids if lvl.centroids.shape[1] == vectors.shape[1] else None
+            ctx = self._context(
+                lvl.level, self.dataset_, vectors, self.hierarchy_.item_labels(lvl.level), centroids, prev, lvl.parent
+            )
+            rows.append(labeler.estimate(ctx))
+            prev = lvl
+        return pd.DataFrame(rows).set_index("level")
 
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:

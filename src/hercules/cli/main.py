@@ -29,6 +29,15 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _llm_provider(spec: str, base_url: str | None):
+    from hercules.llm import get_llm
+
+    try:
+        return get_llm(spec, base_url=base_url) if base_url else get_llm(spec)
+    except (ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from None
+
+
 def _read(data: str):
     from hercules.data import read_path
 
@@ -74,6 +83,19 @@ def cli() -> None:
     type=click.Path(exists=True),
     help="Precomputed embeddings (.npy, one row per item) instead of the embedder.",
 )
+@click.option(
+    "--llm",
+    "llm",
+    default="none",
+    show_default=True,
+    help="Who writes titles: none (keywords), local (embedded Qwen2.5 1.5B), llamacpp:<model|file.gguf>, "
+    "openai:<model>, gemini:<model>, ollama:<model>, vllm:<model>, lmstudio:<model>, llamacpp-server:<model>.",
+)
+@click.option("--llm-base-url", help="Base URL of an OpenAI-compatible server (overrides the preset).")
+@click.option("--llm-concurrency", type=int, help="Prompts in flight (default: the provider's).")
+@click.option("--llm-batch-size", type=int, default=8, show_default=True, help="Clusters per prompt at most.")
+@click.option("--llm-log", type=click.Path(), help="Write every prompt and response to this JSONL file.")
+@click.option("--dry-run", is_flag=True, help="Cluster, then report the LLM calls and tokens labelling would cost; no LLM calls.")
 @click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights.")
 @click.option("--resampling/--no-resampling", default=False, show_default=True, help="Vo et al. resampling refinement.")
 @click.option("--resampling-iterations", type=int, default=10, show_default=True)
@@ -99,6 +121,12 @@ def run(
     representation,
     embedder,
     embeddings_path,
+    llm,
+    llm_base_url,
+    llm_concurrency,
+    llm_batch_size,
+    llm_log,
+    dry_run,
     unweighted,
     resampling,
     resampling_iterations,
@@ -118,8 +146,12 @@ def run(
     from hercules import Hercules
 
     meta = json.loads(Path(numeric_metadata).read_text()) if numeric_metadata else None
+    llm_spec = None if llm == "none" or dry_run else _llm_provider(llm, llm_base_url)
+    llm_options = {"batch_size": llm_batch_size, "concurrency": llm_concurrency, "log_path": llm_log}
     model = Hercules(
         _levels(levels),
+        llm=llm_spec,
+        llm_options=llm_options,
         representation=representation,
         embedder=embedder,
         weighted=not unweighted,
@@ -145,8 +177,23 @@ def run(
         model.fit(frame, embeddings=emb)
     except InputError as e:
         raise click.ClickException(str(e)) from None
+    if dry_run:
+        est = model.llm_cost_estimate(_llm_provider(llm if llm != "none" else "fake", llm_base_url), **llm_options)
+        click.echo(est.to_string())
+        click.echo(
+            f"\nTotal: {int(est.calls.sum())} calls, ~{int(est.prompt_tokens.sum()):,} prompt tokens, "
+            f"<= {int(est.max_completion_tokens.sum()):,} completion tokens. Nothing was sent."
+        )
+        return
     model.save(output, embeddings=None if save_embeddings == "none" else save_embeddings)
     click.echo(model.tree_text(max_depth=depth, max_children=8))
+    for st in model.llm_stats_:
+        click.echo(
+            f"LLM level {st['level']}: {st['clusters']} clusters, {st['calls']} calls ({st['cache_hits']} cached), "
+            f"{st['prompt_tokens']:,}+{st['completion_tokens']:,} tokens, {st['failed_clusters']} kept keyword titles, "
+            f"{st['wall_s']:.1f} s",
+            err=True,
+        )
     t = model.timings_
     click.echo(
         f"\nSaved to {output}/  ({len(model.dataset_):,} items, levels {model.levels_}, "

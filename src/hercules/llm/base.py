@@ -1,0 +1,85 @@
+"""The LLM provider interface: one async method, capability flags, options as a pydantic model.
+
+Providers translate their own failures into the small error vocabulary below, so
+the batching layer can decide what to do (wait, retry, shrink the batch, give up)
+without knowing which backend it talks to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class LLMError(RuntimeError):
+    """A call failed for good (bad request, authentication, ...): retrying will not help."""
+
+
+class TransientLLMError(LLMError):
+    """A call failed in a way worth retrying (timeout, 5xx, dropped connection)."""
+
+
+class RateLimitError(TransientLLMError):
+    """429: wait ``retry_after`` seconds (when the server says) before retrying."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ContextOverflowError(LLMError):
+    """The prompt does not fit the model's context: send fewer clusters per prompt."""
+
+
+class LLMOptions(BaseModel):
+    """Generation options shared by every provider."""
+
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(1024, gt=0, description="Upper bound on generated tokens per call.")
+    timeout: float = Field(120.0, gt=0, description="Seconds before one call is abandoned and retried.")
+    seed: int | None = 0
+
+
+@dataclass
+class LLMResponse:
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+
+
+class LLMProvider(ABC):
+    """Chat-completion provider. Implement :meth:`acomplete`; :meth:`complete` is its sync twin."""
+
+    #: Stable id of provider + model; part of every cache key.
+    model_id: str = "llm"
+    #: Whether the backend can constrain output to a JSON schema.
+    supports_json_schema: bool = False
+    #: Context window in tokens (prompts are budgeted against it).
+    context_window: int = 8192
+    #: Requests the backend serves in parallel (client-side concurrency default).
+    max_concurrency: int = 4
+
+    def __init__(self, options: LLMOptions | None = None) -> None:
+        self.options = options or LLMOptions()
+
+    @abstractmethod
+    async def acomplete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None) -> LLMResponse:
+        """One chat completion; ``schema`` asks for JSON matching it where supported."""
+
+    def complete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None) -> LLMResponse:
+        return asyncio.run(self.acomplete(messages, schema=schema))
+
+    def count_tokens(self, text: str) -> int:
+        """Token estimate; providers with a tokenizer override this."""
+        return max(1, int(len(text) / 3.2) + 1)
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or models."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model_id!r})"

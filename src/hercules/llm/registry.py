@@ -1,0 +1,62 @@
+"""Choose an LLM by spec string; built-in and third-party providers register the same way.
+
+``none``; ``fake`` (deterministic, offline, for tests); ``local`` (= ``llamacpp:qwen1.5b``);
+``llamacpp:<qwen1.5b|qwen0.5b|smollm2|path.gguf>`` (in-process); ``openai:<model>``,
+``gemini:<model>``, ``ollama:<model>``, ``vllm:<model>``, ``lmstudio:<model>``,
+``llamacpp-server:<model>`` (OpenAI-compatible HTTP; ``OPENAI_BASE_URL``/``--llm-base-url``
+override the address). Packages add providers via the entry-point group ``hercules.llms``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from hercules.llm.base import LLMOptions, LLMProvider
+from hercules.llm.openai_compat import PRESETS, OpenAICompatibleProvider
+
+_FACTORIES: dict[str, Callable[..., LLMProvider]] = {}
+
+
+def register_llm(name: str, factory: Callable[..., LLMProvider]) -> None:
+    """Make ``name:<arg>`` resolve to ``factory(arg, **kwargs)``."""
+    _FACTORIES[name] = factory
+
+
+def _fake(arg: str, **kw: Any) -> LLMProvider:
+    from hercules.llm.fake import FakeLLM
+
+    return FakeLLM(options=kw.get("options"))
+
+
+def _llamacpp(arg: str, **kw: Any) -> LLMProvider:
+    from hercules.llm.local import LlamaCppProvider
+
+    return LlamaCppProvider(arg or "qwen1.5b", options=kw.get("options"))
+
+
+register_llm("fake", _fake)
+register_llm("llamacpp", _llamacpp)
+register_llm("local", lambda arg, **kw: _llamacpp("qwen1.5b", **kw))
+for _preset in PRESETS:
+    register_llm(_preset, lambda arg, _p=_preset, **kw: OpenAICompatibleProvider(arg, preset=_p, **kw))
+
+
+def get_llm(spec: str | LLMProvider | None, *, options: LLMOptions | None = None, **kw: Any) -> LLMProvider | None:
+    """Resolve ``spec`` (see module docstring); ``None``/``"none"`` means no LLM."""
+    if spec is None or isinstance(spec, LLMProvider):
+        return spec
+    if spec == "none":
+        return None
+    name, _, arg = spec.partition(":")
+    if name not in _FACTORIES:
+        for ep in entry_points(group="hercules.llms"):
+            if ep.name == name:
+                _FACTORIES[name] = ep.load()
+                break
+        else:
+            raise ValueError(f"unknown LLM {spec!r}; built-in: none, {', '.join(sorted(_FACTORIES))}")
+    if name in PRESETS and not arg:
+        raise ValueError(f"say which model, e.g. {name}:gpt-4o-mini")
+    return _FACTORIES[name](arg, options=options, **kw)

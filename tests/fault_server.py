@@ -1,0 +1,108 @@
+"""A local OpenAI-compatible HTTP server that misbehaves on request: 429, 500, slow, broken JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_IDS = re.compile(r"### Cluster (\S+)")
+
+
+class FaultServer:
+    """Scripted faults are consumed one per request; when the script is empty every answer is good.
+
+    Faults: "429" (Retry-After: 0.05), "500", "slow" (sleeps ``slow_s``), "truncated", "prose",
+    "partial" (drops the last id), "fenced" (valid JSON in a ```json fence with chatter), "overflow" (400 context).
+    ``default`` applies after the script runs out ("ok" or any fault, to fail persistently).
+    """
+
+    def __init__(self, script=(), default="ok", slow_s=2.0, delay_s=0.0):
+        self.script = deque(script)
+        self.default = default
+        self.slow_s = slow_s
+        self.delay_s = delay_s
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.requests.append(body)
+                    fault = server.script.popleft() if server.script else server.default
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    server._answer(self, body, fault)
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _answer(self, h, body, fault):
+        prompt = body["messages"][-1]["content"]
+        ids = _IDS.findall(prompt)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if fault == "429":
+            return self._send(h, 429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "0.05"})
+        if fault == "500":
+            return self._send(h, 500, {"error": {"message": "boom"}})
+        if fault == "overflow" or (fault == "overflow-multi" and len(ids) > 1):
+            return self._send(h, 400, {"error": {"message": "This model's maximum context length is 2048 tokens"}})
+        if fault == "slow":
+            time.sleep(self.slow_s)
+        labels = {i: {"title": f"Title {i}", "description": f"What cluster {i} holds."} for i in ids}
+        if fault == "partial" and len(ids) > 1:
+            labels.pop(ids[-1])
+        content = json.dumps(labels)
+        if fault == "truncated":
+            content = content[: len(content) // 2]
+        elif fault == "prose":
+            content = "I am sorry, I cannot produce JSON today."
+        elif fault == "fenced":
+            content = "Sure! Here you go:\n```json\n" + content + "\n```\nHope this helps."
+        self._send(
+            h,
+            200,
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(content) // 4, "total_tokens": 0},
+            },
+        )
+
+    @staticmethod
+    def _send(h, status, payload, headers=None):
+        data = json.dumps(payload).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,169 @@
+"""LLM labelling: parsing, batching, retries, cache and resume, against a fault-injecting local server."""
+
+import time
+
+import numpy as np
+import pytest
+
+from hercules import Hercules
+from hercules.labeling.llm import label_schema, parse_labels
+from hercules.llm import LLMOptions, OpenAICompatibleProvider, ResponseCache, get_llm
+from tests.conftest import make_corpus
+from tests.fault_server import FaultServer
+
+
+def provider(server, **opts):
+    return OpenAICompatibleProvider(
+        "test-model", preset="vllm", base_url=server.url, options=LLMOptions(timeout=opts.pop("timeout", 5.0)), **opts
+    )
+
+
+def fit(llm, corpus, tmp_path, levels=(12, 4), **opts):
+    opts.setdefault("cache", ResponseCache(tmp_path / "llm.sqlite"))
+    opts.setdefault("backoff", 0.01)
+    return Hercules(list(levels), embedder="hashing:256", progress=False, llm=llm, llm_options=opts).fit(corpus)
+
+
+def test_parse_tolerates_fences_prose_and_bad_entries():
+    text = (
+        'Here:\n```json\n{"L1-0": {"title": "Card  arrival", "description": "Late cards."}, "L1-1": {"title": ""}, "x": 1}\n```'
+    )
+    got = parse_labels(text, ["L1-0", "L1-1"])
+    assert list(got) == ["L1-0"] and got["L1-0"].title == "Card arrival" and got["L1-0"].source == "llm"
+    assert parse_labels("no json at all", ["L1-0"]) == {}
+    assert parse_labels('{"L1-0": {"title": "a", "description": "b"', ["L1-0"]) == {}
+    schema = label_schema(["L1-0"])
+    assert schema["required"] == ["L1-0"] and schema["properties"]["L1-0"]["properties"]["title"]["maxLength"] == 60
+
+
+def test_registry_specs():
+    assert get_llm("none") is None and get_llm(None) is None
+    assert get_llm("fake").model_id == "fake:keywords"
+    assert get_llm("ollama:llama3.2").base_url == "http://localhost:11434/v1"
+    assert get_llm("gemini:gemini-2.0-flash", api_key="k").base_url.startswith("https://generativelanguage")
+    with pytest.raises(ValueError, match="which model"):
+        get_llm("openai")
+    with pytest.raises(ValueError, match="unknown LLM"):
+        get_llm("nope:x")
+
+
+def test_prompt_carries_the_evidence(tmp_path):
+    corpus = make_corpus()
+    with FaultServer() as srv:
+        m = fit(provider(srv), corpus, tmp_path)
+        p1 = srv.requests[0]["messages"][-1]["content"]
+        p2 = srv.requests[-1]["messages"][-1]["content"]
+        assert srv.requests[0]["response_format"]["type"] == "json_schema"
+    assert "Items closest to the centre" in p1 and "Distinctive keywords" in p1 and "Most similar other clusters" in p1
+    assert "Subclusters:" in p2 and "Title L1-" in p2  # level 2 sees its children's LLM titles
+    assert all(c.title.startswith("Title L") and c.description for t in (1, 2) for c in m.clusters(t))
+    assert all(m.hierarchy_.level(1).labels[j].source == "llm" for j in range(12))
+
+
+def test_retries_429_500_timeouts_and_broken_json(tmp_path):
+    corpus = make_corpus()
+    script = ["429", "500", "slow", "truncated", "prose", "partial", "fenced"]
+    with FaultServer(script=script, slow_s=1.5) as srv:
+        m = fit(provider(srv, timeout=0.5), corpus, tmp_path, batch_size=4)
+    titles = [lb.title for lb in m.hierarchy_.level(1).labels]
+    assert all(t.startswith("Title L1-") for t in titles), titles
+    st = m.llm_stats_[0]
+    assert st["retries"] >= 3 and st["failed_clusters"] == 0
+
+
+def test_persistent_failure_keeps_keyword_titles_never_invents(tmp_path):
+    corpus = make_corpus()
+    with FaultServer(default="500") as srv:
+        m = fit(provider(srv), corpus, tmp_path, retries=1)
+    labels = m.hierarchy_.level(1).labels
+    assert all(lb.source == "keywords" for lb in labels)
+    assert m.llm_stats_[0]["failed_clusters"] == 12
+    keyword_only = Hercules([12, 4], embedder="hashing:256", progress=False).fit(corpus)
+    assert [lb.title for lb in labels] == [lb.title for lb in keyword_only.hierarchy_.level(1).labels]
+
+
+def test_context_overflow_shrinks_the_batch(tmp_path):
+    with FaultServer(default="overflow-multi") as srv:
+        m = fit(provider(srv), make_corpus(), tmp_path, batch_size=8)
+    assert all(lb.source == "llm" for lb in m.hierarchy_.level(1).labels)
+
+
+def test_rerun_and_resume_make_no_repeated_calls(tmp_path):
+    corpus = make_corpus()
+    with FaultServer() as srv:
+        fit(provider(srv), corpus, tmp_path)
+        first = len(srv.requests)
+        fit(provider(srv), corpus, tmp_path)
+        assert len(srv.requests) == first  # 100% cache hits
+
+    class Crash(RuntimeError):
+        pass
+
+    class CrashAfter(OpenAICompatibleProvider):
+        calls = 0
+
+        async def acomplete(self, messages, *, schema=None):
+            CrashAfter.calls += 1
+            if CrashAfter.calls == 2:
+                raise Crash("power cut")
+            return await super().acomplete(messages, schema=schema)
+
+    cache = ResponseCache(tmp_path / "resume.sqlite")
+    with FaultServer() as srv:
+        with pytest.raises(Crash):
+            fit(CrashAfter("test-model", preset="vllm", base_url=srv.url), corpus, tmp_path, cache=cache, concurrency=1)
+        before = len(srv.requests)
+        assert before == 1
+        m = fit(provider(srv), corpus, tmp_path, cache=cache, concurrency=1)
+        stats = m.llm_stats_[0]
+    assert stats["cache_hits"] == 1  # the answer received before the crash is not bought again
+
+
+def test_bounded_concurrency_keeps_a_server_busy(tmp_path):
+    corpus = make_corpus(n_per_topic=60)
+    timings = {}
+    for conc in (1, 4):
+        with FaultServer(delay_s=0.2) as srv:
+            t = time.perf_counter()
+            fit(provider(srv), corpus, tmp_path, levels=(32,), batch_size=2, concurrency=conc, cache=False)
+            timings[conc] = time.perf_counter() - t
+            assert srv.max_in_flight <= conc
+            if conc == 4:
+                assert srv.max_in_flight == 4
+    assert timings[4] < timings[1] / 2
+
+
+def test_duplicate_sibling_titles_are_disambiguated(tmp_path):
+    from hercules.llm.fake import FakeLLM
+
+    class SameTitle(FakeLLM):
+        async def acomplete(self, messages, *, schema=None):
+            r = await super().acomplete(messages, schema=schema)
+            if "were all titled" not in messages[-1]["content"]:
+                import json
+
+                r.text = json.dumps({k: {"title": "Same thing", "description": "d"} for k in json.loads(r.text)})
+            return r
+
+    m = fit(SameTitle(), make_corpus(), tmp_path, levels=(6,), cache=False)
+    titles = [c.title for c in m.clusters(1)]
+    assert len(set(titles)) > 1 and "Same thing" not in titles
+
+
+def test_dry_run_estimate_makes_no_calls(corpus):
+    m = Hercules([12, 4], embedder="hashing:256", progress=False).fit(corpus)
+    with FaultServer() as srv:
+        est = m.llm_cost_estimate(provider(srv), batch_size=4)
+        assert srv.requests == []
+    assert list(est.calls) == [3, 1] and (est.prompt_tokens > 0).all()
+
+
+def test_runs_inside_a_running_event_loop(tmp_path):
+    import asyncio
+
+    async def main():
+        return fit("fake", make_corpus(), tmp_path, levels=(6,), cache=False)
+
+    m = asyncio.run(main())
+    assert all(lb.source == "llm" for lb in m.hierarchy_.level(1).labels)
+    assert np.all(m.hierarchy_.level(1).sizes > 0)
