@@ -100,12 +100,15 @@ def test_llm_options_and_dry_run(tmp_path, corpus):
     corpus.to_csv(data, index=False)
     base = ["run", str(data), "--levels", "12,4", "--embedder", "hashing:256", "-q", "--no-progress"]
     with FaultServer() as srv:
-        r = CliRunner().invoke(cli, [*base, "--llm", "vllm:test-model", "--llm-base-url", srv.url, "--dry-run", "-o", str(tmp_path / "d")])
+        r = CliRunner().invoke(
+            cli, [*base, "--llm", "vllm:test-model", "--llm-base-url", srv.url, "--dry-run", "-o", str(tmp_path / "d")]
+        )
         assert r.exit_code == 0, r.output
         assert "Nothing was sent" in r.output and srv.requests == []
         log = tmp_path / "prompts.jsonl"
-        r = CliRunner().invoke(cli, [*base, "--llm", "vllm:test-model", "--llm-base-url", srv.url, "--llm-log", str(log),
-                                     "-o", str(tmp_path / "o")])
+        r = CliRunner().invoke(
+            cli, [*base, "--llm", "vllm:test-model", "--llm-base-url", srv.url, "--llm-log", str(log), "-o", str(tmp_path / "o")]
+        )
         assert r.exit_code == 0, r.output
         assert "Title L2-0" in r.output and len(srv.requests) == 3
         assert len(log.read_text().splitlines()) == 3

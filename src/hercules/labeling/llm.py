@@ -126,6 +126,8 @@ def parse_labels(text: str, ids: list[str]) -> dict[str, ClusterLabel]:
         except ValidationError:
             continue
         title, desc = " ".join(lab.title.split()), " ".join(lab.description.split())
+        if re.fullmatch(r"(?i)(cluster\s*)?L?\d+(-\d+)?", title):  # the id echoed back is not a title
+            continue
         if title and desc:
             out[cid] = ClusterLabel(title=title[:100], description=desc[:600], source="llm")
     return out
