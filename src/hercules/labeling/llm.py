@@ -38,7 +38,7 @@ SYSTEM = "You name clusters of {modality} data for an analyst. Answer with one J
 INSTRUCTIONS = """Write a title (at most 6 words) and a description (1-2 sentences) for EACH of the {n} clusters below (hierarchy level {level}; level 1 groups single items, higher levels group clusters).
 - Base them only on the evidence shown: items, keywords, subclusters, statistics.
 - Each title must name what sets that cluster apart from the similar clusters listed with it; never reuse a title.
-- No generic titles such as "Miscellaneous" or "Various topics".{topic}
+- No generic titles such as "Miscellaneous" or "Various topics".{parents}{topic}
 Return JSON: {{"<cluster id>": {{"title": "...", "description": "..."}}, ...}} with exactly these ids: {ids}.
 
 """
@@ -235,7 +235,9 @@ class LLMLabeler:
         topic = (
             f"\n- Orient titles and descriptions towards the theme '{ctx.topic_seed}' where relevant." if ctx.topic_seed else ""
         )
-        head = INSTRUCTIONS.format(n=len(ids), level=ctx.level, topic=topic, ids=", ".join(ids))
+        parents = ("\n- A cluster with subclusters needs a broader title that covers them all; never copy a subcluster's title."
+                   if ctx.child_labels is not None else "")
+        head = INSTRUCTIONS.format(n=len(ids), level=ctx.level, topic=topic, parents=parents, ids=", ".join(ids))
         modality = {"vectors": "vector"}.get(ctx.dataset.modality, ctx.dataset.modality)
         return [
             {"role": "system", "content": SYSTEM.format(modality=modality)},
