@@ -167,3 +167,26 @@ def test_runs_inside_a_running_event_loop(tmp_path):
     m = asyncio.run(main())
     assert all(lb.source == "llm" for lb in m.hierarchy_.level(1).labels)
     assert np.all(m.hierarchy_.level(1).sizes > 0)
+
+
+def test_parent_copying_a_child_title_is_asked_again(tmp_path):
+    import json
+
+    from hercules.llm.fake import FakeLLM
+
+    class CopyChild(FakeLLM):
+        async def acomplete(self, messages, *, schema=None):
+            r = await super().acomplete(messages, schema=schema)
+            prompt = messages[-1]["content"]
+            answer = json.loads(r.text)
+            if "was given the title of one of its subclusters" in prompt:
+                r.text = json.dumps({k: {"title": "All of " + v["title"], "description": "d"} for k, v in answer.items()})
+            elif "Subclusters:" in prompt:
+                first_child = prompt.split('Subclusters:\n- "')[1].split('"')[0]
+                r.text = json.dumps({k: {"title": first_child, "description": "d"} for k in answer})
+            return r
+
+    m = fit(CopyChild(), make_corpus(), tmp_path, levels=(12, 3), cache=False)
+    for c in m.clusters(2):
+        if len(c.children) > 1:
+            assert c.title not in {k.title for k in c.children}

@@ -235,8 +235,11 @@ class LLMLabeler:
         topic = (
             f"\n- Orient titles and descriptions towards the theme '{ctx.topic_seed}' where relevant." if ctx.topic_seed else ""
         )
-        parents = ("\n- A cluster with subclusters needs a broader title that covers them all; never copy a subcluster's title."
-                   if ctx.child_labels is not None else "")
+        parents = (
+            "\n- A cluster with subclusters needs a broader title that covers them all; never copy a subcluster's title."
+            if ctx.child_labels is not None
+            else ""
+        )
         head = INSTRUCTIONS.format(n=len(ids), level=ctx.level, topic=topic, parents=parents, ids=", ".join(ids))
         modality = {"vectors": "vector"}.get(ctx.dataset.modality, ctx.dataset.modality)
         return [
@@ -404,28 +407,58 @@ class LLMLabeler:
         return labels
 
     async def _disambiguate(self, ctx, labels: list[ClusterLabel], sem, stats: LevelStats) -> None:
-        """Ask again, together, for clusters of this level that got the same title."""
+        """Ask again for clusters of this level that share a title, and for parents that copied
+        the title of one of their several subclusters."""
+
+        def norm(t: str) -> str:
+            return re.sub(r"\W+", " ", t.lower()).strip()
+
         groups: dict[str, list[int]] = {}
         for j, lab in enumerate(labels):
             if lab.source == "llm":
-                groups.setdefault(re.sub(r"\W+", " ", lab.title.lower()).strip(), []).append(j)
+                groups.setdefault(norm(lab.title), []).append(j)
         for dup in (g for g in groups.values() if len(g) > 1):
-            ids = [self._cid(ctx, j) for j in dup]
-            note = (
-                f'\nThese {len(dup)} clusters were all titled "{labels[dup[0]].title}". '
-                "Give each a different title that names what distinguishes it from the others.\n\n"
+            await self._ask_again(
+                ctx,
+                labels,
+                dup,
+                sem,
+                stats,
+                f'These {len(dup)} clusters were all titled "{labels[dup[0]].title}". '
+                "Give each a different title that names what distinguishes it from the others.",
             )
-            msgs = self._messages(ctx, ids, [self._last_blocks[j] for j in dup])
-            msgs[-1]["content"] = msgs[-1]["content"].replace("\n\n", note, 1)
-            async with sem:
-                try:
-                    got = await self._call(msgs, ids, stats)
-                except LLMError:
-                    continue
-            for j, cid in zip(dup, ids):
-                if cid in got:
-                    got[cid].keywords = labels[j].keywords
-                    labels[j] = got[cid]
+        if ctx.child_labels is not None and ctx.child_parent is not None:  # checked after the renames above
+            copied = [
+                j
+                for j, lab in enumerate(labels)
+                if lab.source == "llm"
+                and (kids := np.flatnonzero(ctx.child_parent == j)).size > 1
+                and norm(lab.title) in {norm(ctx.child_labels[c].title) for c in kids}
+            ]
+            if copied:
+                await self._ask_again(
+                    ctx,
+                    labels,
+                    copied,
+                    sem,
+                    stats,
+                    "Each of these clusters was given the title of one of "
+                    "its subclusters. Give each a broader title that covers all of its subclusters.",
+                )
+
+    async def _ask_again(self, ctx, labels: list[ClusterLabel], which: list[int], sem, stats: LevelStats, note: str) -> None:
+        ids = [self._cid(ctx, j) for j in which]
+        msgs = self._messages(ctx, ids, [self._last_blocks[j] for j in which])
+        msgs[-1]["content"] = msgs[-1]["content"].replace("\n\n", f"\n{note}\n\n", 1)
+        async with sem:
+            try:
+                got = await self._call(msgs, ids, stats)
+            except LLMError:
+                return
+        for j, cid in zip(which, ids):
+            if cid in got:
+                got[cid].keywords = labels[j].keywords
+                labels[j] = got[cid]
 
     def label_level(self, ctx: LevelContext) -> list[ClusterLabel]:
         fallback = self.keywords.label_level(ctx)
