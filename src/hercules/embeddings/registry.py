@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Callable
-from importlib.metadata import entry_points
 
+from hercules._plugins import Registry
 from hercules.embeddings.base import Embedder
 from hercules.embeddings.cache import EmbeddingCache
 from hercules.embeddings.providers import (
@@ -24,18 +24,17 @@ from hercules.embeddings.providers import (
 
 log = logging.getLogger(__name__)
 
-_FACTORIES: dict[str, Callable[..., Embedder]] = {
-    "minilm": lambda arg, **kw: SentenceTransformerEmbedder("minilm", **kw),
-    "st": lambda arg, **kw: SentenceTransformerEmbedder(arg, **kw),
-    "wordllama": lambda arg, **kw: WordLlamaEmbedder(**kw),
-    "hashing": lambda arg, **kw: HashingEmbedder(int(arg or 512), **kw),
-    "pixels": lambda arg, **kw: PixelImageEmbedder(int(arg or 32), **kw),
-}
+_REGISTRY = Registry("hercules.embedders", "embedder", "auto")
+_REGISTRY.register("minilm", lambda arg, **kw: SentenceTransformerEmbedder("minilm", **kw))
+_REGISTRY.register("st", lambda arg, **kw: SentenceTransformerEmbedder(arg, **kw))
+_REGISTRY.register("wordllama", lambda arg, **kw: WordLlamaEmbedder(**kw))
+_REGISTRY.register("hashing", lambda arg, **kw: HashingEmbedder(int(arg or 512), **kw))
+_REGISTRY.register("pixels", lambda arg, **kw: PixelImageEmbedder(int(arg or 32), **kw))
 
 
 def register_embedder(name: str, factory: Callable[..., Embedder]) -> None:
     """Make ``name[:arg]`` resolve to ``factory(arg, cache=..., progress=...)``."""
-    _FACTORIES[name] = factory
+    _REGISTRY.register(name, factory)
 
 
 def _auto_name() -> str:
@@ -55,13 +54,6 @@ def get_embedder(spec: str | Embedder, *, cache: EmbeddingCache | None = None, p
     if spec == "auto":
         spec = _auto_name()
     name, _, arg = spec.partition(":")
-    if name not in _FACTORIES:
-        for ep in entry_points(group="hercules.embedders"):
-            if ep.name == name:
-                _FACTORIES[name] = ep.load()
-                break
-        else:
-            raise ValueError(f"unknown embedder {spec!r}; built-in: auto, {', '.join(sorted(_FACTORIES))}")
-    emb = _FACTORIES[name](arg, cache=cache, progress=progress)
+    emb = _REGISTRY.factory(name, spec)(arg, cache=cache, progress=progress)
     emb.spec = spec  # the resolved spec, saved with results so predict() uses the same model
     return emb

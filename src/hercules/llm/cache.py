@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from hercules._plugins import open_sqlite
 from hercules.embeddings.cache import default_cache_dir
 from hercules.llm.base import LLMResponse
 
@@ -29,15 +29,12 @@ class ResponseCache:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_cache_dir() / "llm.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(
+        self._conn = open_sqlite(
+            self.path,
             "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, text TEXT, prompt_tokens INT,"
-            " completion_tokens INT, created REAL)"
+            " completion_tokens INT, created REAL)",
         )
-        self._conn.commit()
 
     def get(self, key: str) -> LLMResponse | None:
         with self._lock:

@@ -10,18 +10,18 @@ override the address). Packages add providers via the entry-point group ``hercul
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any
 
+from hercules._plugins import Registry
 from hercules.llm.base import LLMOptions, LLMProvider
 from hercules.llm.openai_compat import PRESETS, OpenAICompatibleProvider
 
-_FACTORIES: dict[str, Callable[..., LLMProvider]] = {}
+_REGISTRY = Registry("hercules.llms", "LLM", "none")
 
 
 def register_llm(name: str, factory: Callable[..., LLMProvider]) -> None:
     """Make ``name:<arg>`` resolve to ``factory(arg, **kwargs)``."""
-    _FACTORIES[name] = factory
+    _REGISTRY.register(name, factory)
 
 
 def _fake(arg: str, **kw: Any) -> LLMProvider:
@@ -50,13 +50,7 @@ def get_llm(spec: str | LLMProvider | None, *, options: LLMOptions | None = None
     if spec == "none":
         return None
     name, _, arg = spec.partition(":")
-    if name not in _FACTORIES:
-        for ep in entry_points(group="hercules.llms"):
-            if ep.name == name:
-                _FACTORIES[name] = ep.load()
-                break
-        else:
-            raise ValueError(f"unknown LLM {spec!r}; built-in: none, {', '.join(sorted(_FACTORIES))}")
+    factory = _REGISTRY.factory(name, spec)
     if name in PRESETS and not arg:
         raise ValueError(f"say which model, e.g. {name}:gpt-4o-mini")
-    return _FACTORIES[name](arg, options=options, **kw)
+    return factory(arg, options=options, **kw)
