@@ -9,7 +9,7 @@ import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-_IDS = re.compile(r"### Cluster (\S+)")
+_IDS = re.compile(r"### (?:Cluster|Item) (\S+)")
 
 
 class FaultServer:

@@ -190,3 +190,55 @@ def test_parent_copying_a_child_title_is_asked_again(tmp_path):
     for c in m.clusters(2):
         if len(c.children) > 1:
             assert c.title not in {k.title for k in c.children}
+
+
+def test_numeric_prompt_shows_distinctive_statistics_with_units(tmp_path):
+    from sklearn.datasets import load_wine
+
+    X = load_wine(as_frame=True).data
+    meta = {"proline": {"name": "Proline", "unit": "mg/L", "description": "amino acid"}}
+    with FaultServer() as srv:
+        Hercules([6], progress=False, numeric_metadata=meta, llm=provider(srv), llm_options={"cache": False}).fit(X)
+        prompt = srv.requests[0]["messages"][-1]["content"]
+    assert "Most distinctive variables (original scale)" in prompt
+    assert "Proline (mg/L): mean=" in prompt and "# amino acid" in prompt and "range" in prompt
+
+
+@pytest.mark.parametrize("strategy", ["centroid_closest", "random", "diverse"])
+def test_sample_strategies(strategy):
+    from hercules.labeling.base import LevelContext, representative_items
+
+    corpus = make_corpus()
+    m = Hercules([6], embedder="hashing:256", progress=False).fit(corpus)
+    ctx = LevelContext(1, m.dataset_, m.labels_, 6, m.embeddings_, m.hierarchy_.level(1).centroids)
+    reps = representative_items(ctx, 4, strategy)
+    assert all(len(r) == 4 and (m.labels_[r] == j).all() for j, r in enumerate(reps))
+    if strategy == "diverse":  # spread: mean pairwise distance beats the closest-to-centre picks
+        close = representative_items(ctx, 4)
+
+        def spread(idx):
+            V = m.embeddings_[idx]
+            return np.mean([np.linalg.norm(a - b) for a in V for b in V])
+
+        assert np.mean([spread(r) for r in reps]) > np.mean([spread(r) for r in close])
+
+
+def test_llm_descriptions_of_every_item_in_description_mode(tmp_path):
+    corpus = make_corpus(n_per_topic=20)  # 120 items -> 8 prompts of 16
+    with FaultServer(script=["500"] * 20, default="ok") as srv:
+        m = Hercules(
+            [6],
+            representation="description",
+            embedder="hashing:256",
+            progress=False,
+            llm=provider(srv),
+            llm_l0_descriptions=True,
+            llm_options={"cache": False, "retries": 0},
+        ).fit(corpus)
+        item_prompts = [r for r in srv.requests if "### Item" in r["messages"][-1]["content"]]
+    assert len(item_prompts) >= 8
+    l0 = m.llm_stats_[0]
+    assert l0["level"] == 0 and l0["clusters"] == 120
+    # items whose calls failed keep their snippet: never a failure message embedded
+    assert 0 < l0["failed_clusters"] < 120
+    assert m.levels_ == [6]

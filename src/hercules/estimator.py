@@ -62,7 +62,11 @@ class Hercules(ClusterMixin, BaseEstimator):
         ``"openai:gpt-4o-mini"``, ``"ollama:llama3.2"``, ... (see :mod:`hercules.llm.registry`).
     llm_options : dict or None
         Options of :class:`hercules.labeling.llm.LLMLabeler` (batch_size, concurrency, samples,
-        retries, cache, log_path, ...).
+        sample_strategy, retries, cache, log_path, ...).
+    llm_l0_descriptions : bool
+        Description mode: have the LLM describe every item, and embed those descriptions
+        (the paper's ``use_llm_for_l0_descriptions``; N/16 calls). Items whose call fails keep
+        their text snippet.
     weighted : bool
         Cluster child clusters weighted by their item counts, so the parent vector
         is the mean of all its items (default; better ARI on Banking77). ``False``
@@ -98,6 +102,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         labeler: Labeler | None = None,
         llm: str | Any | None = None,
         llm_options: dict | None = None,
+        llm_l0_descriptions: bool = False,
         weighted: bool = True,
         resampling: bool = False,
         resampling_iterations: int = 10,
@@ -127,6 +132,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         self.labeler = labeler
         self.llm = llm
         self.llm_options = llm_options
+        self.llm_l0_descriptions = llm_l0_descriptions
         self.weighted = weighted
         self.resampling = resampling
         self.resampling_iterations = resampling_iterations
@@ -212,6 +218,8 @@ class Hercules(ClusterMixin, BaseEstimator):
             if ds.modality == "vectors":
                 raise InputError("description mode needs items (texts, images or numbers), not only vectors")
             texts = [lab.description or lab.title for lab in level0_labels(ds)]
+            if fitting and self.llm_l0_descriptions:
+                texts = self._llm_l0_texts(ds, texts)
             emb = self._text_embedder()
             return emb.embed(texts, desc="embedding L0 descriptions"), emb.model_id
         if ds.modality == "text":
@@ -252,6 +260,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         self.embedder_ = None
         self.image_embedder_ = None
         self.scaler_ = None
+        self._l0_labeler = None
         if X is None:
             if embeddings is None:
                 raise InputError("nothing to cluster: pass items, embeddings=, or both")
@@ -287,7 +296,8 @@ class Hercules(ClusterMixin, BaseEstimator):
         self.n_features_in_ = vectors.shape[1]
 
         rng = np.random.default_rng(self.random_state)
-        labeler = self._labeler()
+        labeler = getattr(self, "_l0_labeler", None) or self._labeler()
+        self._l0_labeler = None
         cfg = AutoKConfig(max_k=self.auto_k_max, top_max=self.auto_k_top, min_branching=self.auto_k_min_branching)
         hierarchy = Hierarchy(n_items=n)
         nodes = vectors  # what is clustered at the next level
@@ -401,6 +411,16 @@ class Hercules(ClusterMixin, BaseEstimator):
         self.labels_ = hierarchy.item_labels(1)
         self.timings_["total"] = time.perf_counter() - t_start
         return self
+
+    def _llm_l0_texts(self, ds: Dataset, snippets: list[str]) -> list[str]:
+        from hercules.labeling.llm import LLMLabeler
+
+        labeler = self._labeler()
+        if not isinstance(labeler, LLMLabeler):
+            raise ValueError("llm_l0_descriptions=True needs an LLM (llm=...)")
+        self._l0_labeler = labeler
+        described = labeler.describe_items(ds, topic_seed=self.topic_seed)
+        return [f"{lab.title}. {lab.description}" if lab is not None else snip for lab, snip in zip(described, snippets)]
 
     def _labeler(self) -> Labeler:
         if self.labeler is not None:

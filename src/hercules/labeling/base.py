@@ -41,12 +41,38 @@ class Labeler(Protocol):
     def label_level(self, ctx: LevelContext) -> list[ClusterLabel]: ...
 
 
-def representative_items(ctx: LevelContext, n: int = 3) -> list[np.ndarray]:
-    """Indices of the ``n`` items closest to their cluster's centroid, per cluster.
+def representative_items(
+    ctx: LevelContext, n: int = 3, strategy: str = "centroid_closest", random_state: int | None = 0
+) -> list[np.ndarray]:
+    """Indices of ``n`` representative items per cluster.
 
-    One chunked O(n_items * d) pass for the distances, then a single sort by
-    (cluster, distance); no per-cluster copies of member vectors.
+    ``centroid_closest``: the items nearest the centroid (one chunked O(n_items * d) pass,
+    then one sort by (cluster, distance)); ``random``: a seeded random sample;
+    ``diverse``: the closest item, then greedily the member farthest from those chosen
+    (farthest-point sampling among the 20 * n closest members), so the samples cover the cluster.
     """
+    if strategy not in ("centroid_closest", "random", "diverse"):
+        raise ValueError(f"unknown sample strategy {strategy!r}; use centroid_closest, random or diverse")
+    if strategy == "random":
+        rng = np.random.default_rng(random_state)
+        order = np.lexsort((rng.random(len(ctx.item_labels)), ctx.item_labels))
+        starts = np.searchsorted(ctx.item_labels[order], np.arange(ctx.n_clusters + 1))
+        return [order[starts[j] : min(starts[j] + n, starts[j + 1])] for j in range(ctx.n_clusters)]
+    if strategy == "diverse":
+        pools = representative_items(ctx, 20 * n)
+        if ctx.item_vectors is None:
+            return [p[:n] for p in pools]
+        out = []
+        for pool in pools:
+            V = ctx.item_vectors[pool]
+            chosen = [0]
+            d = np.sum((V - V[0]) ** 2, axis=1)
+            while len(chosen) < min(n, len(pool)):
+                nxt = int(np.argmax(d))
+                chosen.append(nxt)
+                d = np.minimum(d, np.sum((V - V[nxt]) ** 2, axis=1))
+            out.append(pool[chosen])
+        return out
     labels = ctx.item_labels
     dist = np.zeros(len(labels), dtype=np.float32)
     if ctx.item_vectors is not None and ctx.centroids is not None:

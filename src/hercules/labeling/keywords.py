@@ -244,6 +244,38 @@ class KeywordLabeler:
             labels.append(ClusterLabel(title=title, description=desc, keywords=[variables[v].name for v in top]))
         return labels
 
+    @staticmethod
+    def numeric_stats(ctx: LevelContext, n_vars: int = 5) -> list[list[str]]:
+        """Per cluster, statistics on the original scale of its ``n_vars`` most distinctive variables
+        (largest |z| of the cluster mean against the overall mean), as prompt lines."""
+        X = ctx.dataset.numeric
+        variables = ctx.dataset.variables
+        assert X is not None and variables is not None
+        k = ctx.n_clusters
+        order = np.argsort(ctx.item_labels, kind="stable")
+        starts = np.searchsorted(ctx.item_labels[order], np.arange(k))
+        Xs = X[order]
+        counts = np.bincount(ctx.item_labels, minlength=k)
+        means = np.add.reduceat(Xs, starts, axis=0) / counts[:, None]
+        sq = np.add.reduceat(Xs**2, starts, axis=0) / counts[:, None]
+        std = np.sqrt(np.maximum(sq - means**2, 0.0))
+        lo, hi = np.minimum.reduceat(Xs, starts, axis=0), np.maximum.reduceat(Xs, starts, axis=0)
+        mu, sd = X.mean(axis=0), X.std(axis=0)
+        z = (means - mu) / np.where(sd > 0, sd, 1.0)
+        out = []
+        for j in range(k):
+            lines = []
+            for v in np.argsort(-np.abs(z[j]), kind="stable")[:n_vars]:
+                var = variables[v]
+                unit = f" ({var.unit})" if var.unit else ""
+                note = f"  # {var.description}" if var.description else ""
+                lines.append(
+                    f"{var.name}{unit}: mean={means[j, v]:.4g} (overall {mu[v]:.4g}, z={z[j, v]:+.2f}), "
+                    f"range {lo[j, v]:.4g} to {hi[j, v]:.4g}, std={std[j, v]:.3g}{note}"
+                )
+            out.append(lines)
+        return out
+
     def _generic_labels(self, ctx: LevelContext) -> list[ClusterLabel]:
         sizes = np.bincount(ctx.item_labels, minlength=ctx.n_clusters)
         texts = ctx.dataset.item_texts() if ctx.dataset.modality != "vectors" else None

@@ -159,6 +159,7 @@ class LLMLabeler:
         batch_size: int = 8,
         concurrency: int | None = None,
         samples: int = 5,
+        sample_strategy: str = "centroid_closest",
         sample_chars: int = 160,
         child_samples: int = 6,
         retries: int = 4,
@@ -171,6 +172,7 @@ class LLMLabeler:
         self.batch_size = batch_size
         self.concurrency = concurrency or llm.max_concurrency
         self.samples = samples
+        self.sample_strategy = sample_strategy
         self.sample_chars = sample_chars
         self.child_samples = child_samples
         self.retries = retries
@@ -185,7 +187,8 @@ class LLMLabeler:
     def _blocks(self, ctx: LevelContext, fallback: list[ClusterLabel]) -> list[str]:
         """One evidence block per cluster."""
         texts = ctx.dataset.item_texts()
-        reps = representative_items(ctx, self.samples)
+        reps = representative_items(ctx, self.samples, self.sample_strategy)
+        stats = self.keywords.numeric_stats(ctx) if ctx.dataset.modality == "numeric" else None
         sizes = np.bincount(ctx.item_labels, minlength=ctx.n_clusters)
         neighbours = self._neighbours(ctx)
         blocks = []
@@ -193,10 +196,9 @@ class LLMLabeler:
             lines = [f"### Cluster {self._cid(ctx, j)}", f"Size: {sizes[j]} items"]
             if fallback[j].keywords:
                 lines.append(f"Distinctive keywords: {', '.join(fallback[j].keywords[:8])}")
-            if ctx.dataset.modality == "numeric":
-                lines.append(
-                    f"Distinctive statistics: {fallback[j].description.split('most distinctive: ', 1)[-1].split('; ', 3)[:3]}"
-                )
+            if stats is not None:
+                lines.append("Most distinctive variables (original scale):")
+                lines += [f"- {line}" for line in stats[j]]
             if ctx.child_labels is not None and ctx.child_parent is not None:
                 kids = np.flatnonzero(ctx.child_parent == j)[: self.child_samples]
                 lines.append("Subclusters:")
@@ -459,6 +461,72 @@ class LLMLabeler:
             if cid in got:
                 got[cid].keywords = labels[j].keywords
                 labels[j] = got[cid]
+
+    # ---------------------------------------------------------------- level 0
+    def describe_items(self, dataset, item_batch_size: int = 16, topic_seed: str | None = None) -> list[ClusterLabel | None]:
+        """An LLM title and description for every item (``use_llm_for_l0_descriptions``).
+
+        Batched and concurrent like cluster labels; an item whose answer keeps failing gets
+        ``None`` (the caller keeps its text snippet: a failure message is never embedded).
+        """
+        texts = dataset.item_texts()
+        n = len(texts)
+        stats = LevelStats(level=0, clusters=n)
+        topic = f" Orient them towards the theme '{topic_seed}' where relevant." if topic_seed else ""
+
+        def messages(idx: list[int]) -> tuple[list[dict[str, str]], list[str]]:
+            ids = [f"I{i}" for i in idx]
+            body = "\n\n".join(f'### Item {cid}\n"{snippet(texts[i], 4 * self.sample_chars)}"' for cid, i in zip(ids, idx))
+            head = (
+                f"Write a title (at most 6 words) and a one-sentence description of EACH of the {len(ids)} items below.{topic}\n"
+                f'Return JSON: {{"<item id>": {{"title": "...", "description": "..."}}}} with exactly these ids: {", ".join(ids)}.\n\n'
+            )
+            return [
+                {"role": "system", "content": SYSTEM.format(modality=dataset.modality)},
+                {"role": "user", "content": head + body},
+            ], ids
+
+        async def run(idx: list[int], sem: asyncio.Semaphore) -> dict[int, ClusterLabel]:
+            msgs, ids = messages(idx)
+            async with sem:
+                try:
+                    got = await self._call(msgs, ids, stats)
+                except LLMError:
+                    got = {}
+            out = {i: got[cid] for i, cid in zip(idx, ids) if cid in got}
+            missing = [i for i in idx if i not in out]
+            if missing and len(idx) > 1:
+                for r in await asyncio.gather(*(run([i], sem) for i in missing)):
+                    out.update(r)
+            return out
+
+        async def main() -> dict[int, ClusterLabel]:
+            sem = asyncio.Semaphore(self.concurrency)
+            try:
+                parts = await asyncio.gather(
+                    *(run(list(range(s, min(s + item_batch_size, n))), sem) for s in range(0, n, item_batch_size))
+                )
+            finally:
+                await self.llm.aclose()
+            merged: dict[int, ClusterLabel] = {}
+            for p in parts:
+                merged.update(p)
+            return merged
+
+        t0 = time.perf_counter()
+        got = run_sync(main())
+        stats.failed_clusters = n - len(got)
+        stats.wall_s = time.perf_counter() - t0
+        self.stats_.append(stats)
+        log.info(
+            "level 0 descriptions: %d items, %d calls (%d cached), %d failed, %.1f s",
+            n,
+            stats.calls,
+            stats.cache_hits,
+            stats.failed_clusters,
+            stats.wall_s,
+        )
+        return [got.get(i) for i in range(n)]
 
     def label_level(self, ctx: LevelContext) -> list[ClusterLabel]:
         fallback = self.keywords.label_level(ctx)

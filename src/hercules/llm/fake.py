@@ -8,7 +8,7 @@ from typing import Any
 
 from hercules.llm.base import LLMProvider, LLMResponse
 
-_BLOCK = re.compile(r"### Cluster (\S+)\n(.*?)(?=\n### Cluster |\Z)", re.S)
+_BLOCK = re.compile(r"### (?:Cluster|Item) (\S+)\n(.*?)(?=\n### (?:Cluster|Item) |\Z)", re.S)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 _STOP = {
     "items",
