@@ -11,6 +11,8 @@ import click
 import numpy as np
 
 from hercules.data.dataset import InputError
+from hercules.embeddings.base import EmbeddingError
+from hercules.llm.base import LLMError
 
 
 def _levels(value: str) -> list[int] | str:
@@ -175,7 +177,7 @@ def run(
             model.set_params(text_column="path", modality="image")
         emb = np.load(embeddings_path, allow_pickle=False) if embeddings_path else None
         model.fit(frame, embeddings=emb)
-    except InputError as e:
+    except (InputError, LLMError, EmbeddingError) as e:
         raise click.ClickException(str(e)) from None
     if dry_run:
         est = model.llm_cost_estimate(_llm_provider(llm if llm != "none" else "fake", llm_base_url), **llm_options)
