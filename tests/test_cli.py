@@ -119,6 +119,21 @@ def test_llm_options_and_dry_run(tmp_path, corpus):
 def test_missing_local_model_is_a_clear_error(tmp_path, corpus):
     data = tmp_path / "data.csv"
     corpus.to_csv(data, index=False)
-    r = CliRunner().invoke(cli, ["run", str(data), "--levels", "4", "--embedder", "hashing:64", "--llm", "llamacpp:/nope/model.gguf",
-                                 "-o", str(tmp_path / "o"), "-q", "--no-progress"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(data),
+            "--levels",
+            "4",
+            "--embedder",
+            "hashing:64",
+            "--llm",
+            "llamacpp:/nope/model.gguf",
+            "-o",
+            str(tmp_path / "o"),
+            "-q",
+            "--no-progress",
+        ],
+    )
     assert r.exit_code != 0 and "does not exist" in r.output and "Traceback" not in r.output

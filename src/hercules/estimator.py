@@ -429,7 +429,7 @@ class Hercules(ClusterMixin, BaseEstimator):
             from hercules.labeling.llm import LLMLabeler
             from hercules.llm import get_llm
 
-            return LLMLabeler(get_llm(self.llm), **(self.llm_options or {}))
+            return LLMLabeler(get_llm(self.llm), **{"progress": self.progress, **(self.llm_options or {})})
         return KeywordLabeler()
 
     def _context(self, t, ds, vectors, item_labels, centroids, prev, parent) -> LevelContext:

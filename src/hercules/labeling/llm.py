@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
+from tqdm.auto import tqdm
 
 from hercules.labeling.base import ClusterLabel, LevelContext, representative_items
 from hercules.labeling.keywords import KeywordLabeler, snippet
@@ -167,6 +168,7 @@ class LLMLabeler:
         cache: bool | ResponseCache = True,
         log_path: str | None = None,
         disambiguate: bool = True,
+        progress: bool = True,
     ) -> None:
         self.llm = llm
         self.batch_size = batch_size
@@ -180,6 +182,7 @@ class LLMLabeler:
         self.cache = ResponseCache() if cache is True else (cache if isinstance(cache, ResponseCache) else None)
         self.prompt_log = PromptLog(log_path) if log_path else None
         self.disambiguate = disambiguate
+        self.progress = progress
         self.keywords = KeywordLabeler()
         self.stats_: list[LevelStats] = []
 
@@ -384,12 +387,22 @@ class LLMLabeler:
         batches = self.plan(ctx, fallback)
         stats.batch_sizes = [len(b) for b in batches]
         sem = asyncio.Semaphore(self.concurrency)
+        bar = tqdm(
+            total=ctx.n_clusters, desc=f"L{ctx.level} LLM labels", unit="cluster", disable=not self.progress or len(batches) < 2
+        )
+
+        async def tracked(b: list[int]) -> dict[int, ClusterLabel]:
+            out = await self._run_batch(ctx, b, sem, stats)
+            bar.update(len(b))
+            return out
+
         try:
-            results = await asyncio.gather(*(self._run_batch(ctx, b, sem, stats) for b in batches))
+            results = await asyncio.gather(*(tracked(b) for b in batches))
             labels = self._merge(ctx, fallback, results, stats)
             if self.disambiguate:
                 await self._disambiguate(ctx, labels, sem, stats)
         finally:
+            bar.close()
             await self.llm.aclose()  # HTTP clients are bound to this event loop
         return labels
 
