@@ -12,7 +12,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
   .venv/bin/pip install -q --upgrade pip
 fi
-if [[ "$EXTRAS" == *minilm* ]] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
+if [[ "$EXTRAS" == *minilm* || "$EXTRAS" == *images* ]] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
   echo "Installing torch==2.13.0 (CPU) ..." >&2
   .venv/bin/pip install -q torch==2.13.0
 fi

@@ -54,6 +54,27 @@ class FaultServer:
 
     def _answer(self, h, body, fault):
         prompt = body["messages"][-1]["content"]
+        if isinstance(prompt, list):  # a vision request: text and image_url parts
+            self.images = getattr(self, "images", 0) + sum(p.get("type") == "image_url" for p in prompt)
+            if fault == "500":
+                return self._send(h, 500, {"error": {"message": "boom"}})
+            return self._send(
+                h,
+                200,
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "A striped cat sleeping on a red sofa."},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                },
+            )
         ids = _IDS.findall(prompt)
         if self.delay_s:
             time.sleep(self.delay_s)

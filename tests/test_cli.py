@@ -73,7 +73,7 @@ def test_numeric_and_image_folder(tmp_path):
         Image.new("RGB", (16, 16), (i * 20, 255 - i * 20, 0)).save(img / f"{i}.png")
     r = CliRunner().invoke(cli, ["run", str(img), "--levels", "3", "-o", str(tmp_path / "oi"), "-q", "--no-progress"])
     assert r.exit_code == 0, r.output
-    assert ".png" in r.output
+    assert "red" in r.output.lower() or "green" in r.output.lower()  # titles from what the images show
 
 
 def test_evaluate_command(tmp_path, corpus):

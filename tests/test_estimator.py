@@ -150,10 +150,10 @@ def test_digits_as_images(tmp_path):
         p = tmp_path / f"d{i}.png"
         Image.fromarray((X[i].reshape(8, 8) * 16).astype(np.uint8)).save(p)
         paths.append(str(p))
-    m = Hercules([20, 10], progress=False).fit(paths)
+    m = Hercules([20, 10], image_embedder="pixels", progress=False).fit(paths)
     assert m.dataset_.modality == "image"
     assert adjusted_rand_score(y[:300], m.hierarchy_.item_labels(2)) > 0.4
-    assert m.clusters(1)[0].title.endswith("and similar")
+    assert m.clusters(1)[0].title and "8x8 px" in m.dataset_.descriptions[0]  # image facts describe each item
 
 
 def test_bad_inputs_get_clear_errors(corpus):

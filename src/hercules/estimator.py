@@ -53,7 +53,10 @@ class Hercules(ClusterMixin, BaseEstimator):
     embedder : str or Embedder
         Text embedder spec (``"auto"``: MiniLM if installed, else wordllama) or instance.
     image_embedder : str or Embedder
-        Image embedder spec (``"auto"``: downscaled pixels).
+        Image embedder spec (``"auto"``: EfficientNet-Lite0 if installed, else downscaled pixels).
+    image_captioner : str, LLMProvider, VisionCaptioner or None
+        A vision LLM on an OpenAI-compatible API (e.g. ``"openai:gpt-4o-mini"``) that captions
+        every image; without one, images are described by their top ImageNet classes and facts.
     labeler : Labeler or None
         Names the clusters; ``None`` uses ``llm`` if given, else keyword labels
         (c-TF-IDF / distinctive variables).
@@ -99,6 +102,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         representation: Literal["direct", "description"] = "direct",
         embedder: str | Embedder = "auto",
         image_embedder: str | Embedder = "auto",
+        image_captioner: Any = None,
         labeler: Labeler | None = None,
         llm: str | Any | None = None,
         llm_options: dict | None = None,
@@ -129,6 +133,7 @@ class Hercules(ClusterMixin, BaseEstimator):
         self.representation = representation
         self.embedder = embedder
         self.image_embedder = image_embedder
+        self.image_captioner = image_captioner
         self.labeler = labeler
         self.llm = llm
         self.llm_options = llm_options
@@ -187,7 +192,9 @@ class Hercules(ClusterMixin, BaseEstimator):
 
     def _image_embedder(self) -> Embedder:
         if getattr(self, "image_embedder_", None) is None:
-            spec = "pixels" if self.image_embedder == "auto" else self.image_embedder
+            from hercules.embeddings.registry import auto_image_embedder
+
+            spec = auto_image_embedder() if self.image_embedder == "auto" else self.image_embedder
             self.image_embedder_ = get_embedder(spec, cache=self._cache(), progress=self.progress)
         return self.image_embedder_
 
@@ -213,7 +220,30 @@ class Hercules(ClusterMixin, BaseEstimator):
             raise InputError(f"the model was fitted with embedder {self.embedder_id_!r} but {model_id!r} is in use")
         return vectors
 
+    def _describe_images(self, ds: Dataset) -> None:
+        """What each image shows (captions, or classifier tags), plus size and colours."""
+        from hercules.embeddings.images import image_facts
+
+        paths = ds.image_paths or []
+        if self.image_captioner is not None:
+            from hercules.llm import get_llm
+            from hercules.llm.captioning import VisionCaptioner
+
+            cap = self.image_captioner
+            captioner = cap if isinstance(cap, VisionCaptioner) else VisionCaptioner(get_llm(cap))
+            captions = captioner.caption(paths, topic_seed=self.topic_seed)
+            facts = [image_facts(p) for p in paths]
+            ds.set_descriptions([f"{c}; {f}" if c else f for c, f in zip(captions, facts)])
+        else:
+            ds.set_descriptions(self._image_embedder().describe(paths))
+
     def _embed_l0(self, ds: Dataset, fitting: bool) -> tuple[np.ndarray, str]:
+        if ds.modality == "image" and ds.descriptions is None and (fitting or self.representation == "description"):
+            if self.representation == "direct":  # embed first: the classifier tags come from the same pass
+                vectors = self._image_embedder().embed(ds.image_paths or [], desc="embedding images")
+                self._describe_images(ds)
+                return vectors, self._image_embedder().model_id
+            self._describe_images(ds)
         if self.representation == "description":
             if ds.modality == "vectors":
                 raise InputError("description mode needs items (texts, images or numbers), not only vectors")

@@ -52,6 +52,7 @@ class Dataset:
     variables: list[Variable] | None = None
     image_paths: list[str] | None = None  # image modality
     metadata: pd.DataFrame | None = None  # other columns, aligned with ids
+    descriptions: list[str] | None = None  # images: what the classifier or a captioner sees, plus image facts
     notes: list[str] = field(default_factory=list)  # documented fix-ups (truncation, decoding)
 
     def __len__(self) -> int:
@@ -65,6 +66,13 @@ class Dataset:
     def _item_texts(self) -> list[str]:
         return self._build_item_texts()
 
+    def set_descriptions(self, descriptions: list[str]) -> None:
+        """Attach per-item descriptions (images) and refresh the cached item texts."""
+        if len(descriptions) != len(self.ids):
+            raise ValueError(f"{len(descriptions)} descriptions for {len(self.ids)} items")
+        self.descriptions = list(descriptions)
+        self.__dict__.pop("_item_texts", None)
+
     def item_texts(self) -> list[str]:
         """A short human-readable string per item (text, file name or values); computed once."""
         return self._item_texts
@@ -77,7 +85,10 @@ class Dataset:
             return [f"item {i}" for i in self.ids]
         if self.modality == "image":
             assert self.image_paths is not None
-            return [os.path.basename(p) for p in self.image_paths]
+            names = [os.path.basename(p) for p in self.image_paths]
+            if self.descriptions is not None:
+                return [f"{n}: {d}" for n, d in zip(names, self.descriptions)]
+            return names
         assert self.numeric is not None and self.variables is not None
         names = [v.name for v in self.variables]
         return [", ".join(f"{n}={_fmt(x)}" for n, x in zip(names, row)) for row in self.numeric[:, :8]]
@@ -172,6 +183,33 @@ def _numeric(values: np.ndarray, ids: np.ndarray, columns: Sequence[Any], metada
     return X, ~bad_rows, _variables_for(columns, metadata)
 
 
+def _is_pil(x: Any) -> bool:
+    return type(x).__module__.startswith("PIL.")
+
+
+def _save_pil_images(images: list[Any]) -> list[str]:
+    """In-memory PIL images become PNG files in the cache, named by content hash (stable ids, cacheable)."""
+    import hashlib
+    import io
+
+    from hercules.embeddings.cache import default_cache_dir
+
+    if not all(_is_pil(im) for im in images):
+        raise InputError("a list of PIL images must contain only PIL images")
+    folder = default_cache_dir() / "pil_images"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for im in images:
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        data = buf.getvalue()
+        p = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.png"
+        if not p.exists():
+            p.write_bytes(data)
+        paths.append(str(p))
+    return paths
+
+
 def _pick_text_column(df: pd.DataFrame) -> str:
     obj = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
     if not obj:
@@ -211,6 +249,8 @@ def prepare(
             data = data.astype(np.float64)
         except (TypeError, ValueError):
             raise InputError("nested lists must hold numbers only") from None
+    if isinstance(data, (list, tuple)) and data and _is_pil(data[0]):
+        data = _save_pil_images(list(data))
     if isinstance(data, (list, tuple)):
         data = pd.Series(list(data), dtype=object)
     if isinstance(data, np.ndarray):

@@ -36,8 +36,56 @@ def list_images(folder: Path) -> list[str]:
     return sorted(str(p) for p in files)
 
 
+MAX_ZIP_MEMBERS = 500_000
+MAX_ZIP_BYTES = 20 * 2**30  # uncompressed
+MAX_ZIP_RATIO = 200  # uncompressed / compressed, beyond which a zip is treated as a bomb
+
+
+def extract_images_zip(path: Path, dest_root: Path | None = None) -> Path:
+    """Safely extract the image files of a zip into a content-addressed cache folder.
+
+    Refuses absolute paths and ``..`` (path traversal), too many members, and archives whose
+    uncompressed size is huge or implausibly compressed (zip bombs). Non-image members are skipped.
+    """
+    import hashlib
+    import zipfile
+
+    from hercules.embeddings.cache import default_cache_dir
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    dest = (dest_root or default_cache_dir() / "unzipped") / digest
+    with zipfile.ZipFile(path) as zf:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        if len(members) > MAX_ZIP_MEMBERS:
+            raise InputError(f"{path} has {len(members)} members; the limit is {MAX_ZIP_MEMBERS}")
+        total = sum(m.file_size for m in members)
+        packed = max(sum(m.compress_size for m in members), 1)
+        if total > MAX_ZIP_BYTES or (total > 2**30 and total / packed > MAX_ZIP_RATIO):
+            raise InputError(
+                f"{path} expands to {total / 2**30:.1f} GiB (ratio {total / packed:.0f}x): refusing a possible zip bomb"
+            )
+        for m in members:
+            parts = Path(m.filename.replace("\\", "/")).parts
+            if m.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                raise InputError(f"{path} contains an unsafe member name {m.filename!r}")
+        dest.mkdir(parents=True, exist_ok=True)
+        root = dest.resolve()
+        for m in members:
+            rel = Path(*Path(m.filename.replace("\\", "/")).parts)
+            if rel.suffix.lower() not in IMAGE_EXTENSIONS or rel.name.startswith(".") or "__MACOSX" in rel.parts:
+                continue
+            target = (dest / rel).resolve()
+            if root not in target.parents:
+                raise InputError(f"{path} member {m.filename!r} escapes the extraction folder")
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(m) as src, open(target, "wb") as out:
+                    out.write(src.read(m.file_size + 1))
+    return dest
+
+
 def read_path(path: str | Path) -> pd.DataFrame:
-    """Read a CSV/TSV/JSONL/JSON/Parquet/TXT file, or a folder of images, into a DataFrame.
+    """Read a CSV/TSV/JSONL/JSON/Parquet/TXT file, a folder or zip of images, into a DataFrame.
 
     A folder gives one row per image with columns ``path`` (relative ids as the
     index). TXT files give one item per non-empty line in column ``text``.
@@ -52,6 +100,8 @@ def read_path(path: str | Path) -> pd.DataFrame:
         rel = [str(Path(p).relative_to(path)) for p in images]
         return pd.DataFrame({"path": images}, index=pd.Index(rel, name="id"))
     suffix = path.suffix.lower()
+    if suffix == ".zip":
+        return read_path(extract_images_zip(path))
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty")
     if suffix in (".csv",):

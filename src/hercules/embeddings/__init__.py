@@ -2,15 +2,13 @@
 
 from hercules.embeddings.base import Embedder, EmbeddingError, content_key
 from hercules.embeddings.cache import EmbeddingCache, default_cache_dir
-from hercules.embeddings.providers import (
-    HashingEmbedder,
-    PixelImageEmbedder,
-    SentenceTransformerEmbedder,
-    WordLlamaEmbedder,
-)
+from hercules.embeddings.images import EfficientNetImageEmbedder, ImageEmbedder, PixelImageEmbedder
+from hercules.embeddings.providers import HashingEmbedder, SentenceTransformerEmbedder, WordLlamaEmbedder
 from hercules.embeddings.registry import get_embedder, register_embedder
 
 __all__ = [
+    "EfficientNetImageEmbedder",
+    "ImageEmbedder",
     "Embedder",
     "EmbeddingCache",
     "EmbeddingError",

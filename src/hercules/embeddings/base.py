@@ -44,6 +44,10 @@ class Embedder(ABC):
         self.cache = cache
         self.progress = progress
 
+    def identity(self, item: str) -> str:
+        """What the cache key hashes: the input itself (image embedders use the file's bytes)."""
+        return item
+
     @abstractmethod
     def _embed_batch(self, items: list[str]) -> np.ndarray:
         """Embed one batch; return an (len(items), dim) array."""
@@ -55,7 +59,7 @@ class Embedder(ABC):
             raise EmbeddingError("nothing to embed")
         uniq, inverse = np.unique(np.asarray(items, dtype=object), return_inverse=True)
         uniq_list = [str(u) for u in uniq]
-        keys = [content_key(self.model_id, u) for u in uniq_list]
+        keys = [content_key(self.model_id, self.identity(u)) for u in uniq_list]
         found = self.cache.get_many(keys) if self.cache is not None else {}
         todo = [i for i, k in enumerate(keys) if k not in found]
         vectors: np.ndarray | None = None

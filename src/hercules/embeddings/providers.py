@@ -107,28 +107,3 @@ class HashingEmbedder(Embedder):
         norms = np.linalg.norm(X, axis=1, keepdims=True)
         X /= np.maximum(norms, 1e-12)
         return X
-
-
-class PixelImageEmbedder(Embedder):
-    """Downscaled pixels (size x size, grayscale or RGB) in [0, 1]: a weight-free image baseline."""
-
-    kind = "image"
-    batch_size = 256
-
-    def __init__(self, size: int = 32, mode: str = "L", **kw) -> None:
-        super().__init__(**kw)
-        self.size, self.mode = size, mode
-        self.model_id = f"pixels:{mode}{size}"
-
-    def _embed_batch(self, items: list[str]) -> np.ndarray:
-        from PIL import Image
-
-        out = []
-        for path in items:
-            try:
-                with Image.open(path) as im:
-                    im = im.convert(self.mode).resize((self.size, self.size), Image.Resampling.BILINEAR)
-                    out.append(np.asarray(im, dtype=np.float32).ravel() / 255.0)
-            except OSError as e:
-                raise EmbeddingError(f"cannot read image {path}: {e}") from e
-        return np.stack(out)

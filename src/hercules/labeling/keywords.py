@@ -8,6 +8,7 @@ are frequent in one cluster and rare elsewhere rise, so sibling titles differ.
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -21,6 +22,10 @@ _SNIPPET = 90
 # Conversational filler that sklearn's English stop list keeps but that never makes a good title.
 _EXTRA_STOP = frozenset(
     [
+        "px",
+        "mostly",
+        "mixed",
+        "colours",
         "able",
         "also",
         "ago",
@@ -150,7 +155,7 @@ class KeywordLabeler:
         if self._dtm is None or self._dtm[0] != id(dataset):
             from sklearn.feature_extraction.text import CountVectorizer
 
-            texts = dataset.texts or []
+            texts = dataset.texts if dataset.modality == "text" else (dataset.descriptions or [])
             min_df = 2 if len(texts) >= 200 else 1
             from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -289,7 +294,7 @@ class KeywordLabeler:
         return labels
 
     def label_level(self, ctx: LevelContext) -> list[ClusterLabel]:
-        if ctx.dataset.modality == "text":
+        if ctx.dataset.modality == "text" or (ctx.dataset.modality == "image" and ctx.dataset.descriptions is not None):
             return self._text_labels(ctx)
         if ctx.dataset.modality == "numeric":
             return self._numeric_labels(ctx)
@@ -312,10 +317,9 @@ def level0_labels(dataset: Dataset) -> list[ClusterLabel]:
         return out
     if dataset.modality == "image":
         assert dataset.image_paths is not None
-        return [
-            ClusterLabel(title=name, description=f"Image file {path}", source="item")
-            for name, path in zip(texts, dataset.image_paths)
-        ]
+        names = [os.path.basename(p) for p in dataset.image_paths]
+        descs = dataset.descriptions or [f"Image file {p}" for p in dataset.image_paths]
+        return [ClusterLabel(title=n, description=d, source="item") for n, d in zip(names, descs)]
     if dataset.modality == "numeric":
         return [ClusterLabel(title=f"Item {i}", description=d, source="item") for i, d in zip(dataset.ids, texts)]
     return [ClusterLabel(title=f"Item {i}", description="", source="item") for i in dataset.ids]

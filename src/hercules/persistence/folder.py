@@ -58,6 +58,8 @@ def _items_frame(ds: Dataset) -> pd.DataFrame:
         df["__item__"] = ds.texts
     elif ds.modality == "image":
         df["__item__"] = ds.image_paths
+        if ds.descriptions is not None:
+            df["__desc__"] = ds.descriptions
     elif ds.modality == "numeric":
         assert ds.numeric is not None and ds.variables is not None
         for j, _v in enumerate(ds.variables):
@@ -160,7 +162,10 @@ def _dataset_from(meta: dict, items: pd.DataFrame) -> Dataset:
     if modality == "text":
         return Dataset("text", ids, texts=items["__item__"].tolist(), metadata=metadata, notes=meta["notes"])
     if modality == "image":
-        return Dataset("image", ids, image_paths=items["__item__"].tolist(), metadata=metadata, notes=meta["notes"])
+        descs = items["__desc__"].tolist() if "__desc__" in items.columns else None
+        return Dataset(
+            "image", ids, image_paths=items["__item__"].tolist(), metadata=metadata, notes=meta["notes"], descriptions=descs
+        )
     if modality == "numeric":
         cols = sorted((c for c in items.columns if c.startswith("__num__")), key=lambda c: int(c[7:]))
         return Dataset(

@@ -1,0 +1,136 @@
+"""Images end to end: real EfficientNet-Lite0 features and ImageNet tags, content-hash cache, zips,
+PIL input, broken files, and captions from a vision LLM on an OpenAI-compatible API."""
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import adjusted_rand_score
+
+from hercules import Hercules, InputError, read_path
+from hercules.embeddings import EmbeddingCache, PixelImageEmbedder
+from hercules.llm import OpenAICompatibleProvider
+from hercules.llm.captioning import VisionCaptioner
+from tests.fault_server import FaultServer
+
+
+@pytest.fixture(scope="module")
+def photo_tiles(tmp_path_factory):
+    """Four crops each of sklearn's two bundled photos (a Chinese temple, a flower)."""
+    from sklearn.datasets import load_sample_images
+
+    d = tmp_path_factory.mktemp("photos")
+    paths, truth = [], []
+    for name, im in zip(["temple", "flower"], load_sample_images().images):
+        for i in range(4):
+            x0, y0 = (i % 2) * 200, (i // 2) * 150
+            p = d / f"{name}{i}.jpg"
+            Image.fromarray(im[y0 : y0 + 280, x0 : x0 + 380]).save(p)
+            paths.append(str(p))
+            truth.append(name)
+    return paths, truth
+
+
+@pytest.mark.slow
+def test_efficientnet_clusters_photos_and_titles_say_what_they_show(photo_tiles):
+    paths, truth = photo_tiles
+    m = Hercules([2], progress=False).fit(paths)
+    assert m.embedder_id_ == "effnet-lite0:imagenet" and m.embeddings_.shape == (8, 1280)
+    assert adjusted_rand_score(truth, m.labels_) == 1.0
+    titles = " ".join(c.title.lower() + " " + c.description.lower() for c in m.clusters(1))
+    assert ("palace" in titles or "bell cote" in titles or "monastery" in titles) and (
+        "daisy" in titles or "hen-of-the-woods" in titles
+    )
+    assert "px" in m.dataset_.descriptions[0] and "mostly" in m.dataset_.descriptions[0]
+
+
+def test_image_cache_is_keyed_by_content_not_name(tmp_path):
+    class Counting(PixelImageEmbedder):
+        seen = 0
+
+        def _embed_batch(self, items):
+            Counting.seen += len(items)
+            return super()._embed_batch(items)
+
+    a = tmp_path / "a.png"
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(a)
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    Counting(cache=cache, progress=False).embed([str(a)])
+    b = tmp_path / "renamed.png"
+    a.rename(b)
+    Counting(cache=cache, progress=False).embed([str(b)])
+    assert Counting.seen == 1  # same bytes under a new name: cache hit
+    Image.new("RGB", (8, 8), (0, 0, 255)).save(b)
+    Counting(cache=cache, progress=False).embed([str(b)])
+    assert Counting.seen == 2  # same name, new bytes: embedded again
+
+
+def _png(path, color):
+    Image.new("RGB", (16, 16), color).save(path)
+
+
+def test_zip_input_and_unsafe_zips(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    z = tmp_path / "imgs.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for i, c in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255), (250, 10, 10), (10, 250, 10), (10, 10, 250)]):
+            _png(src / f"{i}.png", c)
+            zf.write(src / f"{i}.png", f"dir/{i}.png")
+        zf.writestr("notes.txt", "not an image")
+    df = read_path(z)
+    assert len(df) == 6 and all(p.endswith(".png") for p in df.path)
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../../escape.png", b"x")
+    with pytest.raises(InputError, match="unsafe"):
+        read_path(evil)
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.png", b"\0" * (1100 * 2**20))
+    with pytest.raises(InputError, match="zip bomb"):
+        read_path(bomb)
+
+
+def test_pil_images_and_broken_files(tmp_path):
+    ims = [Image.new("RGB", (12, 12), (i * 20, 0, 255 - i * 20)) for i in range(9)]
+    m = Hercules([3], image_embedder="pixels", progress=False).fit(ims)
+    assert m.dataset_.modality == "image" and len(m.dataset_) == 9
+    good = [str(tmp_path / f"{i}.png") for i in range(6)]
+    for i, p in enumerate(good):
+        _png(p, (i * 40, 0, 0))
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(Path(good[0]).read_bytes()[:40])
+    with pytest.raises(InputError, match="truncated.png"):
+        Hercules([2], image_embedder="pixels", progress=False).fit([*good, str(truncated)])
+    m = Hercules([2], image_embedder="pixels", missing="drop", progress=False).fit([*good, str(truncated)])
+    assert len(m.dataset_) == 6 and "truncated.png" in m.dataset_.notes[0]
+
+
+def test_captions_from_a_vision_llm_are_cached(tmp_path, photo_tiles):
+    paths, _ = photo_tiles
+    from hercules.llm import ResponseCache
+
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    with FaultServer(script=["500"]) as srv:
+        llm = OpenAICompatibleProvider("vision", preset="vllm", base_url=srv.url)
+        cap = VisionCaptioner(llm, cache=cache)
+        m = Hercules([2], image_embedder="pixels", image_captioner=cap, progress=False).fit(paths)
+        assert srv.images == 9  # 8 images + 1 retried after the 500
+        assert all(d.startswith("A striped cat") for d in m.dataset_.descriptions)
+        assert "sofa" in " ".join(c.title.lower() for c in m.clusters(1))  # keywords come from the captions
+        Hercules([2], image_embedder="pixels", image_captioner=VisionCaptioner(llm, cache=cache), progress=False).fit(paths)
+        assert srv.images == 9  # second run: all captions from the cache
+    first = srv.requests[1]["messages"][0]["content"]
+    assert first[1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+
+
+def test_digits_pixels_cluster_well():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    m = Hercules([30, 10], progress=False).fit(X[:600])
+    assert adjusted_rand_score(y[:600], m.hierarchy_.item_labels(2)) > 0.5
+    assert np.all(m.hierarchy_.level(2).sizes > 0)
