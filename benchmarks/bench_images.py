@@ -67,18 +67,32 @@ def main() -> None:
                     if method == "flat k-means":
                         pred = kmeans(E, 10, random_state=s).labels
                     else:
-                        pred = Hercules([50, 10], progress=False, random_state=s).fit(paths, embeddings=E).hierarchy_.item_labels(2)
+                        pred = (
+                            Hercules([50, 10], progress=False, random_state=s).fit(paths, embeddings=E).hierarchy_.item_labels(2)
+                        )
                     times.append(time.perf_counter() - t)
                     scores.append(external_metrics(y, pred))
-                rows.append({"embedding": emb.model_id, "dim": E.shape[1], "method": method, "embed_s": embed_s,
-                             **{m: float(np.mean([sc[m] for sc in scores])) for m in ("ari", "nmi", "accuracy")},
-                             "ari_std": float(np.std([sc["ari"] for sc in scores])), "cluster_s": float(np.median(times))})
+                rows.append(
+                    {
+                        "embedding": emb.model_id,
+                        "dim": E.shape[1],
+                        "method": method,
+                        "embed_s": embed_s,
+                        **{m: float(np.mean([sc[m] for sc in scores])) for m in ("ari", "nmi", "accuracy")},
+                        "ari_std": float(np.std([sc["ari"] for sc in scores])),
+                        "cluster_s": float(np.median(times)),
+                    }
+                )
                 print(rows[-1], flush=True)
-    table = (f"Fashion-MNIST test subset: {a.n} images, 10 classes, {a.seeds} seeds\n\n"
-             "| embedding | method | ARI | NMI | accuracy | cluster s | embed s |\n|---|---|---|---|---|---|---|\n")
+    table = (
+        f"Fashion-MNIST test subset: {a.n} images, 10 classes, {a.seeds} seeds\n\n"
+        "| embedding | method | ARI | NMI | accuracy | cluster s | embed s |\n|---|---|---|---|---|---|---|\n"
+    )
     for r in rows:
-        table += (f"| {r['embedding']} ({r['dim']}-d) | {r['method']} | {r['ari']:.3f} ± {r['ari_std']:.3f} | {r['nmi']:.3f} | "
-                  f"{r['accuracy']:.3f} | {r['cluster_s']:.2f} | {r['embed_s']:.1f} |\n")
+        table += (
+            f"| {r['embedding']} ({r['dim']}-d) | {r['method']} | {r['ari']:.3f} ± {r['ari_std']:.3f} | {r['nmi']:.3f} | "
+            f"{r['accuracy']:.3f} | {r['cluster_s']:.2f} | {r['embed_s']:.1f} |\n"
+        )
     write("images_fashion_mnist", {"machine": machine(), "n": a.n, "rows": rows}, table)
 
 

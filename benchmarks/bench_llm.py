@@ -50,9 +50,26 @@ def main() -> None:
     E = get_embedder("minilm", cache=EmbeddingCache(), progress=False).embed(df.text.tolist())
     port = free_port()
     ctx = 4096 * a.slots
-    proc = subprocess.Popen([a.server_bin, "-m", str(resolve_model(a.model)), "--host", "127.0.0.1", "--port", str(port),
-                             "-c", str(ctx), "-np", str(a.slots), "-t", str(a.threads), "--log-disable"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            a.server_bin,
+            "-m",
+            str(resolve_model(a.model)),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-c",
+            str(ctx),
+            "-np",
+            str(a.slots),
+            "-t",
+            str(a.threads),
+            "--log-disable",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/v1"
     rows = []
     try:
@@ -62,17 +79,22 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.5)
-        llm = OpenAICompatibleProvider(a.model, preset="llamacpp-server", base_url=url,
-                                       options=LLMOptions(max_tokens=400, timeout=600), context_window=4096)
+        llm = OpenAICompatibleProvider(
+            a.model, preset="llamacpp-server", base_url=url, options=LLMOptions(max_tokens=400, timeout=600), context_window=4096
+        )
 
         def run(conc: int, cache) -> dict:
             t = time.perf_counter()
-            m = Hercules([a.k], progress=False, llm=llm,
-                         llm_options={"cache": cache, "concurrency": conc, "batch_size": a.batch_size}).fit(df, embeddings=E)
+            m = Hercules(
+                [a.k], progress=False, llm=llm, llm_options={"cache": cache, "concurrency": conc, "batch_size": a.batch_size}
+            ).fit(df, embeddings=E)
             st = m.llm_stats_[0]
-            return {"concurrency": conc, "wall_s": time.perf_counter() - t, **{k: st[k] for k in
-                    ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "failed_clusters")},
-                    "titles": [c.title for c in m.clusters(1)][:6]}
+            return {
+                "concurrency": conc,
+                "wall_s": time.perf_counter() - t,
+                **{k: st[k] for k in ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "failed_clusters")},
+                "titles": [c.title for c in m.clusters(1)][:6],
+            }
 
         for conc in (1, a.slots):
             rows.append(run(conc, False))
@@ -85,14 +107,23 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=30)
     speedup = rows[0]["wall_s"] / rows[1]["wall_s"]
-    table = (f"llama.cpp server, {a.model}, {a.slots} slots, {a.threads} threads; {a.k} Banking77 clusters, "
-             f"{a.batch_size} per prompt\n\n| concurrency | wall s | calls | prompt tokens | completion tokens |\n|---|---|---|---|---|\n")
+    table = (
+        f"llama.cpp server, {a.model}, {a.slots} slots, {a.threads} threads; {a.k} Banking77 clusters, "
+        f"{a.batch_size} per prompt\n\n| concurrency | wall s | calls | prompt tokens | completion tokens |\n|---|---|---|---|---|\n"
+    )
     for r in rows:
-        table += f"| {r['concurrency']} | {r['wall_s']:.1f} | {r['calls']} | {r['prompt_tokens']:,} | {r['completion_tokens']:,} |\n"
-    table += f"\nSpeed-up from concurrency: {speedup:.2f}x. Second run with the cache: {hit:.0%} hits, {second['calls']} calls " \
-             f"({second['wall_s']:.1f} s vs {first['wall_s']:.1f} s).\n"
-    write(f"llm_{a.model}", {"machine": machine(), "rows": rows, "speedup": speedup, "cache_hit_rate": hit,
-                             "first": first, "second": second}, table)
+        table += (
+            f"| {r['concurrency']} | {r['wall_s']:.1f} | {r['calls']} | {r['prompt_tokens']:,} | {r['completion_tokens']:,} |\n"
+        )
+    table += (
+        f"\nSpeed-up from concurrency: {speedup:.2f}x. Second run with the cache: {hit:.0%} hits, {second['calls']} calls "
+        f"({second['wall_s']:.1f} s vs {first['wall_s']:.1f} s).\n"
+    )
+    write(
+        f"llm_{a.model}",
+        {"machine": machine(), "rows": rows, "speedup": speedup, "cache_hit_rate": hit, "first": first, "second": second},
+        table,
+    )
 
 
 if __name__ == "__main__":

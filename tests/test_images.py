@@ -134,3 +134,39 @@ def test_digits_pixels_cluster_well():
     m = Hercules([30, 10], progress=False).fit(X[:600])
     assert adjusted_rand_score(y[:600], m.hierarchy_.item_labels(2)) > 0.5
     assert np.all(m.hierarchy_.level(2).sizes > 0)
+
+
+@pytest.mark.slow
+def test_clip_class_embedder_loads_a_local_folder(tmp_path):
+    """No CLIP weights exist offline: build a tiny random CLIP, save it, and load it like a user's folder."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    from hercules.embeddings import get_embedder
+
+    cfg = CLIPConfig(
+        text_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2},
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=12,
+    )
+    folder = tmp_path / "tiny-clip"
+    CLIPModel(cfg).save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    paths = []
+    for i in range(6):
+        p = tmp_path / f"{i}.png"
+        Image.new("RGB", (40, 40), (i * 40, 100, 255 - i * 40)).save(p)
+        paths.append(str(p))
+    emb = get_embedder(f"clip:{folder}", progress=False)
+    X = emb.embed(paths)
+    assert X.shape == (6, 12) and np.allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
+    m = Hercules([2], image_embedder=emb, progress=False).fit(paths)
+    assert m.embedder_id_ == "clip:tiny-clip" and m.levels_ == [2]
+    with pytest.raises(Exception, match="folder"):
+        get_embedder("clip:/does/not/exist")

@@ -209,3 +209,54 @@ class EfficientNetImageEmbedder(ImageEmbedder):
     def describe(self, paths: list[str]) -> list[str]:
         tags = self.tags(paths)
         return [f"{', '.join(f'{n} ({p:.2f})' for n, p in t)}; {image_facts(path)}" for t, path in zip(tags, paths)]
+
+
+class CLIPImageEmbedder(ImageEmbedder):
+    """A CLIP-class model (CLIP, SigLIP, ...) from a local Hugging Face folder, image tower only.
+
+    No such weights are on any registry reachable offline; users who have a folder
+    (``save_pretrained`` output with the image processor config) use ``clip:<folder>``.
+    Vectors are the L2-normalised image embeddings.
+    """
+
+    batch_size = 32
+
+    def __init__(self, folder: str, **kw) -> None:
+        super().__init__(**kw)
+        if not folder or not Path(folder).is_dir():
+            raise EmbeddingError(f"clip:<folder> needs a local model folder; {folder!r} is not one")
+        self.folder = folder
+        self.model_id = f"clip:{Path(folder).resolve().name}"
+        self._model = None
+        self._processor = None
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            try:
+                from transformers import AutoImageProcessor, AutoModel
+            except ImportError:
+                raise EmbeddingError(
+                    "the CLIP embedder needs transformers and torch: pip install 'hercules-cluster[minilm]'"
+                ) from None
+            self._processor = AutoImageProcessor.from_pretrained(self.folder, local_files_only=True)
+            self._model = AutoModel.from_pretrained(self.folder, local_files_only=True).eval()
+        return self._model, self._processor
+
+    def _embed_batch(self, items: list[str]) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        model, processor = self._load()
+        images = []
+        for p in items:
+            try:
+                with Image.open(p) as im:
+                    images.append(im.convert("RGB"))
+            except OSError as e:
+                raise EmbeddingError(f"cannot read image {p}: {e}") from e
+        with torch.inference_mode():
+            out = model.get_image_features(**processor(images=images, return_tensors="pt"))
+            feats = out if isinstance(out, torch.Tensor) else out.pooler_output
+            feats = torch.nn.functional.normalize(feats, dim=-1)
+        return feats.numpy().astype(np.float32)

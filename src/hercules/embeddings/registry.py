@@ -2,7 +2,8 @@
 
 Built-in specs: ``auto`` (MiniLM if installed, else wordllama), ``minilm``,
 ``wordllama``, ``hashing[:dim]``, ``st:<folder>`` (any local sentence-transformers
-model); images: ``effnet`` (EfficientNet-Lite0, ImageNet) and ``pixels[:size]``. Packages add providers through the entry-point
+model); images: ``effnet`` (EfficientNet-Lite0, ImageNet), ``clip:<folder>`` (a local CLIP-class
+model) and ``pixels[:size]``. Packages add providers through the entry-point
 group ``hercules.embedders`` (name -> callable returning an :class:`Embedder`).
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from hercules._plugins import Registry
 from hercules.embeddings.base import Embedder
 from hercules.embeddings.cache import EmbeddingCache
-from hercules.embeddings.images import EfficientNetImageEmbedder, PixelImageEmbedder
+from hercules.embeddings.images import CLIPImageEmbedder, EfficientNetImageEmbedder, PixelImageEmbedder
 from hercules.embeddings.providers import HashingEmbedder, SentenceTransformerEmbedder, WordLlamaEmbedder
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ _REGISTRY.register("wordllama", lambda arg, **kw: WordLlamaEmbedder(**kw))
 _REGISTRY.register("hashing", lambda arg, **kw: HashingEmbedder(int(arg or 512), **kw))
 _REGISTRY.register("pixels", lambda arg, **kw: PixelImageEmbedder(int(arg or 32), **kw))
 _REGISTRY.register("effnet", lambda arg, **kw: EfficientNetImageEmbedder(**kw))
+_REGISTRY.register("clip", lambda arg, **kw: CLIPImageEmbedder(arg, **kw))
 
 
 def auto_image_embedder() -> str:
