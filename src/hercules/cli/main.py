@@ -293,6 +293,26 @@ def evaluate(result, labels_column, level, truth_levels, class_names, sample_siz
         click.echo(frame.T.to_string())
 
 
+@cli.command()
+@click.argument("result", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to bind (other hosts can reach 0.0.0.0: no login)."
+)
+@click.option("--port", type=int, default=8050, show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where uploads and results live (default: the cache dir).")
+def app(result, host, port, data_dir) -> None:
+    """Open the web app (optionally with a saved RESULT) to upload, run, explore and download."""
+    _setup_logging(0, False)
+    try:
+        from hercules.app import serve
+    except ImportError:
+        raise click.ClickException("the app needs Dash: pip install 'hercules-cluster[app]'") from None
+    from hercules.embeddings.cache import default_cache_dir
+
+    click.echo(f"hercules app on http://{host}:{port}/", err=True)
+    serve(data_dir or default_cache_dir() / "app", result, host=host, port=port)
+
+
 def main() -> None:
     cli()
 
