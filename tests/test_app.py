@@ -156,3 +156,31 @@ def test_forged_ids_cannot_reach_outside_the_data_dir(server, tmp_path):
         r = client.get(path)  # at most the app's own page, never the file
         assert b"precious" not in r.data
     assert (victim / "keep.txt").read_text() == "precious"
+
+
+def test_saved_image_result_with_auto_levels_opens_with_thumbnails(tmp_path, browser):
+    from PIL import Image
+
+    from hercules import Hercules
+
+    paths = []
+    for i in range(40):
+        p = tmp_path / f"img{i}.png"
+        Image.new("RGB", (24, 24), ((i % 4) * 80, 255 - (i % 4) * 80, (i * 37) % 255)).save(p)
+        paths.append(str(p))
+    Hercules("auto", image_embedder="pixels", progress=False).fit(paths).save(tmp_path / "res")
+    app = create_app(tmp_path / "appdata", tmp_path / "res")
+    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"http://127.0.0.1:{srv.server_port}")
+        page.wait_for_selector("#tree button", timeout=30_000)
+        page.locator("#tree button").first.click()
+        page.wait_for_selector("#pane img.thumb", timeout=30_000)
+        src = page.locator("#pane img.thumb").first.get_attribute("src")
+        r = page.request.get(f"http://127.0.0.1:{srv.server_port}{src}")
+        assert r.status == 200 and r.headers["content-type"] == "image/png"
+        page.screenshot(path=str(tmp_path / "images.png"))
+    finally:
+        srv.shutdown()

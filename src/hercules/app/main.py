@@ -340,7 +340,15 @@ def create_app(data_dir: str | Path, result: str | Path | None = None) -> Dash:
             ),
             html.Div(
                 className="card",
-                children=[dcc.Graph(id="scatter", style={"height": "78vh"}, config={"displaylogo": False, "scrollZoom": True})],
+                children=[
+                    dcc.Graph(
+                        id="scatter",
+                        style={"height": "78vh"},
+                        clear_on_unhover=True,
+                        config={"displaylogo": False, "scrollZoom": True},
+                    ),
+                    dcc.Tooltip(id="hover-thumbs"),
+                ],
             ),
             html.Div(className="card pane", id="pane"),
         ],
@@ -616,6 +624,39 @@ def create_app(data_dir: str | Path, result: str | Path | None = None) -> Dash:
         except (KeyError, IndexError):
             selected = None
         return _figure(model, int(level), size_mode or "sqrt", selected, bool(show))
+
+    @app.callback(
+        Output("hover-thumbs", "show"),
+        Output("hover-thumbs", "bbox"),
+        Output("hover-thumbs", "children"),
+        Input("scatter", "hoverData"),
+        State("result", "value"),
+    )
+    @_safe
+    def on_hover(hover, rid):
+        """Image results: thumbnails of the hovered item, or of a hovered cluster's central items."""
+        if not hover or not rid:
+            return False, no_update, no_update
+        model = store.model(rid)
+        if model.dataset_.modality != "image":
+            return False, no_update, no_update
+        pt = hover["points"][0]
+        cd = pt.get("customdata")
+        if isinstance(cd, str):
+            c = model.cluster(cd)
+            items, caption = c.item_indices[:4], f"{c.id} · {c.title} · {c.size:,} items"
+        elif isinstance(cd, int):
+            items, caption = [cd], model.dataset_.item_texts()[cd][:80]
+        else:
+            return False, no_update, no_update
+        return (
+            True,
+            pt["bbox"],
+            [
+                html.Div([html.Img(src=f"/thumb/{rid}/{int(i)}", className="thumb") for i in items]),
+                html.Div(caption, className="muted"),
+            ],
+        )
 
     @app.callback(Output("tree", "children"), Input("result", "value"), Input("search", "value"), Input("selected", "data"))
     @_safe
