@@ -1,7 +1,8 @@
-"""Shared plumbing: spec-string registries with entry-point plugins, and SQLite caches."""
+"""Shared plumbing: spec-string registries with entry-point plugins, SQLite caches, file digests."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -39,3 +40,12 @@ def open_sqlite(path: Path, ddl: str) -> sqlite3.Connection:
     conn.execute(ddl)
     conn.commit()
     return conn
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

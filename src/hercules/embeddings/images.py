@@ -8,13 +8,13 @@ Cache keys of images are the sha256 of the file bytes, so a changed file is re-e
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from hercules._plugins import file_digest
 from hercules.embeddings.base import Embedder, EmbeddingError
 
 _COLOURS = {
@@ -32,15 +32,6 @@ _COLOURS = {
 }
 _PALETTE = np.array(list(_COLOURS.values()), dtype=np.float32)
 _NAMES = list(_COLOURS)
-
-
-def file_digest(path: str) -> str:
-    """sha256 of a file's bytes (the cache identity of an image)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @lru_cache(maxsize=1)

