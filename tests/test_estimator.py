@@ -215,3 +215,10 @@ def test_project_new_items(corpus):
     assert m.coords_.shape == (len(corpus), 3)
     np.testing.assert_allclose(m.project(corpus.head(5)), m.coords_[:5], atol=1e-5)
     assert m.hierarchy_.level(2).coords.shape == (3, 3)
+
+
+def test_keyword_titles_skip_near_duplicates():
+    from hercules.labeling.keywords import _pick_distinct
+
+    assert _pick_distinct(["card working", "card work", "cards", "broken", "card"], 3) == ["card working", "broken"]
+    assert _pick_distinct(["transfer", "transaction"], 2) == ["transfer", "transaction"]

@@ -125,16 +125,25 @@ def _onehot(labels: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(n, dtype=np.float32), (labels, np.arange(n))), shape=(k, n))
 
 
+def _stem(word: str) -> str:
+    """A light stem: common English suffixes off, then the first 6 letters ("working", "works" -> "work")."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:6]
+
+
 def _pick_distinct(terms: list[str], limit: int) -> list[str]:
-    """Drop terms whose words are all already covered (by a 5-letter stem) by chosen terms."""
+    """Drop terms whose words are all already covered (by a light stem) by chosen terms."""
     chosen: list[str] = []
     stems: set[str] = set()
     for t in terms:
-        words = [w[:5] for w in t.split()]
+        words = [_stem(w) for w in t.split()]
         if all(w in stems for w in words):
             continue
         # A bigram supersedes its unigram already chosen ("card" -> "card arrival").
-        chosen = [c for c in chosen if not (len(c.split()) == 1 and c[:5] in words and len(words) > 1)]
+        chosen = [c for c in chosen if not (len(c.split()) == 1 and _stem(c) in words and len(words) > 1)]
         chosen.append(t)
         stems.update(words)
         if len(chosen) == limit:
