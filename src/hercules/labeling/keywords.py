@@ -157,11 +157,11 @@ class KeywordLabeler:
     def __init__(self, n_keywords: int = 8, n_title_words: int = 3) -> None:
         self.n_keywords = n_keywords
         self.n_title_words = n_title_words
-        self._dtm: tuple[int, sp.csr_matrix, np.ndarray] | None = None
+        self._dtm: tuple[Dataset, sp.csr_matrix, np.ndarray] | None = None  # for the dataset it was built on
 
     # -- text -------------------------------------------------------------
     def _doc_term(self, dataset: Dataset) -> tuple[sp.csr_matrix, np.ndarray]:
-        if self._dtm is None or self._dtm[0] != id(dataset):
+        if self._dtm is None or self._dtm[0] is not dataset:  # identity, not id(): ids are reused after GC
             from sklearn.feature_extraction.text import CountVectorizer
 
             texts = dataset.texts if dataset.modality == "text" else (dataset.descriptions or [])
@@ -181,7 +181,7 @@ class KeywordLabeler:
                 vocab = cv.get_feature_names_out()
             except ValueError:  # only stop words or numbers
                 M, vocab = sp.csr_matrix((len(texts), 0), dtype=np.float32), np.array([], dtype=object)
-            self._dtm = (id(dataset), M, vocab)
+            self._dtm = (dataset, M, vocab)
         return self._dtm[1], self._dtm[2]
 
     def keywords(self, dataset: Dataset, labels: np.ndarray, k: int) -> list[list[str]]:
