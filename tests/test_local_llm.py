@@ -84,26 +84,19 @@ def test_labels_through_a_real_openai_compatible_server(llama_server, tmp_path, 
         "smollm2", preset="llamacpp-server", base_url=llama_server, options=LLMOptions(max_tokens=400, timeout=300)
     )
     cache = ResponseCache(tmp_path / "c.sqlite")
-    m = Hercules(
-        [4],
-        embedder="hashing:256",
-        progress=False,
-        llm=llm,
-        llm_options={"cache": cache, "batch_size": 2, "samples": 2, "sample_chars": 60},
-    ).fit(corpus)
+
+    def run():
+        opts = {"cache": cache, "batch_size": 2, "samples": 2, "sample_chars": 60}
+        return Hercules([4], embedder="hashing:256", progress=False, llm=llm, llm_options=opts).fit(corpus)
+
+    m = run()
     st = m.llm_stats_[0]
     assert st["calls"] >= 2 and st["prompt_tokens"] > 0
     labels = m.hierarchy_.level(1).labels
     assert any(lb.source == "llm" for lb in labels)  # schema-constrained JSON parsed
     assert all(lb.title for lb in labels)
     # a second run is served from the cache
-    again = Hercules(
-        [4],
-        embedder="hashing:256",
-        progress=False,
-        llm=llm,
-        llm_options={"cache": cache, "batch_size": 2, "samples": 2, "sample_chars": 60},
-    ).fit(corpus)
+    again = run()
     if st["failed_clusters"] == 0:
         assert again.llm_stats_[0]["calls"] == 0
         assert [lb.title for lb in again.hierarchy_.level(1).labels] == [lb.title for lb in labels]

@@ -475,6 +475,21 @@ class LLMLabeler:
                 got[cid].keywords = labels[j].keywords
                 labels[j] = got[cid]
 
+    def _record(self, stats: LevelStats, t0: float, what: str) -> None:
+        stats.wall_s = time.perf_counter() - t0
+        self.stats_.append(stats)
+        log.info(
+            "%s: %d clusters/items, %d calls (%d cached), %d+%d tokens, %d failed, %.1f s",
+            what,
+            stats.clusters,
+            stats.calls,
+            stats.cache_hits,
+            stats.prompt_tokens,
+            stats.completion_tokens,
+            stats.failed_clusters,
+            stats.wall_s,
+        )
+
     # ---------------------------------------------------------------- level 0
     def describe_items(self, dataset, item_batch_size: int = 16, topic_seed: str | None = None) -> list[ClusterLabel | None]:
         """An LLM title and description for every item (``use_llm_for_l0_descriptions``).
@@ -529,16 +544,7 @@ class LLMLabeler:
         t0 = time.perf_counter()
         got = run_sync(main())
         stats.failed_clusters = n - len(got)
-        stats.wall_s = time.perf_counter() - t0
-        self.stats_.append(stats)
-        log.info(
-            "level 0 descriptions: %d items, %d calls (%d cached), %d failed, %.1f s",
-            n,
-            stats.calls,
-            stats.cache_hits,
-            stats.failed_clusters,
-            stats.wall_s,
-        )
+        self._record(stats, t0, "level 0 item descriptions")
         return [got.get(i) for i in range(n)]
 
     def label_level(self, ctx: LevelContext) -> list[ClusterLabel]:
@@ -546,17 +552,5 @@ class LLMLabeler:
         stats = LevelStats(level=ctx.level, clusters=ctx.n_clusters)
         t0 = time.perf_counter()
         labels = run_sync(self._label_async(ctx, fallback, stats))
-        stats.wall_s = time.perf_counter() - t0
-        self.stats_.append(stats)
-        log.info(
-            "level %d labels: %d clusters, %d calls (%d cached), %d+%d tokens, %d failed, %.1f s",
-            ctx.level,
-            stats.clusters,
-            stats.calls,
-            stats.cache_hits,
-            stats.prompt_tokens,
-            stats.completion_tokens,
-            stats.failed_clusters,
-            stats.wall_s,
-        )
+        self._record(stats, t0, f"level {ctx.level} labels")
         return labels
