@@ -10,7 +10,6 @@ import base64
 import io
 import json
 import logging
-import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -749,8 +748,3 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: anyone who can reach this address can use the app (there is no login)", host)
     app.run(host=host, port=port, debug=debug)
-
-
-def clear(data_dir: str | Path) -> None:
-    """Delete every run of the app's data directory."""
-    shutil.rmtree(Path(data_dir) / "runs", ignore_errors=True)

@@ -100,6 +100,7 @@ class Job:
     status: str = "queued"  # queued, running, done, error
     progress: float = 0.0
     message: str = ""
+    planned_levels: int | None = None  # known for fixed levels: drives the progress bar
     log: list[str] = field(default_factory=list)
     thread: threading.Thread | None = None
 
@@ -133,14 +134,13 @@ class JobManager:
 
     def on_record(self, job: Job, record: logging.LogRecord) -> None:
         msg = record.getMessage()
-        planned = job.__dict__.get("planned_levels")
+        planned = job.planned_levels
         if msg.startswith("level ") and "clusters" in msg and planned:
             job.progress = min(0.95, 0.3 + 0.65 * int(msg.split()[1].rstrip(":")) / planned)
         job.message = msg
 
     def submit(self, rid: str, fn: Callable[[Job], None], planned_levels: int | None = None) -> Job:
-        job = Job(rid)
-        job.__dict__["planned_levels"] = planned_levels
+        job = Job(rid, planned_levels=planned_levels)
         self.jobs[rid] = job
 
         def target() -> None:
