@@ -307,7 +307,7 @@ def app(result, host, port, data_dir) -> None:
         from hercules.app import serve
     except ImportError:
         raise click.ClickException("the app needs Dash: pip install 'hercules-cluster[app]'") from None
-    from hercules.embeddings.cache import default_cache_dir
+    from hercules.common.paths import default_cache_dir
 
     click.echo(f"hercules app on http://{host}:{port}/", err=True)
     serve(data_dir or default_cache_dir() / "app", result, host=host, port=port)

@@ -192,7 +192,7 @@ def _save_pil_images(images: list[Any]) -> list[str]:
     import hashlib
     import io
 
-    from hercules.embeddings.cache import default_cache_dir
+    from hercules.common.paths import default_cache_dir
 
     if not all(_is_pil(im) for im in images):
         raise InputError("a list of PIL images must contain only PIL images")

@@ -50,7 +50,7 @@ def extract_images_zip(path: Path, dest_root: Path | None = None) -> Path:
     import hashlib
     import zipfile
 
-    from hercules.embeddings.cache import default_cache_dir
+    from hercules.common.paths import default_cache_dir
 
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     dest = (dest_root or default_cache_dir() / "unzipped") / digest

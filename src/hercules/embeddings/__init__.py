@@ -1,7 +1,8 @@
 """Embedding stage: turn texts or images into vectors, with a content-hash cache."""
 
 from hercules.embeddings.base import Embedder, EmbeddingError, content_key
-from hercules.embeddings.cache import EmbeddingCache, default_cache_dir
+from hercules.common.paths import default_cache_dir
+from hercules.embeddings.cache import EmbeddingCache
 from hercules.embeddings.images import EfficientNetImageEmbedder, ImageEmbedder, PixelImageEmbedder
 from hercules.embeddings.providers import HashingEmbedder, SentenceTransformerEmbedder, WordLlamaEmbedder
 from hercules.embeddings.registry import get_embedder, register_embedder

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from hercules._plugins import open_sqlite
+from hercules.common.paths import default_cache_dir
+from hercules.common.plugins import open_sqlite
 
 _SQL_BATCH = 900  # stays under SQLite's default host-parameter limit
 
-
-def default_cache_dir() -> Path:
-    """``$HERCULES_CACHE_DIR``, else ``$XDG_CACHE_HOME/hercules``, else ``~/.cache/hercules``."""
-    if os.environ.get("HERCULES_CACHE_DIR"):
-        return Path(os.environ["HERCULES_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hercules"
 
 
 class EmbeddingCache:

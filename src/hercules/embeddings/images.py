@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hercules._plugins import file_digest
+from hercules.common.plugins import file_digest
 from hercules.embeddings.base import Embedder, EmbeddingError
 
 _COLOURS = {

@@ -13,7 +13,7 @@ import importlib.util
 import logging
 from collections.abc import Callable
 
-from hercules._plugins import Registry
+from hercules.common.plugins import Registry
 from hercules.embeddings.base import Embedder
 from hercules.embeddings.cache import EmbeddingCache
 from hercules.embeddings.images import CLIPImageEmbedder, EfficientNetImageEmbedder, PixelImageEmbedder

@@ -12,10 +12,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hercules.labeling.base import ClusterLabel
-
 if TYPE_CHECKING:
     from hercules.data.dataset import Dataset
+
+
+@dataclass
+class ClusterLabel:
+    """A cluster's human-readable name. ``source`` says who wrote it (keywords, llm, ...)."""
+
+    title: str
+    description: str
+    keywords: list[str] = field(default_factory=list)
+    source: str = "keywords"
 
 
 @dataclass

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from hercules.data.dataset import Dataset
-
-
-@dataclass
-class ClusterLabel:
-    """A cluster's human-readable name. ``source`` says who wrote it (keywords, llm, ...)."""
-
-    title: str
-    description: str
-    keywords: list[str] = field(default_factory=list)
-    source: str = "keywords"
+from hercules.hierarchy.tree import ClusterLabel
 
 
 @dataclass

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 from tqdm.auto import tqdm
 
+from hercules.common.aio import run_sync
 from hercules.labeling.base import ClusterLabel, LevelContext, representative_items
 from hercules.labeling.keywords import KeywordLabeler, snippet
 from hercules.llm.base import ContextOverflowError, LLMError, LLMProvider, RateLimitError, TransientLLMError
@@ -65,17 +66,6 @@ class LevelStats:
     wall_s: float = 0.0
     batch_sizes: list[int] = field(default_factory=list)
 
-
-def run_sync(coro):
-    """Run a coroutine to completion, also from inside a running event loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def _extract_json(text: str) -> dict[str, Any] | None:

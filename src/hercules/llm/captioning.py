@@ -11,7 +11,8 @@ import base64
 import logging
 import mimetypes
 
-from hercules._plugins import file_digest
+from hercules.common.aio import run_sync
+from hercules.common.plugins import file_digest
 from hercules.llm.base import LLMError, LLMProvider
 from hercules.llm.cache import ResponseCache, request_key
 
@@ -77,8 +78,6 @@ class VisionCaptioner:
 
     def caption(self, paths: list[str], topic_seed: str | None = None) -> list[str | None]:
         """One caption per image; ``None`` where captioning kept failing (never invented text)."""
-        from hercules.labeling.llm import run_sync
-
         async def main():
             sem = asyncio.Semaphore(self.concurrency)
             try:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hercules._plugins import file_digest
-from hercules.embeddings.cache import default_cache_dir
+from hercules.common.plugins import file_digest
+from hercules.common.paths import default_cache_dir
 from hercules.llm.base import ContextOverflowError, LLMError, LLMOptions, LLMProvider, LLMResponse
 
 log = logging.getLogger(__name__)

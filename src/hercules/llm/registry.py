@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hercules._plugins import Registry
+from hercules.common.plugins import Registry
 from hercules.llm.base import LLMOptions, LLMProvider
 from hercules.llm.openai_compat import PRESETS, OpenAICompatibleProvider
 

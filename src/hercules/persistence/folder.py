@@ -26,7 +26,7 @@ import pandas as pd
 
 from hercules.data.dataset import Dataset, Variable
 from hercules.hierarchy.tree import Hierarchy, Level, cluster_id
-from hercules.labeling.base import ClusterLabel
+from hercules.hierarchy.tree import ClusterLabel
 from hercules.reduction import PCAProjection
 
 SCHEMA_VERSION = 1
