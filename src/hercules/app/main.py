@@ -461,10 +461,10 @@ def create_app(data_dir: str | Path, result: str | Path | None = None) -> Dash:
         except Exception as e:  # shown to the user
             return no_update, f"Cannot read {filename}: {e}", [], None, [], None
         cols = [str(c) for c in frame.columns]
-        from hercules.data.dataset import _pick_text_column
+        from hercules.data.dataset import pick_text_column
 
         try:
-            default = str(_pick_text_column(frame))
+            default = str(pick_text_column(frame))
         except Exception:
             default = None
         table = html.Table(

@@ -210,7 +210,7 @@ def _save_pil_images(images: list[Any]) -> list[str]:
     return paths
 
 
-def _pick_text_column(df: pd.DataFrame) -> str:
+def pick_text_column(df: pd.DataFrame) -> str:
     obj = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
     if not obj:
         raise InputError("no text column found")
@@ -291,7 +291,7 @@ def prepare(
         elif numeric_columns is not None or all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns):
             modality = "numeric"
         else:
-            text_column = _pick_text_column(df)
+            text_column = pick_text_column(df)
             col = df[text_column]
             sample = [str(x) for x in col.dropna().head(200)]
             modality = "image" if sample and np.mean([_looks_like_image(s) for s in sample]) > 0.95 else "text"
@@ -299,7 +299,7 @@ def prepare(
 
     if modality in ("text", "image"):
         if text_column is None:
-            text_column = _pick_text_column(df)
+            text_column = pick_text_column(df)
         texts, keep = _clean_texts(df[text_column].tolist(), ids, missing, notes)
         meta = df.drop(columns=[text_column])
         metadata = meta.loc[keep].reset_index(drop=True) if meta.shape[1] else None

@@ -172,6 +172,17 @@ class Cluster:
         ds: Dataset = self.model.dataset_  # type: ignore[attr-defined]
         return ds.ids[self.item_indices]
 
+    def representative_indices(self, n: int = 6) -> np.ndarray:
+        """Row positions of the ``n`` items nearest the cluster's mean in the item space
+        (the first ``n`` members when the model kept no item vectors)."""
+        idx = self.item_indices
+        E = getattr(self.model, "embeddings_", None)
+        if E is None or not len(idx):
+            return idx[:n]
+        V = np.asarray(E[idx], dtype=np.float32)
+        d = ((V - V.mean(axis=0)) ** 2).sum(axis=1)
+        return idx[np.argsort(d, kind="stable")[:n]]
+
     def items(self, n: int | None = None) -> list[str]:
         """Human-readable items (texts, file names or values) of this cluster, first ``n``."""
         ds: Dataset = self.model.dataset_  # type: ignore[attr-defined]

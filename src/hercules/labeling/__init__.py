@@ -1,6 +1,6 @@
 """Summarisation stage: give every cluster a title and description."""
 
-from hercules.labeling.base import ClusterLabel, Labeler, LevelContext, representative_items
+from hercules.labeling.base import ClusterLabel, Labeler, LevelContext, LevelLabels, representative_items
 from hercules.labeling.keywords import KeywordLabeler, level0_labels, snippet
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "KeywordLabeler",
     "Labeler",
     "LevelContext",
+    "LevelLabels",
     "level0_labels",
     "representative_items",
     "snippet",

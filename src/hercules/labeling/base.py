@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,10 +26,20 @@ class LevelContext:
     topic_seed: str | None = None
 
 
-class Labeler(Protocol):
-    """Names every cluster of a level. Must return exactly ``ctx.n_clusters`` labels."""
+@dataclass
+class LevelLabels:
+    """What a labeler returns for one level: one label per cluster, plus its own accounting
+    (LLM calls, tokens, retries...) for that level only, so nothing accumulates on the labeler."""
 
-    def label_level(self, ctx: LevelContext) -> list[ClusterLabel]: ...
+    labels: list[ClusterLabel]
+    stats: dict[str, Any] | None = None
+
+
+class Labeler(Protocol):
+    """Names every cluster of a level. Must return exactly ``ctx.n_clusters`` labels
+    (a :class:`LevelLabels`; a plain list of labels is accepted from third-party labelers)."""
+
+    def label_level(self, ctx: LevelContext) -> LevelLabels | list[ClusterLabel]: ...
 
 
 def representative_items(
