@@ -6,6 +6,7 @@ from hercules.llm.base import (
     LLMOptions,
     LLMProvider,
     LLMResponse,
+    PermanentLLMError,
     RateLimitError,
     TransientLLMError,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "LLMProvider",
     "LLMResponse",
     "OpenAICompatibleProvider",
+    "PermanentLLMError",
     "PromptLog",
     "RateLimitError",
     "ResponseCache",

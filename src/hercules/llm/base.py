@@ -8,6 +8,7 @@ without knowing which backend it talks to.
 from __future__ import annotations
 
 import asyncio
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,11 @@ from pydantic import BaseModel, Field
 
 class LLMError(RuntimeError):
     """A call failed for good (bad request, authentication, ...): retrying will not help."""
+
+
+class PermanentLLMError(LLMError):
+    """The server refused in a way no retry can fix (HTTP 401 bad API key, 404 unknown model,
+    400 bad request): the run stops at once with the server's message instead of falling back."""
 
 
 class TransientLLMError(LLMError):
@@ -73,6 +79,23 @@ class LLMProvider(ABC):
 
     def complete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None) -> LLMResponse:
         return asyncio.run(self.acomplete(messages, schema=schema))
+
+    @property
+    def cache_id(self) -> str:
+        """What identifies this provider's answers in the response cache (the model id, plus
+        the server address for HTTP providers: two servers may both call their model "qwen")."""
+        return self.model_id
+
+    def with_options(self, **changes: Any) -> LLMProvider:
+        """A shallow copy with some options changed (e.g. ``timeout``), so a labeler can override
+        them without mutating the provider the user passed in."""
+        new = copy.copy(self)
+        new.options = self.options.model_copy(update=changes)
+        new._reset_connections()
+        return new
+
+    def _reset_connections(self) -> None:  # noqa: B027 - optional hook
+        """Drop clients built from the old options (called on the copy made by :meth:`with_options`)."""
 
     def count_tokens(self, text: str) -> int:
         """Token estimate; providers with a tokenizer override this."""

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hercules.common.plugins import open_sqlite
 from hercules.common.paths import default_cache_dir
+from hercules.common.plugins import open_sqlite
 from hercules.llm.base import LLMResponse
 
 

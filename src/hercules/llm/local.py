@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hercules.common.plugins import file_digest
 from hercules.common.paths import default_cache_dir
+from hercules.common.plugins import file_digest
 from hercules.llm.base import ContextOverflowError, LLMError, LLMOptions, LLMProvider, LLMResponse
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ def _find_smollm2() -> Path:
 
 
 def resolve_model(name: str) -> Path:
-    """Path of a GGUF file: packaged models are assembled once into the cache and verified."""
+    """Path of a GGUF file: packaged models are assembled once into the cache, and checked
+    against their sha256 where one is known (a WARNING says when none is)."""
     if name.endswith(".gguf") or os.path.sep in name:
         path = Path(name).expanduser()
         if not path.exists():
@@ -102,7 +103,9 @@ def resolve_model(name: str) -> Path:
                     f.write(chunk)
     digest = file_digest(tmp)
     expected = EXPECTED_SHA256.get(name)
-    if expected and digest != expected:
+    if expected is None:
+        log.warning("no known sha256 for %s: the assembled file (sha256 %s) is not verified", name, digest)
+    elif digest != expected:
         tmp.unlink()
         raise LLMError(f"assembled {name} has sha256 {digest}, expected {expected}: corrupt or tampered packages")
     tmp.rename(out)

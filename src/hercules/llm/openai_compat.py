@@ -13,6 +13,7 @@ from hercules.llm.base import (
     LLMOptions,
     LLMProvider,
     LLMResponse,
+    PermanentLLMError,
     RateLimitError,
     TransientLLMError,
 )
@@ -49,6 +50,27 @@ def _retry_after(exc: Any) -> float | None:
     return None
 
 
+_HINTS = {401: "check the API key", 403: "the API key may not use this model", 404: "unknown model or wrong base URL"}
+
+
+def _server_words(exc: Any) -> str:
+    """The server's own message (``{"error": {"message": ...}}``), else the SDK's text."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+    return str(getattr(exc, "message", exc))
+
+
+def _permanent_message(model_id: str, base_url: str | None, status: int, exc: Any) -> str:
+    """One line for the user: who refused, the server's own words, and what to check."""
+    hint = _HINTS.get(status)
+    where = f" at {base_url}" if base_url else ""
+    text = " ".join(_server_words(exc).split())[:300]
+    return f"{model_id}{where}: HTTP {status}: {text}" + (f" ({hint})" if hint else "")
+
+
 class OpenAICompatibleProvider(LLMProvider):
     """Any OpenAI-compatible endpoint. ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` are honoured."""
 
@@ -83,6 +105,14 @@ class OpenAICompatibleProvider(LLMProvider):
         self.max_concurrency = max_concurrency or p.concurrency
         self.context_window = context_window or p.context_window
         self.model_id = f"{preset}:{model}"
+        self._client = None
+
+    @property
+    def cache_id(self) -> str:
+        """Model id and server address: answers of two servers never mix in the cache."""
+        return f"{self.model_id}@{self.base_url or 'default'}"
+
+    def _reset_connections(self) -> None:
         self._client = None
 
     def _get_client(self):
@@ -126,7 +156,7 @@ class OpenAICompatibleProvider(LLMProvider):
                 raise ContextOverflowError(f"{self.model_id}: prompt too long ({e.message})") from e
             if e.status_code >= 500 or e.status_code in (408, 409):
                 raise TransientLLMError(f"{self.model_id}: HTTP {e.status_code}: {e.message}") from e
-            raise LLMError(f"{self.model_id}: HTTP {e.status_code}: {e.message}") from e
+            raise PermanentLLMError(_permanent_message(self.model_id, self.base_url, e.status_code, e)) from e
         if not r.choices:
             raise TransientLLMError(f"{self.model_id}: response without choices")
         choice = r.choices[0]
