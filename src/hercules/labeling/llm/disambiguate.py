@@ -1,0 +1,72 @@
+"""Second opinions within a level: clusters that got the same title are asked again together,
+and so are parents that copied the title of one of their several subclusters (a parent must
+name what its children share). A second answer replaces the first only where it came back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+
+from hercules.hierarchy import ClusterLabel
+from hercules.labeling.base import LevelContext
+
+DUPLICATE_NOTE = (
+    'These {n} clusters were all titled "{title}". Give each a different title that names what distinguishes it from the others.'
+)
+COPIED_NOTE = (
+    "Each of these clusters was given the title of one of its subclusters. "
+    "Give each a broader title that covers all of its subclusters."
+)
+
+#: ``ask(clusters, note)`` -> new labels by cluster index (may be partial or empty).
+AskAgain = Callable[[list[int], str], Awaitable[dict[int, ClusterLabel]]]
+
+
+def _norm(title: str) -> str:
+    return re.sub(r"\W+", " ", title.lower()).strip()
+
+
+def duplicate_groups(labels: list[ClusterLabel]) -> list[list[int]]:
+    """Groups of LLM-titled clusters sharing a title (case and punctuation ignored)."""
+    groups: dict[str, list[int]] = {}
+    for j, lab in enumerate(labels):
+        if lab.source == "llm":
+            groups.setdefault(_norm(lab.title), []).append(j)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def parents_copying_a_child(ctx: LevelContext, labels: list[ClusterLabel]) -> list[int]:
+    """LLM-titled clusters with several subclusters whose title is one of theirs."""
+    if ctx.child_labels is None or ctx.child_parent is None:
+        return []
+    child_labels, child_parent = ctx.child_labels, ctx.child_parent
+    out = []
+    for j, lab in enumerate(labels):
+        kids = np.flatnonzero(child_parent == j)
+        if lab.source == "llm" and kids.size > 1 and _norm(lab.title) in {_norm(child_labels[c].title) for c in kids}:
+            out.append(j)
+    return out
+
+
+async def disambiguate(ctx: LevelContext, labels: list[ClusterLabel], ask: AskAgain) -> int:
+    """Ask again for duplicates, then (after those renames) for parents copying a child; ``labels``
+    is updated in place. Returns how many clusters got a new label."""
+    changed = 0
+    for dup in duplicate_groups(labels):
+        changed += _apply(labels, dup, await ask(dup, DUPLICATE_NOTE.format(n=len(dup), title=labels[dup[0]].title)))
+    copied = parents_copying_a_child(ctx, labels)
+    if copied:
+        changed += _apply(labels, copied, await ask(copied, COPIED_NOTE))
+    return changed
+
+
+def _apply(labels: list[ClusterLabel], which: list[int], got: dict[int, ClusterLabel]) -> int:
+    n = 0
+    for j in which:
+        if j in got:
+            got[j].keywords = labels[j].keywords
+            labels[j] = got[j]
+            n += 1
+    return n

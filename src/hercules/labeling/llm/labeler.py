@@ -1,0 +1,224 @@
+"""The LLM labeler: one level at a time, plan the prompts, get every batch answered, merge,
+ask again where titles collide, and return the labels with that level's accounting.
+
+Nothing is kept on the labeler between calls but its options and resources (provider, cache,
+prompt log): a labeler reused across fits starts every level from zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from hercules.common.aio import run_sync
+from hercules.hierarchy import ClusterLabel, cluster_id
+from hercules.labeling.base import LevelContext, LevelLabels
+from hercules.labeling.keywords import KeywordLabeler, snippet
+from hercules.labeling.llm.batching import Plan, plan_batches, solve
+from hercules.labeling.llm.disambiguate import disambiguate
+from hercules.labeling.llm.evidence import Detail, Evidence, principal_order
+from hercules.labeling.llm.options import LLMLabelerOptions
+from hercules.labeling.llm.prompt import PER_ANSWER_TOKENS, cluster_messages, item_messages, label_schema, parse_labels
+from hercules.llm.base import ContextOverflowError, LLMProvider, TransientLLMError
+from hercules.llm.cache import PromptLog
+from hercules.llm.runner import CallStats, LLMRunner, first_then_rest
+
+log = logging.getLogger(__name__)
+
+
+class LLMLabeler:
+    """Labels clusters with an :class:`~hercules.llm.LLMProvider`.
+
+    Options: an :class:`LLMLabelerOptions` and/or its fields as keyword arguments
+    (``LLMLabeler(llm, batch_size=4, timeout=30)``); unknown names raise ValueError.
+    """
+
+    def __init__(self, llm: LLMProvider, options: LLMLabelerOptions | dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self.options = LLMLabelerOptions.parse(options, **kwargs)
+        o = self.options
+        self.llm = llm if o.timeout is None else llm.with_options(timeout=o.timeout)
+        self.cache = o.response_cache()
+        self.prompt_log = PromptLog(o.log_path) if o.log_path else None
+        self.keywords = KeywordLabeler()
+
+    # ---------------------------------------------------------------- planning
+    def plan(self, ctx: LevelContext, fallback: list[ClusterLabel] | None = None) -> Plan:
+        """Evidence blocks of every cluster and the batches whose prompts fit the token budget."""
+        o = self.options
+        evidence = Evidence(ctx, fallback or self._keyword_labels(ctx), o.samples, o.sample_strategy)
+        detail = Detail(samples=o.samples, chars=o.sample_chars, children=o.child_samples)
+        return plan_batches(evidence, principal_order(ctx), self.llm, o.batch_size, detail)
+
+    def estimate(self, ctx: LevelContext) -> dict[str, int]:
+        """Calls and prompt tokens this level would cost (``--dry-run``); nothing is sent."""
+        plan = self.plan(ctx)
+        tokens = 0
+        for b in plan.batches:
+            msgs = cluster_messages(ctx, [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b])
+            tokens += sum(self.llm.count_tokens(m["content"]) for m in msgs)
+        return {
+            "level": ctx.level,
+            "clusters": ctx.n_clusters,
+            "calls": len(plan.batches),
+            "prompt_tokens": tokens,
+            "max_completion_tokens": sum(PER_ANSWER_TOKENS * len(b) for b in plan.batches),
+        }
+
+    # ---------------------------------------------------------------- levels
+    def label_level(self, ctx: LevelContext) -> LevelLabels:
+        """LLM labels of every cluster (keyword labels where no usable answer came), with the
+        level's accounting in ``stats``."""
+        t0 = time.perf_counter()
+        fallback = self._keyword_labels(ctx)
+        plan = self.plan(ctx, fallback)
+        labels, failed, calls = run_sync(self._label_async(ctx, fallback, plan))
+        stats = _stats(ctx.level, ctx.n_clusters, calls, failed, t0, batch_sizes=[len(b) for b in plan.batches])
+        stats["shortened"] = len(plan.shortened)
+        _report(stats, "clusters", "keep their keyword titles")
+        return LevelLabels(labels, stats)
+
+    async def _label_async(
+        self, ctx: LevelContext, fallback: list[ClusterLabel], plan: Plan
+    ) -> tuple[list[ClusterLabel], int, CallStats]:
+        runner = self._runner(f"level {ctx.level} labels", "the remaining clusters keep their keyword titles")
+        calls = _LevelCalls(ctx, plan, runner, self.llm.supports_json_schema)
+        bar = tqdm(
+            total=ctx.n_clusters,
+            desc=f"L{ctx.level} LLM labels",
+            unit="cluster",
+            disable=not self.options.progress or len(plan.batches) < 2,
+        )
+
+        async def one(batch: list[int]) -> dict[int, ClusterLabel]:
+            got = await solve(batch, calls.ask, calls.name)
+            bar.update(len(batch))
+            return got
+
+        try:
+            got: dict[int, ClusterLabel] = {}
+            for part in await first_then_rest(one, plan.batches):
+                got.update(part)
+            labels = []
+            for j in range(ctx.n_clusters):
+                if j in got:
+                    got[j].keywords = fallback[j].keywords
+                labels.append(got.get(j, fallback[j]))  # no answer: the keyword label, source "keywords"
+            if self.options.disambiguate and not runner.breaker.is_open:
+                await disambiguate(ctx, labels, calls.ask_again)
+        finally:
+            bar.close()
+            await self.llm.aclose()  # HTTP clients are bound to this event loop
+        return labels, ctx.n_clusters - len(got), runner.stats
+
+    # ---------------------------------------------------------------- level 0
+    def describe_items(self, dataset: Any, item_batch_size: int = 16, topic_seed: str | None = None) -> LevelLabels:
+        """An LLM title and description for every item (``llm_l0_descriptions``), with level 0's
+        accounting in ``stats``. Batched and concurrent like cluster labels; an item whose answer
+        keeps failing gets ``None`` (the caller keeps its text snippet: a failure message is never
+        embedded)."""
+        texts = dataset.item_texts()
+        n = len(texts)
+        chars = 4 * self.options.sample_chars
+        batches = [list(range(s, min(s + item_batch_size, n))) for s in range(0, n, item_batch_size)]
+        t0 = time.perf_counter()
+
+        async def main() -> tuple[dict[int, ClusterLabel], CallStats]:
+            runner = self._runner("level 0 item descriptions", "the remaining items keep their text snippets")
+            schema_ok = self.llm.supports_json_schema
+
+            async def ask(idx: list[int]) -> dict[int, ClusterLabel]:
+                ids = [f"I{i}" for i in idx]
+                msgs = item_messages(dataset.modality, ids, [snippet(texts[i], chars) for i in idx], topic_seed)
+                schema = label_schema(ids) if schema_ok else None
+                got = await runner.call(msgs, lambda t: parse_labels(t, ids), schema=schema, ids=ids, retry_empty=len(ids) == 1)
+                return {i: got[c] for i, c in zip(idx, ids) if c in got}
+
+            try:
+                parts = await first_then_rest(lambda b: solve(b, ask, lambda i: f"item {i}"), batches)
+            finally:
+                await self.llm.aclose()
+            return {i: lab for p in parts for i, lab in p.items()}, runner.stats
+
+        got, calls = run_sync(main())
+        stats = _stats(0, n, calls, n - len(got), t0, batch_sizes=[len(b) for b in batches])
+        _report(stats, "items", "keep their text snippet as description")
+        return LevelLabels([got.get(i) for i in range(n)], stats)  # type: ignore[misc]  # None: no LLM description
+
+    # ---------------------------------------------------------------- helpers
+    def _runner(self, what: str, on_breaker: str) -> LLMRunner:
+        o = self.options
+        return LLMRunner(
+            self.llm,
+            o.retry_policy(),
+            what=what,
+            concurrency=o.concurrency,
+            cache=self.cache,
+            prompt_log=self.prompt_log,
+            breaker_failures=o.breaker_failures,
+            on_breaker=on_breaker,
+        )
+
+    def _keyword_labels(self, ctx: LevelContext) -> list[ClusterLabel]:
+        out = self.keywords.label_level(ctx)
+        return list(out.labels if isinstance(out, LevelLabels) else out)
+
+
+class _LevelCalls:
+    """How one level asks: the messages of a batch, the schema, the parse; lives for one level."""
+
+    def __init__(self, ctx: LevelContext, plan: Plan, runner: LLMRunner, use_schema: bool) -> None:
+        self.ctx, self.plan, self.runner, self.use_schema = ctx, plan, runner, use_schema
+
+    def name(self, j: int) -> str:
+        return f"cluster {cluster_id(self.ctx.level, j)}"
+
+    async def ask(self, batch: list[int], note: str | None = None) -> dict[int, ClusterLabel]:
+        ids = [cluster_id(self.ctx.level, j) for j in batch]
+        msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note)
+        schema = label_schema(ids) if self.use_schema else None
+        got = await self.runner.call(msgs, lambda t: parse_labels(t, ids), schema=schema, ids=ids, retry_empty=len(ids) == 1)
+        return {j: got[c] for j, c in zip(batch, ids) if c in got}
+
+    async def ask_again(self, which: list[int], note: str) -> dict[int, ClusterLabel]:
+        """A second opinion; if it cannot be had, the first answers stand."""
+        try:
+            return await self.ask(which, note)
+        except (ContextOverflowError, TransientLLMError):
+            return {}
+
+
+def _stats(level: int, n: int, calls: CallStats, failed: int, t0: float, **extra: Any) -> dict[str, Any]:
+    """One level's accounting as a plain dict (what ``Hercules.llm_stats_`` lists)."""
+    return {
+        "level": level,
+        "clusters": n,
+        **asdict(calls),
+        "failed_clusters": failed,
+        "wall_s": time.perf_counter() - t0,
+        **extra,
+    }
+
+
+def _report(stats: dict[str, Any], what: str, consequence: str) -> None:
+    """INFO with the costs; a WARNING whenever anything went without an LLM answer."""
+    log.info(
+        "level %d: %d %s, %d calls (%d cached), %d+%d tokens, %d failed, %.1f s",
+        stats["level"],
+        stats["clusters"],
+        what,
+        stats["calls"],
+        stats["cache_hits"],
+        stats["prompt_tokens"],
+        stats["completion_tokens"],
+        stats["failed_clusters"],
+        stats["wall_s"],
+    )
+    if stats["failed_clusters"]:
+        why = "the LLM kept failing and the level stopped calling it" if stats["breaker_open"] else "no usable LLM answer"
+        log.warning(
+            "level %d: %d of %d %s %s (%s)", stats["level"], stats["failed_clusters"], stats["clusters"], what, consequence, why
+        )
