@@ -15,17 +15,21 @@ _IDS = re.compile(r"### (?:Cluster|Item) (\S+)")
 class FaultServer:
     """Scripted faults are consumed one per request; when the script is empty every answer is good.
 
-    Faults: "429" (Retry-After: 0.05), "500", "slow" (sleeps ``slow_s``), "truncated", "prose",
+    Faults: "429" (Retry-After: 0.05), "429-hour" (Retry-After: 3600), "500", "401" (bad API key),
+    "404" (unknown model), "400" (bad request), "slow" (sleeps ``slow_s``), "truncated", "prose",
     "partial" (drops the last id), "fenced" (valid JSON in a ```json fence with chatter), "overflow" (400 context).
     ``default`` applies after the script runs out ("ok" or any fault, to fail persistently).
+    Good answers title cluster ``X`` as ``f"{title_prefix} {X}"``.
     """
 
-    def __init__(self, script=(), default="ok", slow_s=2.0, delay_s=0.0):
+    def __init__(self, script=(), default="ok", slow_s=2.0, delay_s=0.0, title_prefix="Title"):
         self.script = deque(script)
         self.default = default
+        self.title_prefix = title_prefix
         self.slow_s = slow_s
         self.delay_s = delay_s
         self.requests: list[dict] = []
+        self.images = 0
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -39,6 +43,9 @@ class FaultServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server.lock:
                     server.requests.append(body)
+                    content = body["messages"][-1]["content"]
+                    if isinstance(content, list):
+                        server.images += sum(p.get("type") == "image_url" for p in content)
                     fault = server.script.popleft() if server.script else server.default
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -52,12 +59,24 @@ class FaultServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
+    #: Faults answered with an HTTP error, whatever the request: status, message, extra headers.
+    ERRORS = {
+        "429": (429, "slow down", {"Retry-After": "0.05"}),
+        "429-hour": (429, "slow down", {"Retry-After": "3600"}),
+        "500": (500, "boom", {}),
+        "401": (401, "Incorrect API key provided: sk-wrong", {}),
+        "404": (404, "The model `test-model` does not exist", {}),
+        "400": (400, "Invalid value for 'temperature'", {}),
+    }
+
     def _answer(self, h, body, fault):
         prompt = body["messages"][-1]["content"]
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if fault in self.ERRORS:
+            status, message, headers = self.ERRORS[fault]
+            return self._send(h, status, {"error": {"message": message, "type": "test"}}, headers)
         if isinstance(prompt, list):  # a vision request: text and image_url parts
-            self.images = getattr(self, "images", 0) + sum(p.get("type") == "image_url" for p in prompt)
-            if fault == "500":
-                return self._send(h, 500, {"error": {"message": "boom"}})
             return self._send(
                 h,
                 200,
@@ -76,17 +95,11 @@ class FaultServer:
                 },
             )
         ids = _IDS.findall(prompt)
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        if fault == "429":
-            return self._send(h, 429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "0.05"})
-        if fault == "500":
-            return self._send(h, 500, {"error": {"message": "boom"}})
         if fault == "overflow" or (fault == "overflow-multi" and len(ids) > 1):
             return self._send(h, 400, {"error": {"message": "This model's maximum context length is 2048 tokens"}})
         if fault == "slow":
             time.sleep(self.slow_s)
-        labels = {i: {"title": f"Title {i}", "description": f"What cluster {i} holds."} for i in ids}
+        labels = {i: {"title": f"{self.title_prefix} {i}", "description": f"What cluster {i} holds."} for i in ids}
         if fault == "partial" and len(ids) > 1:
             labels.pop(ids[-1])
         content = json.dumps(labels)

@@ -225,7 +225,9 @@ def test_sample_strategies(strategy):
 
 def test_llm_descriptions_of_every_item_in_description_mode(tmp_path):
     corpus = make_corpus(n_per_topic=20)  # 120 items -> 8 prompts of 16
-    with FaultServer(script=["500"] * 20, default="ok") as srv:
+    # 3 prompts meet a 500 and have no retries left: their items keep snippets (a sick server is
+    # not helped by splitting the prompt, so they are not asked again one by one)
+    with FaultServer(script=["500"] * 3, default="ok") as srv:
         m = Hercules(
             [6],
             representation="description",
@@ -240,5 +242,5 @@ def test_llm_descriptions_of_every_item_in_description_mode(tmp_path):
     l0 = m.llm_stats_[0]
     assert l0["level"] == 0 and l0["clusters"] == 120
     # items whose calls failed keep their snippet: never a failure message embedded
-    assert 0 < l0["failed_clusters"] < 120
+    assert l0["failed_clusters"] in (40, 48)  # three prompts of 16, or two and the last one of 8
     assert m.levels_ == [6]
