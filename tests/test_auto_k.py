@@ -1,14 +1,15 @@
 import numpy as np
 from sklearn.metrics import silhouette_score
 
-from hercules.clustering.auto_k import AutoKConfig, candidate_ks, choose_k, sampled_silhouette, should_stop
+from hercules.clustering.auto_k import AutoKConfig, candidate_ks, choose_k, pairwise_distances, silhouette_from_distances
+from hercules.pipeline.policy import LevelPolicy
 
 
 def test_sampled_silhouette_equals_sklearn_when_not_sampling():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 5)).astype(np.float32)
     labels = rng.integers(0, 4, 300)
-    ours = sampled_silhouette(X, labels, 4, rng, sample=1000)
+    ours = silhouette_from_distances(pairwise_distances(X), labels, 4)
     assert abs(ours - silhouette_score(X, labels)) < 1e-6
 
 
@@ -29,5 +30,6 @@ def test_candidates_respect_branching_and_bounds():
 
 
 def test_stopping_rule():
-    cfg = AutoKConfig(top_max=8)
-    assert should_stop(8, cfg) and not should_stop(9, cfg)
+    policy = LevelPolicy(None, AutoKConfig(top_max=8, min_branching=3))
+    assert policy.should_stop(2, 8) and not policy.should_stop(2, 9)
+    assert not policy.should_stop(1, 4)  # level 1 always gets built

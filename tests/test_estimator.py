@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
 from hercules import Hercules, InputError
@@ -65,13 +66,14 @@ def test_deterministic_and_seed_matters(corpus):
 
 
 def test_sklearn_conventions(corpus):
-    m = Hercules([8, 3], embedder="hashing:128", progress=False)
-    assert m.get_params()["levels"] == [8, 3]
+    m = Hercules([8, 3], embedder="hashing:128", progress=False).fit(corpus)
+    assert m.get_params()["levels"] == [8, 3] and m.levels_ == [8, 3]
     m.set_params(levels=[9, 3])
-    assert not hasattr(m, "hierarchy_")
     labels = m.fit_predict(corpus)
     np.testing.assert_array_equal(labels, m.labels_)
-    assert clone(m).get_params()["levels"] == [9, 3]
+    assert m.levels_ == [9, 3]
+    copy = clone(m)  # parameters only: the fitted state stays behind
+    assert copy.get_params()["levels"] == [9, 3] and not hasattr(copy, "hierarchy_")
 
 
 def test_predict_routes_new_items_through_every_level(corpus):
@@ -171,7 +173,7 @@ def test_bad_inputs_get_clear_errors(corpus):
         Hercules([3], progress=False).fit(None, embeddings=np.full((10, 4), np.nan))
     with pytest.raises(InputError, match="shape"):
         Hercules([3], progress=False).fit(corpus, embeddings=np.ones((5, 4)))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         Hercules().predict(["x"])
 
 

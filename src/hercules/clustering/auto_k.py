@@ -15,8 +15,8 @@ items) and always ends with 2 top clusters. Here:
 * **Pick**: the largest k whose score is within ``tolerance`` of the best.
   Silhouette curves of text embeddings are flat and noisy; among near-ties
   the finer partition keeps more information for the levels above.
-* **Stop**: the hierarchy stops once a level has at most ``top_max`` clusters
-  (a readable top level), or when fewer than ``2 * min_branching`` nodes remain.
+* **Stop**: see :class:`hercules.pipeline.policy.LevelPolicy` (at most ``top_max`` clusters
+  make a readable top level; fewer than ``2 * min_branching`` nodes cannot branch).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 from hercules.clustering.kmeans import assign, kmeans
+from hercules.common.groups import group_sums
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,6 @@ class AutoKResult:
     scores: list[float] = field(default_factory=list)
 
 
-def should_stop(n_nodes: int, cfg: AutoKConfig) -> bool:
-    """True when a level of ``n_nodes`` clusters is a fine top level."""
-    return n_nodes <= cfg.top_max or n_nodes < 2 * cfg.min_branching
-
-
 def candidate_ks(n: int, cfg: AutoKConfig) -> list[int]:
     hi = min(cfg.max_k, n // cfg.min_branching, int(4 * math.sqrt(n)))
     hi = max(hi, 2)
@@ -74,8 +69,7 @@ def pairwise_distances(Xs: np.ndarray) -> np.ndarray:
 def silhouette_from_distances(D: np.ndarray, labels: np.ndarray, k: int) -> float:
     """Mean silhouette given the sample's distance matrix: O(s^2) via one sparse aggregation."""
     s = len(labels)
-    onehot_t = sp.csr_matrix((np.ones(s, dtype=np.float32), (labels, np.arange(s))), shape=(k, s))
-    sums = np.asarray((onehot_t @ D).T, dtype=np.float64)  # (s, k) distance sums to each cluster
+    sums = group_sums(D, labels, k).T.astype(np.float64)  # (s, k) distance sums to each cluster
     counts = np.bincount(labels, minlength=k).astype(np.float64)
     own = counts[labels]
     a = sums[np.arange(s), labels] / np.maximum(own - 1, 1)
@@ -86,13 +80,6 @@ def silhouette_from_distances(D: np.ndarray, labels: np.ndarray, k: int) -> floa
     sil = (b - a) / np.maximum(np.maximum(a, b), 1e-12)
     sil[own <= 1] = 0.0  # sklearn's convention for singletons
     return float(sil.mean())
-
-
-def sampled_silhouette(X: np.ndarray, labels: np.ndarray, k: int, rng: np.random.Generator, sample: int) -> float:
-    """Mean silhouette of a random subsample of points (Euclidean), in O(sample^2 d)."""
-    n = X.shape[0]
-    idx = rng.choice(n, size=sample, replace=False) if n > sample else np.arange(n)
-    return silhouette_from_distances(pairwise_distances(X[idx]), labels[idx], k)
 
 
 def choose_k(

@@ -20,7 +20,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
+
+from hercules.common.groups import group_sums
 
 # Rows per GEMM chunk: at most 4096, and a chunk of distances stays under ~32 MB.
 _CHUNK_FLOATS = 8 * 1024 * 1024
@@ -85,9 +86,7 @@ def assign(X: np.ndarray, centroids: np.ndarray, x_sq: np.ndarray | None = None)
 
 def _weighted_sums(X: np.ndarray, labels: np.ndarray, weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-cluster weighted sums and total weights, via one sparse product (no copy of X)."""
-    n = X.shape[0]
-    onehot = sp.csr_matrix((weights.astype(X.dtype), (labels, np.arange(n))), shape=(k, n))
-    sums = np.asarray(onehot @ X, dtype=np.float64)
+    sums = group_sums(X, labels, k, weights).astype(np.float64)
     totals = np.bincount(labels, weights=weights, minlength=k)
     return sums, totals
 
@@ -182,6 +181,21 @@ def _lloyd(
     return labels, dist, centroids, n_iter
 
 
+def _seed(Xf: np.ndarray, wf: np.ndarray, k: int, rng: np.random.Generator, init: np.ndarray | None) -> np.ndarray:
+    """Starting centroids: ``init`` when given, else k-means++ on a subsample (it is sequential
+    in k and would dominate the fit on all points)."""
+    if init is not None:
+        centroids = np.array(init, dtype=np.float32)
+        if centroids.shape != (k, Xf.shape[1]):
+            raise ValueError(f"init must have shape {(k, Xf.shape[1])}, got {centroids.shape}")
+        return centroids
+    n_seed = min(len(Xf), max(2048, 8 * k))
+    if n_seed < len(Xf):
+        seed_idx = rng.choice(len(Xf), size=n_seed, replace=False)
+        return kmeans_plusplus(Xf[seed_idx], k, rng, wf[seed_idx])
+    return kmeans_plusplus(Xf, k, rng, wf)
+
+
 def kmeans(
     X: np.ndarray,
     k: int,
@@ -244,19 +258,7 @@ def kmeans(
     else:
         fit_idx, Xf, wf = None, X, w
 
-    if init is not None:
-        centroids = np.array(init, dtype=np.float32)
-        if centroids.shape != (k, X.shape[1]):
-            raise ValueError(f"init must have shape {(k, X.shape[1])}, got {centroids.shape}")
-    else:
-        # Seed on a smaller subsample: k-means++ is sequential in k and dominates otherwise.
-        n_seed = min(len(Xf), max(2048, 8 * k))
-        if n_seed < len(Xf):
-            seed_idx = rng.choice(len(Xf), size=n_seed, replace=False)
-            centroids = kmeans_plusplus(Xf[seed_idx], k, rng, wf[seed_idx])
-        else:
-            centroids = kmeans_plusplus(Xf, k, rng, wf)
-
+    centroids = _seed(Xf, wf, k, rng, init)
     labels, dist, centroids, n_iter = _lloyd(Xf, wf, centroids, max_iter, tol)
 
     if fit_idx is not None:

@@ -42,7 +42,7 @@ def resolve_labels(model: Any, labels: Any) -> np.ndarray:
 
 
 def _embed_titles(model: Any, texts: list[str]) -> np.ndarray:
-    return model._text_embedder().embed(texts, desc="embedding titles")
+    return model.encoder_.text_embedder().embed(texts, desc="embedding titles")
 
 
 def evaluate_level(

@@ -14,6 +14,7 @@ import re
 import numpy as np
 import scipy.sparse as sp
 
+from hercules.common.groups import onehot
 from hercules.data.dataset import Dataset
 from hercules.labeling.base import ClusterLabel, LevelContext, representative_items
 
@@ -120,11 +121,6 @@ def snippet(text: str, n: int = _SNIPPET) -> str:
     return (cut or t[:n]) + "…"
 
 
-def _onehot(labels: np.ndarray, k: int) -> sp.csr_matrix:
-    n = len(labels)
-    return sp.csr_matrix((np.ones(n, dtype=np.float32), (labels, np.arange(n))), shape=(k, n))
-
-
 def _stem(word: str) -> str:
     """A light stem: common English suffixes off, then the first 6 letters ("working", "works" -> "work")."""
     for suffix in ("ing", "ed", "es", "s"):
@@ -189,7 +185,7 @@ class KeywordLabeler:
         M, vocab = self._doc_term(dataset)
         if M.shape[1] == 0:
             return [[] for _ in range(k)]
-        C = (_onehot(labels, k) @ M).tocsr()  # cluster x term counts
+        C = (onehot(labels, k) @ M).tocsr()  # cluster x term counts
         words_per_cluster = np.asarray(C.sum(axis=1)).ravel()
         term_freq = np.asarray(C.sum(axis=0)).ravel()
         avg = max(float(words_per_cluster.mean()), 1.0)
@@ -241,7 +237,7 @@ class KeywordLabeler:
         assert X is not None and variables is not None
         k = ctx.n_clusters
         counts = np.bincount(ctx.item_labels, minlength=k).astype(np.float64)
-        means = np.asarray(_onehot(ctx.item_labels, k) @ X) / np.maximum(counts, 1)[:, None]
+        means = np.asarray(onehot(ctx.item_labels, k) @ X) / np.maximum(counts, 1)[:, None]
         mu, sd = X.mean(axis=0), X.std(axis=0)
         z = (means - mu) / np.where(sd > 0, sd, 1.0)
         labels = []

@@ -1,5 +1,13 @@
-"""Persistence stage: one result folder, JSON for people, binary arrays for speed."""
+"""Persistence stage: one result folder, JSON for people, binary arrays for speed, no pickle."""
 
-from hercules.persistence.folder import SCHEMA_VERSION, ResultFormatError, load, save
+from hercules.persistence.folder import (
+    SCHEMA_VERSION,
+    DestinationError,
+    ResultFormatError,
+    check_destination,
+    is_result,
+    save,
+)
+from hercules.persistence.load import load_state
 
-__all__ = ["SCHEMA_VERSION", "ResultFormatError", "load", "save"]
+__all__ = ["SCHEMA_VERSION", "DestinationError", "ResultFormatError", "check_destination", "is_result", "load_state", "save"]

@@ -1,4 +1,4 @@
-"""Save and load a fitted model as one folder: readable JSON + compact binary arrays.
+"""Save a fitted model as one folder: readable JSON + compact binary arrays, never losing data.
 
 Layout (``SCHEMA_VERSION`` 1)::
 
@@ -9,6 +9,12 @@ Layout (``SCHEMA_VERSION`` 1)::
       embeddings.npy    optional L0 vectors (float16 by default), memory-mapped on load
 
 No pickle anywhere: loading a result cannot execute code.
+
+Saving never destroys what it was not asked to replace: an existing result is replaced only
+with ``overwrite=True``, a folder holding anything else is refused, and files of the user's
+own that sit beside a result are left alone. Everything is written to a temporary sibling
+first and swapped in only once complete (see :func:`_move_into_place`), so a crash
+mid-save leaves the old result as it was.
 """
 
 from __future__ import annotations
@@ -24,17 +30,51 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hercules.data.dataset import Dataset, Variable
-from hercules.hierarchy.tree import Hierarchy, Level, cluster_id
-from hercules.hierarchy.tree import ClusterLabel
-from hercules.reduction import PCAProjection
+from hercules.data.dataset import Dataset
+from hercules.hierarchy.tree import Hierarchy, cluster_id
+from hercules.pipeline.state import FittedState
 
 SCHEMA_VERSION = 1
 FORMAT = "hercules-result"
+RESULT_FILES = ("arrays.npz", "items.parquet", "embeddings.npy", "hercules.json")  # hercules.json last
 
 
 class ResultFormatError(ValueError):
-    """The folder is not a hercules result, or was written by an incompatible version."""
+    """The folder is not a hercules result, is damaged, or was written by an incompatible version."""
+
+
+class DestinationError(ValueError):
+    """A result cannot be written where asked (occupied, not a folder, not writable)."""
+
+
+def is_result(path: Path) -> bool:
+    try:
+        return json.loads((path / "hercules.json").read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_destination(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Fail now, before any work, if a result could not be saved at ``path`` later."""
+    dest = Path(path)
+    if dest.exists():
+        if not dest.is_dir():
+            raise DestinationError(f"{dest} exists and is not a folder")
+        if is_result(dest):
+            if not overwrite:
+                raise DestinationError(f"{dest} already holds a hercules result; use --overwrite (overwrite=True) to replace it")
+        elif any(dest.iterdir()):
+            raise DestinationError(f"{dest} is a folder with other files in it and not a hercules result; choose a new folder")
+    probe_dir = dest if dest.is_dir() else dest.parent
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:
+        probe_dir = probe_dir.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".hercules-probe-", dir=probe_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise DestinationError(f"cannot write a result under {probe_dir}: {e.strerror or e}") from None
+    return dest
 
 
 def _jsonable(v: Any) -> Any:
@@ -74,51 +114,61 @@ def _items_frame(ds: Dataset) -> pd.DataFrame:
     return df
 
 
-def save(model: Any, path: str | os.PathLike, embeddings: str | None = "float16") -> Path:
-    """Write ``model`` (a fitted :class:`hercules.Hercules`) to the folder ``path`` atomically."""
-    from hercules import __version__
-
-    model._check_fitted()
-    if embeddings not in ("float16", "float32", None):
-        raise ValueError("embeddings must be 'float16', 'float32' or None")
-    dest = Path(path)
-    h: Hierarchy = model.hierarchy_
-    ds: Dataset = model.dataset_
-    levels_json = []
-    arrays: dict[str, np.ndarray] = {"item_coords": model.coords_}
+def _levels_json(h: Hierarchy) -> list[dict[str, Any]]:
+    out = []
     for lvl in h.levels:
         upper = h.levels[lvl.level] if lvl.level < h.depth else None
-        children = [[] for _ in range(lvl.k)]
+        children: list[list[str]] = [[] for _ in range(lvl.k)]
         if lvl.level > 1:
             for c, p in enumerate(lvl.parent.tolist()):
                 children[p].append(cluster_id(lvl.level - 1, c))
-        clusters = []
-        for j, lab in enumerate(lvl.labels):
-            clusters.append(
-                {
-                    "id": cluster_id(lvl.level, j),
-                    "title": lab.title,
-                    "description": lab.description,
-                    "keywords": lab.keywords,
-                    "label_source": lab.source,
-                    "size": int(lvl.sizes[j]),
-                    "parent": cluster_id(lvl.level + 1, int(upper.parent[j])) if upper is not None else None,
-                    "children": children[j],
-                }
-            )
-        levels_json.append(
-            {"level": lvl.level, "k": lvl.k, "requested_k": lvl.requested_k, "auto_k": lvl.auto_k, "clusters": clusters}
-        )
+        clusters = [
+            {
+                "id": cluster_id(lvl.level, j),
+                "title": lab.title,
+                "description": lab.description,
+                "keywords": lab.keywords,
+                "label_source": lab.source,
+                "size": int(lvl.sizes[j]),
+                "parent": cluster_id(lvl.level + 1, int(upper.parent[j])) if upper is not None else None,
+                "children": children[j],
+            }
+            for j, lab in enumerate(lvl.labels)
+        ]
+        out.append({"level": lvl.level, "k": lvl.k, "requested_k": lvl.requested_k, "auto_k": lvl.auto_k, "clusters": clusters})
+    return out
+
+
+def _arrays(state: FittedState, encoder_arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {"item_coords": state.coords}
+    for lvl in state.hierarchy.levels:
         arrays[f"parent_L{lvl.level}"] = lvl.parent.astype(np.int32)
         arrays[f"centroids_L{lvl.level}"] = lvl.centroids.astype(np.float32)
         if lvl.coords is not None:
             arrays[f"coords_L{lvl.level}"] = lvl.coords
         if lvl.description_embeddings is not None:
             arrays[f"desc_emb_L{lvl.level}"] = lvl.description_embeddings.astype(np.float32)
-    arrays.update(model.projection_.to_arrays())
-    if getattr(model, "scaler_", None) is not None:
-        arrays["scaler_mean"] = model.scaler_["mean"]
-        arrays["scaler_scale"] = model.scaler_["scale"]
+    arrays.update(state.projection.to_arrays())
+    arrays.update(encoder_arrays)
+    return arrays
+
+
+def save(
+    state: FittedState,
+    params: dict[str, Any],
+    path: str | os.PathLike,
+    *,
+    embeddings: str | None = "float16",
+    overwrite: bool = False,
+) -> Path:
+    """Write a fitted model's ``state`` (and its constructor ``params``) to the folder ``path``."""
+    from hercules import __version__
+
+    if embeddings not in ("float16", "float32", None):
+        raise ValueError("embeddings must be 'float16', 'float32' or None")
+    dest = check_destination(path, overwrite)
+    ds = state.dataset
+    enc_values, enc_arrays = state.encoder.state()
     meta = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -126,116 +176,52 @@ def save(model: Any, path: str | os.PathLike, embeddings: str | None = "float16"
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "modality": ds.modality,
         "n_items": ds.n_items,
-        "n_features": int(model.n_features_in_),
-        "embedder": model.embedder_id_,
-        "embedder_spec": getattr(model, "embedder_spec_", None),
+        "n_features": int(state.n_features),
+        **enc_values,
         "variables": [vars(v) for v in ds.variables] if ds.variables else None,
         "notes": ds.notes,
-        "params": _jsonable(model.get_params()),
-        "timings_s": {k: round(v, 4) for k, v in model.timings_.items()},
-        "levels": levels_json,
+        "params": _jsonable(params),
+        "timings_s": {k: round(v, 4) for k, v in state.timings.items()},
+        "llm_stats": _jsonable(state.llm_stats),
+        "levels": _levels_json(state.hierarchy),
     }
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".hercules-", dir=dest.parent))
     try:
-        (tmp / "hercules.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
-        np.savez(tmp / "arrays.npz", **arrays)
+        np.savez(tmp / "arrays.npz", **_arrays(state, enc_arrays))
         _items_frame(ds).to_parquet(tmp / "items.parquet", index=False)
-        if embeddings is not None and model.embeddings_ is not None:
-            np.save(tmp / "embeddings.npy", model.embeddings_.astype(embeddings))
-        if dest.exists():
-            if not (dest / "hercules.json").exists() and any(dest.iterdir()):
-                raise FileExistsError(f"{dest} exists and is not a hercules result; refusing to overwrite it")
-            shutil.rmtree(dest)
-        tmp.rename(dest)
+        if embeddings is not None and state.embeddings is not None:
+            np.save(tmp / "embeddings.npy", np.asarray(state.embeddings).astype(embeddings))
+        (tmp / "hercules.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
+        _move_into_place(tmp, dest)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
-def _dataset_from(meta: dict, items: pd.DataFrame) -> Dataset:
-    ids = items["__id__"].to_numpy().astype(object)
-    meta_cols = [c for c in items.columns if c.startswith("meta:")]
-    metadata = items[meta_cols].rename(columns=lambda c: c[5:]) if meta_cols else None
-    modality = meta["modality"]
-    if modality == "text":
-        return Dataset("text", ids, texts=items["__item__"].tolist(), metadata=metadata, notes=meta["notes"])
-    if modality == "image":
-        descs = items["__desc__"].tolist() if "__desc__" in items.columns else None
-        return Dataset(
-            "image", ids, image_paths=items["__item__"].tolist(), metadata=metadata, notes=meta["notes"], descriptions=descs
-        )
-    if modality == "numeric":
-        cols = sorted((c for c in items.columns if c.startswith("__num__")), key=lambda c: int(c[7:]))
-        return Dataset(
-            "numeric",
-            ids,
-            numeric=items[cols].to_numpy(np.float64),
-            variables=[Variable(**v) for v in meta["variables"]],
-            metadata=metadata,
-            notes=meta["notes"],
-        )
-    return Dataset("vectors", ids, metadata=metadata, notes=meta["notes"])
+def _move_into_place(tmp: Path, dest: Path) -> None:
+    """Swap the complete new result in.
 
-
-def load(path: str | os.PathLike) -> Any:
-    """Load a result folder written by :func:`save` into a fitted :class:`hercules.Hercules`."""
-    from hercules.estimator import Hercules
-
-    src = Path(path)
-    jpath = src / "hercules.json"
-    if not jpath.exists():
-        raise ResultFormatError(f"{src} is not a hercules result (no hercules.json)")
-    meta = json.loads(jpath.read_text(encoding="utf-8"))
-    if meta.get("format") != FORMAT:
-        raise ResultFormatError(f"{jpath} is not a hercules result file")
-    if meta.get("schema_version", 0) > SCHEMA_VERSION:
-        raise ResultFormatError(
-            f"{src} uses schema {meta['schema_version']}, newer than this hercules supports ({SCHEMA_VERSION}); upgrade hercules"
-        )
-    with np.load(src / "arrays.npz", allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    items = pd.read_parquet(src / "items.parquet")
-    params = {k: v for k, v in meta["params"].items() if k in Hercules().get_params()}
-    params["labeler"] = None
-    model = Hercules(**params)
-    if meta.get("embedder_spec"):
-        model.embedder = meta["embedder_spec"]
-    ds = _dataset_from(meta, items)
-    h = Hierarchy(n_items=meta["n_items"])
-    for lj in meta["levels"]:
-        t = lj["level"]
-        labels = [
-            ClusterLabel(c["title"], c["description"], c.get("keywords", []), c.get("label_source", "keywords"))
-            for c in lj["clusters"]
-        ]
-        h.levels.append(
-            Level(
-                level=t,
-                parent=arrays[f"parent_L{t}"],
-                centroids=arrays[f"centroids_L{t}"],
-                sizes=np.array([c["size"] for c in lj["clusters"]], dtype=np.int64),
-                labels=labels,
-                requested_k=lj.get("requested_k"),
-                auto_k=lj.get("auto_k"),
-                coords=arrays.get(f"coords_L{t}"),
-                description_embeddings=arrays.get(f"desc_emb_L{t}"),
-            )
-        )
-    model.dataset_ = ds
-    model.hierarchy_ = h
-    model.levels_ = [lvl.k for lvl in h.levels]
-    model.labels_ = h.item_labels(1)
-    model.n_features_in_ = meta["n_features"]
-    model.embedder_id_ = meta["embedder"]
-    model.embedder_ = None
-    model.image_embedder_ = None
-    model.projection_ = PCAProjection.from_arrays(arrays)
-    model.coords_ = arrays["item_coords"]
-    model.timings_ = meta.get("timings_s", {})
-    if "scaler_mean" in arrays:
-        model.scaler_ = {"mean": arrays["scaler_mean"], "scale": arrays["scaler_scale"]}
-    emb = src / "embeddings.npy"
-    model.embeddings_ = np.load(emb, mmap_mode="r") if emb.exists() else None
-    return model
+    A new folder, or one holding only result files: two renames (old -> backup, new -> dest),
+    so the old result stays whole until the new one is in place. A result folder that also
+    holds files of the user's: result files are replaced one by one with ``hercules.json``
+    removed first and written last (a half-swapped folder never looks like a valid result), and
+    the user's files are not touched.
+    """
+    if not dest.exists():
+        tmp.rename(dest)
+        return
+    if all(p.name in RESULT_FILES for p in dest.iterdir()):
+        backup = Path(tempfile.mkdtemp(prefix=".hercules-old-", dir=dest.parent))
+        backup.rmdir()
+        dest.rename(backup)
+        tmp.rename(dest)
+        shutil.rmtree(backup, ignore_errors=True)
+        return
+    (dest / "hercules.json").unlink(missing_ok=True)
+    for name in RESULT_FILES:
+        new = tmp / name
+        if new.exists():
+            os.replace(new, dest / name)
+        elif name != "hercules.json":
+            (dest / name).unlink(missing_ok=True)

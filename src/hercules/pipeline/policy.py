@@ -69,7 +69,7 @@ class LevelPolicy:
     def check_items(self, n: int) -> None:
         """Clear error before any work when the data cannot hold the requested levels."""
         if n < 3:
-            raise InputError(f"need at least 3 items to build a hierarchy, got {n}")
+            raise InputError(f"need at least 3 items to build a hierarchy, got n_samples={n}")
         if self.fixed is not None and self.fixed[0] >= n:
             raise InputError(
                 f"level 1 asks for {self.fixed[0]} clusters but there are only {n} items; "

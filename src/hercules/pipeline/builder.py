@@ -1,0 +1,228 @@
+"""The level builder: level-0 vectors -> a labelled :class:`Hierarchy`, bottom-up (Algorithm 1).
+
+Per level: choose k (fixed or automatic, :mod:`hercules.pipeline.policy`), cluster the nodes of
+the level below (size-weighted by default), order clusters by size, name them, and hand the
+next level its nodes (centroids in direct mode, embedded descriptions in description mode).
+Progress goes to a callback, so the CLI and the app need not parse logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from hercules.clustering.auto_k import choose_k
+from hercules.clustering.kmeans import KMeansResult, TooFewDistinctPointsError, kmeans, resample_refine
+from hercules.common.groups import group_means
+from hercules.common.progress import ProgressCallback, ProgressEvent, emit
+from hercules.data.dataset import Dataset, InputError
+from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
+from hercules.labeling.base import Labeler, LevelContext, LevelLabels
+from hercules.pipeline.policy import LevelPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """How each level is clustered (the estimator's parameters, copied)."""
+
+    policy: LevelPolicy
+    representation: str = "direct"
+    weighted: bool = True
+    max_iter: int = 25
+    max_points_per_centroid: int | None = 256
+    resampling: bool = False
+    resampling_iterations: int = 10
+    resampling_points_per_cluster: int | None = None
+    topic_seed: str | None = None
+    n_threads: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class BuildResult:
+    hierarchy: Hierarchy
+    llm_stats: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Nodes:
+    """What the next level clusters: node vectors, their item counts, each item's node."""
+
+    vectors: np.ndarray
+    sizes: np.ndarray
+    item_labels: np.ndarray | None = None
+
+
+def level_context(
+    t: int,
+    ds: Dataset,
+    vectors: np.ndarray,
+    item_labels: np.ndarray,
+    centroids: np.ndarray | None,
+    below: Level | None,
+    parent: np.ndarray,
+    topic_seed: str | None,
+) -> LevelContext:
+    """What a labeler sees for level ``t``; centroids are in the item space (item means if not)."""
+    k = int(item_labels.max()) + 1 if centroids is None else centroids.shape[0]
+    if centroids is None or centroids.shape[1] != vectors.shape[1]:
+        centroids = group_means(vectors, item_labels, k)
+    return LevelContext(
+        level=t,
+        dataset=ds,
+        item_labels=item_labels,
+        n_clusters=k,
+        item_vectors=vectors,
+        centroids=centroids,
+        child_labels=below.labels if below is not None else None,
+        child_parent=parent if below is not None else None,
+        topic_seed=topic_seed,
+    )
+
+
+def _order_by_size(km: KMeansResult, node_sizes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Renumber clusters by item count (0 = largest; ties keep k-means order)."""
+    sizes = np.bincount(km.labels, weights=node_sizes, minlength=k).astype(np.int64)
+    order = np.argsort(-sizes, kind="stable")
+    rank = np.empty(k, dtype=np.int32)
+    rank[order] = np.arange(k, dtype=np.int32)
+    return rank[km.labels], km.centroids[order], sizes[order]
+
+
+class LevelBuilder:
+    """Builds one hierarchy; ``build`` is the whole loop, the helpers are one step each."""
+
+    def __init__(
+        self,
+        config: BuildConfig,
+        labeler: Labeler,
+        embed_texts: Callable[[list[str], str], np.ndarray] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.config = config
+        self.labeler = labeler
+        self.embed_texts = embed_texts
+        self.on_progress = on_progress
+        self.timings = {"cluster": 0.0, "label": 0.0}
+        self.llm_stats: list[dict[str, Any]] = []
+
+    def build(self, vectors: np.ndarray, ds: Dataset, random_state: int | None) -> BuildResult:
+        from threadpoolctl import threadpool_limits
+
+        cfg = self.config
+        rng = np.random.default_rng(random_state)
+        hierarchy = Hierarchy(n_items=len(vectors))
+        nodes = _Nodes(vectors, np.ones(len(vectors), dtype=np.int64))
+        bar = tqdm(total=cfg.policy.planned, desc="levels", unit="level", disable=not cfg.progress)
+        limits = threadpool_limits(limits=cfg.n_threads, user_api="blas") if cfg.n_threads else nullcontext()
+        with limits, bar:
+            t = 1
+            while (choice := self._choose_k(t, nodes, rng)) is not None:
+                k, auto_info = choice
+                level, nodes = self._build_level(t, k, auto_info, nodes, vectors, ds, hierarchy, rng)
+                hierarchy.levels.append(level)
+                bar.update(1)
+                emit(self.on_progress, ProgressEvent("level", t, t, cfg.policy.planned, f"level {t}: {k} clusters"))
+                t += 1
+        return BuildResult(hierarchy, self.llm_stats, dict(self.timings))
+
+    def _choose_k(self, t: int, nodes: _Nodes, rng: np.random.Generator) -> tuple[int, dict | None] | None:
+        """(k, auto-k record) for level ``t``, or None when the hierarchy is complete."""
+        policy, n_nodes = self.config.policy, nodes.vectors.shape[0]
+        if policy.fixed is not None:
+            k = policy.fixed_k(t, n_nodes)
+            return None if k is None else (k, None)
+        if policy.should_stop(t, n_nodes):
+            return None
+        t0 = time.perf_counter()
+        weights = nodes.sizes.astype(np.float64) if self.config.weighted else None
+        try:
+            choice = choose_k(nodes.vectors, policy.auto, sample_weight=weights, random_state=rng)
+        except TooFewDistinctPointsError as e:
+            if t == 1:
+                raise InputError(f"level 1: {e}") from None
+            return None
+        self.timings["cluster"] += time.perf_counter() - t0
+        info = {"candidates": choice.candidates, "scores": [round(s, 5) for s in choice.scores]}
+        return (choice.k, info) if choice.k >= 2 else None
+
+    def _cluster(self, t: int, k: int, nodes: _Nodes, rng: np.random.Generator) -> KMeansResult:
+        cfg = self.config
+        weights = nodes.sizes.astype(np.float64) if (cfg.weighted and t > 1) else None
+        try:
+            km = kmeans(
+                nodes.vectors,
+                k,
+                sample_weight=weights,
+                random_state=rng,
+                max_iter=cfg.max_iter,
+                max_points_per_centroid=cfg.max_points_per_centroid,
+            )
+            if cfg.resampling:
+                km = resample_refine(
+                    nodes.vectors,
+                    km,
+                    iterations=cfg.resampling_iterations,
+                    points_per_cluster=cfg.resampling_points_per_cluster,
+                    sample_weight=weights,
+                    random_state=rng,
+                )
+        except TooFewDistinctPointsError as e:
+            raise InputError(f"level {t}: {e}") from None
+        return km
+
+    def _build_level(
+        self,
+        t: int,
+        k: int,
+        auto_info: dict | None,
+        nodes: _Nodes,
+        vectors: np.ndarray,
+        ds: Dataset,
+        hierarchy: Hierarchy,
+        rng: np.random.Generator,
+    ) -> tuple[Level, _Nodes]:
+        cfg = self.config
+        t0 = time.perf_counter()
+        emit(self.on_progress, ProgressEvent("cluster", t, message=f"level {t}: clustering into {k}"))
+        parent, centroids, sizes = _order_by_size(self._cluster(t, k, nodes, rng), nodes.sizes, k)
+        item_labels = parent if nodes.item_labels is None else parent[nodes.item_labels]
+        if cfg.representation == "direct" and not cfg.weighted:
+            centroids = group_means(vectors, item_labels, k)  # unweighted: show item means, not means of means
+        level = Level(t, parent, centroids, sizes, [], requested_k=None if auto_info else k, auto_k=auto_info)
+        self.timings["cluster"] += time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        emit(self.on_progress, ProgressEvent("label", t, message=f"level {t}: naming {k} clusters"))
+        below = hierarchy.levels[-1] if hierarchy.levels else None
+        shown = centroids if cfg.representation == "direct" else None  # description mode: item means
+        ctx = level_context(t, ds, vectors, item_labels, shown, below, parent, cfg.topic_seed)
+        level.labels = self._label(ctx, k)
+        self.timings["label"] += time.perf_counter() - t0
+        log.info("level %d: %d clusters%s", t, k, " (auto)" if auto_info else "")
+
+        if cfg.representation == "description":
+            assert self.embed_texts is not None
+            texts = [f"{lab.title}. {lab.description}" for lab in level.labels]
+            level.description_embeddings = self.embed_texts(texts, f"embedding L{t} descriptions")
+            return level, _Nodes(level.description_embeddings, level.sizes, item_labels)
+        return level, _Nodes(centroids, level.sizes, item_labels)
+
+    def _label(self, ctx: LevelContext, k: int) -> list[ClusterLabel]:
+        out = self.labeler.label_level(ctx)
+        labels = out.labels if isinstance(out, LevelLabels) else list(out)
+        if isinstance(out, LevelLabels) and out.stats is not None:
+            self.llm_stats.append(dict(out.stats))
+        if len(labels) != k:
+            raise RuntimeError(f"{type(self.labeler).__name__} returned {len(labels)} labels for {k} clusters")
+        return labels

@@ -1,0 +1,28 @@
+"""Everything a fitted model knows, in one value: what ``fit`` produces and ``load`` restores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hercules.data.dataset import Dataset
+from hercules.hierarchy.tree import Hierarchy
+from hercules.pipeline.encoder import L0Encoder
+from hercules.reduction import PCAProjection
+
+
+@dataclass
+class FittedState:
+    """The learned state of :class:`hercules.Hercules` (its ``trailing_underscore_`` attributes)."""
+
+    hierarchy: Hierarchy
+    dataset: Dataset
+    encoder: L0Encoder
+    projection: PCAProjection
+    coords: np.ndarray  # (n_items, n_components) plot coordinates
+    embeddings: np.ndarray | None  # (n_items, d) L0 vectors; None when a result was saved without them
+    n_features: int
+    timings: dict[str, float] = field(default_factory=dict)
+    llm_stats: list[dict[str, Any]] = field(default_factory=list)
