@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def server(tmp_path):
-    app = create_app(tmp_path / "appdata")
+    app = create_app(tmp_path / "appdata", llm_choices=["none", "fake"])
     srv = make_server("127.0.0.1", 0, app.server, threaded=True)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -63,7 +63,7 @@ def test_upload_run_explore_download(server, browser, tmp_path):
     _pick(page, "labels-column", "category")
     page.fill("#levels", "12,4")
     _pick(page, "embedder", "hashing")
-    page.fill("#llm", "fake")
+    _pick(page, "llm", "fake")
     page.click("#run")
     page.wait_for_selector("#tree button:has-text('L2-0')", timeout=120_000)
     pane = page.locator("#pane").inner_text().lower()
@@ -105,7 +105,7 @@ def test_two_runs_keep_their_own_logs(tmp_path):
     import logging
     import time
 
-    from hercules.app.store import JobManager
+    from hercules.app.jobs import JobManager
 
     store = Store(tmp_path / "d")
     jobs = JobManager(store)
