@@ -496,3 +496,34 @@ def test_a_second_run_over_an_upload_keeps_the_first_result(tmp_path):
     assert store.meta(second)["config"]["levels"] == [6, 3]
     job = app.hercules_context.jobs.get(second)
     assert job.progress == 1.0 and any("level" in line for line in job.log)
+
+
+def test_a_bug_in_a_view_is_no_update_with_a_clipped_log_line(client, monkeypatch, caplog):
+    from hercules.app import views
+
+    def broken(*a, **k):
+        raise RuntimeError("user text " * 10_000)
+
+    monkeypatch.setattr(views, "overview", broken)
+    rid = client.app.hercules_store.results()[0][0]
+    with caplog.at_level(logging.ERROR, logger="hercules.app"):
+        r = client.call("pane.children", {"result": rid, "selected": None})
+    assert r.status_code == 204
+    (rec,) = [rec for rec in caplog.records if "failed" in rec.getMessage()]
+    assert "RuntimeError" in rec.getMessage() and len(rec.getMessage()) < 5_000
+
+
+def test_a_failing_job_reports_a_short_message(tmp_path):
+    from hercules.app.jobs import MAX_MESSAGE, JobManager
+    from hercules.app.store import Store
+
+    store = Store(tmp_path / "d")
+    rid = store.new_id()
+
+    def boom(job):
+        raise ValueError("x" * 100_000)
+
+    job = JobManager(store).submit(rid, boom)
+    job.thread.join()
+    assert job.status == "error" and len(job.message) <= MAX_MESSAGE
+    assert store.meta(rid)["status"] == "error" and "Traceback" in (store.dir(rid) / "run.log").read_text()

@@ -138,7 +138,8 @@ class JobManager:
             job.status, job.progress = "done", 1.0
         except Exception as e:  # shown to the user, with the traceback in the log
             job.status, job.message = "error", f"{type(e).__name__}: {e}"[:MAX_MESSAGE]
-            job.log.append(traceback.format_exc())
+            frames = "".join(traceback.format_tb(e.__traceback__))
+            job.log.append(f"Traceback (most recent call last):\n{frames}{type(e).__name__}: {str(e)[:MAX_LINE]}")
         finally:
             logger.removeHandler(handler)
             try:

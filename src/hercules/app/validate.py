@@ -12,6 +12,7 @@ import binascii
 import functools
 import logging
 import re
+import traceback
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -42,7 +43,7 @@ def guarded(fn: F) -> F:
     """Wrap a callback so that no input, however forged, turns into a 500: it answers "no update".
 
     Ids the store did not mint and impossible values are logged (clipped) as rejected requests;
-    any other exception is a bug, logged with its traceback, and still never reaches the client.
+    any other exception is a bug, logged with its stack, and still never reaches the client.
     """
 
     @functools.wraps(fn)
@@ -54,8 +55,9 @@ def guarded(fn: F) -> F:
         except (UnknownIdError, BadRequest) as e:
             log.warning("rejected a request to %s: %s", fn.__name__, clip(str(e)))
             raise PreventUpdate from None
-        except Exception:
-            log.exception("callback %s failed", fn.__name__)
+        except Exception as e:  # a bug: the traceback's frames, but only a clipped message (it may quote input)
+            frames = "".join(traceback.format_tb(e.__traceback__))
+            log.error("callback %s failed: %s: %s\n%s", fn.__name__, type(e).__name__, clip(str(e)), frames)
             raise PreventUpdate from None
 
     return wrapper  # type: ignore[return-value]
