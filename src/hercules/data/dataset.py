@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -98,6 +99,23 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+#: How a user skips bad items, in the Python API and on the command line.
+DROP_HINT = "pass missing='drop' (CLI: --drop-missing) to skip them"
+
+
+def _raise_or_note(missing: str, notes: list[str], problem: str, note: str, fix: str = "Remove them") -> None:
+    """One policy for bad items: raise naming them and both ways to skip them, or record a note and warn."""
+    if missing == "raise":
+        raise InputError(f"{problem}. {fix}, or {DROP_HINT}.")
+    notes.append(note)
+    log.warning(note)
+
+
+def _shown(values: Sequence[Any], sep: str = ", ") -> str:
+    """The first ten offending ids/paths, so a message names them without flooding the terminal."""
+    return sep.join(map(str, values[:10])) + (" ..." if len(values) > 10 else "")
+
+
 def _looks_like_image(s: str) -> bool:
     return Path(s.split("?")[0]).suffix.lower() in IMAGE_EXTENSIONS
 
@@ -111,7 +129,7 @@ def _clean_texts(values: Sequence[Any], ids: np.ndarray, missing: str, notes: li
         if isinstance(v, bytes):
             v = v.decode("utf-8", errors="replace")
             n_bytes += 1
-        if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()):
             bad.append(ids[i])
             keep[i] = False
             continue
@@ -121,14 +139,9 @@ def _clean_texts(values: Sequence[Any], ids: np.ndarray, missing: str, notes: li
             n_trunc += 1
         texts.append(s)
     if bad:
-        shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
-        if missing == "raise":
-            raise InputError(
-                f"{len(bad)} item(s) have empty or missing text (ids: {shown}). "
-                "Remove them, or pass missing='drop' (CLI: --drop-missing) to skip them."
-            )
-        notes.append(f"dropped {len(bad)} empty or missing text(s): {shown}")
-        log.warning(notes[-1])
+        shown = _shown(bad)
+        problem = f"{len(bad)} item(s) have empty or missing text (ids: {shown})"
+        _raise_or_note(missing, notes, problem, f"dropped {len(bad)} empty or missing text(s): {shown}")
     if n_bytes:
         notes.append(f"decoded {n_bytes} byte string(s) as UTF-8 (invalid bytes replaced)")
     if n_trunc:
@@ -137,10 +150,18 @@ def _clean_texts(values: Sequence[Any], ids: np.ndarray, missing: str, notes: li
     return texts, keep
 
 
-def _unique_ids(ids: Sequence[Any] | np.ndarray | pd.Index) -> np.ndarray:
+def _unique_ids(ids: Sequence[Any] | np.ndarray | pd.Index, source: str = "the index") -> np.ndarray:
+    """Ids as an object array; missing or repeated ids are named, since every result row is keyed by them."""
     arr = np.asarray(list(ids), dtype=object)
-    if len(set(arr.tolist())) != len(arr):
-        raise InputError("item ids must be unique; pass data without a duplicated index/id column")
+    missing = [i for i, x in enumerate(arr.tolist()) if x is None or (isinstance(x, float) and np.isnan(x))]
+    if missing:
+        raise InputError(f"{source} has {len(missing)} missing id(s) (rows: {_shown(missing)}); every item needs an id")
+    dup = [x for x, n in Counter(arr.tolist()).items() if n > 1]  # first-seen order
+    if dup:
+        raise InputError(
+            f"item ids must be unique, but {source} repeats {len(dup)} value(s): {_shown(dup)}; "
+            "remove the duplicates or use another id column"
+        )
     return arr
 
 
@@ -172,14 +193,9 @@ def _numeric(values: np.ndarray, ids: np.ndarray, columns: Sequence[Any], metada
     bad_rows = ~np.isfinite(X).all(axis=1)
     if bad_rows.any():
         bad_cols = [str(c) for c, b in zip(columns, (~np.isfinite(X)).any(axis=0)) if b]
-        shown = ", ".join(map(str, ids[bad_rows][:10]))
-        if missing == "raise":
-            raise InputError(
-                f"{int(bad_rows.sum())} row(s) contain NaN or infinite values (columns: {bad_cols}; ids: {shown}). "
-                "Clean them, or pass missing='drop' (CLI: --drop-missing) to skip those rows."
-            )
-        notes.append(f"dropped {int(bad_rows.sum())} row(s) with NaN/inf in {bad_cols}")
-        log.warning(notes[-1])
+        n_bad = int(bad_rows.sum())
+        problem = f"{n_bad} row(s) contain NaN or infinite values (columns: {bad_cols}; ids: {_shown(ids[bad_rows].tolist())})"
+        _raise_or_note(missing, notes, problem, f"dropped {n_bad} row(s) with NaN/inf in {bad_cols}", fix="Clean them")
     return X, ~bad_rows, _variables_for(columns, metadata)
 
 
@@ -211,12 +227,67 @@ def _save_pil_images(images: list[Any]) -> list[str]:
 
 
 def pick_text_column(df: pd.DataFrame) -> str:
+    """Guess the content column when the user names none: the string column with the longest mean text."""
     obj = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
     if not obj:
-        raise InputError("no text column found")
+        raise InputError(
+            f"no text column found among {list(map(str, df.columns))}; name one with text_column= (CLI: --text-column)"
+        )
     # The column with the longest mean text is almost always the content.
     lengths = {c: df[c].astype(str).str.len().mean() for c in obj}
     return max(lengths, key=lengths.get)
+
+
+def _to_frame(data: Any, modality: str, text_column: str | None) -> tuple[pd.DataFrame, str | None]:
+    """Normalise every accepted input type to a DataFrame (plus the text column a Series implies)."""
+    if isinstance(data, Mapping):
+        data = pd.Series(list(data.values()), index=list(data.keys()))
+    if isinstance(data, np.ndarray) and data.dtype.kind in "US":
+        data = data.astype(object)
+    if isinstance(data, (list, tuple)) and data and all(isinstance(x, (list, tuple, np.ndarray)) for x in data):
+        try:
+            data = np.asarray(data, dtype=object).astype(np.float64)
+        except (TypeError, ValueError):
+            raise InputError("nested lists must be rows of numbers, all of the same length") from None
+    if isinstance(data, (list, tuple)) and data and _is_pil(data[0]):
+        data = _save_pil_images(list(data))
+    if isinstance(data, (list, tuple)):
+        data = pd.Series(list(data), dtype=object)
+    if isinstance(data, np.ndarray):
+        if data.ndim == 2 and data.dtype != object:
+            data = pd.DataFrame(data, columns=[f"x{i}" for i in range(data.shape[1])])
+        elif data.ndim == 1:
+            data = pd.Series(data)
+        else:
+            raise InputError(f"unsupported array shape {data.shape}")
+    if isinstance(data, pd.Series):
+        data = data.to_frame(name=data.name if data.name is not None else "item")
+        if text_column is None and modality != "numeric" and not pd.api.types.is_numeric_dtype(data.iloc[:, 0]):
+            text_column = data.columns[0]
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"unsupported input type {type(data).__name__}")
+    if len(data) == 0:
+        raise InputError("the input is empty: nothing to cluster")
+    return data, text_column
+
+
+def _split_ids(df: pd.DataFrame, id_column: str | None, text_column: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Take the ids out of the frame: the id column, a non-default index, or row numbers."""
+    if id_column is None:
+        if isinstance(df.index, pd.RangeIndex):
+            return df, np.arange(len(df), dtype=np.int64).astype(object)
+        return df, _unique_ids(df.index)
+    if id_column not in df.columns:
+        raise InputError(f"id column {id_column!r} not found; columns are {list(map(str, df.columns))}")
+    if id_column == text_column:
+        raise InputError(f"{id_column!r} cannot be both the id column and the text column")
+    return df.drop(columns=[id_column]), _unique_ids(df[id_column], f"id column {id_column!r}")
+
+
+def _text_or_image(df: pd.DataFrame) -> Modality:
+    """Image when nearly every value of the sampled column looks like an image path, else text."""
+    sample = [str(x) for x in df.dropna().head(200)]
+    return "image" if sample and np.mean([_looks_like_image(s) for s in sample]) > 0.95 else "text"
 
 
 def prepare(
@@ -236,83 +307,38 @@ def prepare(
         raise ValueError(f"unknown modality {modality!r}")
     if isinstance(data, Dataset):
         return data
-    notes: list[str] = []
-    metadata: pd.DataFrame | None = None
-
-    if isinstance(data, Mapping):
-        data = pd.Series(list(data.values()), index=list(data.keys()))
-    if isinstance(data, np.ndarray) and data.dtype.kind in "US":
-        data = data.astype(object)
-    if isinstance(data, (list, tuple)) and data and all(isinstance(x, (list, tuple, np.ndarray)) for x in data):
-        data = np.asarray(data, dtype=object)
-        try:
-            data = data.astype(np.float64)
-        except (TypeError, ValueError):
-            raise InputError("nested lists must hold numbers only") from None
-    if isinstance(data, (list, tuple)) and data and _is_pil(data[0]):
-        data = _save_pil_images(list(data))
-    if isinstance(data, (list, tuple)):
-        data = pd.Series(list(data), dtype=object)
-    if isinstance(data, np.ndarray):
-        if data.ndim == 2 and data.dtype != object:
-            data = pd.DataFrame(data, columns=[f"x{i}" for i in range(data.shape[1])])
-        elif data.ndim == 1:
-            data = pd.Series(data)
-        else:
-            raise InputError(f"unsupported array shape {data.shape}")
-    if isinstance(data, pd.Series):
-        data = data.to_frame(name=data.name if data.name is not None else "item")
-        if text_column is None and modality != "numeric" and not pd.api.types.is_numeric_dtype(data.iloc[:, 0]):
-            text_column = data.columns[0]
-    if not isinstance(data, pd.DataFrame):
-        raise InputError(f"unsupported input type {type(data).__name__}")
-    df = data
-    if len(df) == 0:
-        raise InputError("the input is empty: nothing to cluster")
-
-    if id_column is not None:
-        if id_column not in df.columns:
-            raise InputError(f"id column {id_column!r} not found; columns are {list(df.columns)}")
-        ids = _unique_ids(df[id_column])
-        df = df.drop(columns=[id_column])
-    elif isinstance(df.index, pd.RangeIndex):
-        ids = np.arange(len(df), dtype=np.int64).astype(object)
-    else:
-        ids = _unique_ids(df.index)
-
+    df, text_column = _to_frame(data, modality, text_column)
+    df, ids = _split_ids(df, id_column, text_column)
     if text_column is not None and text_column not in df.columns:
-        raise InputError(f"text column {text_column!r} not found; columns are {list(df.columns)}")
-
+        raise InputError(f"text column {text_column!r} not found; columns are {list(map(str, df.columns))}")
     if modality == "auto":
-        if text_column is not None:
-            col = df[text_column]
-            sample = [str(x) for x in col.dropna().head(200)]
-            modality = "image" if sample and np.mean([_looks_like_image(s) for s in sample]) > 0.95 else "text"
-        elif numeric_columns is not None or all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns):
+        if text_column is None and (numeric_columns is not None or all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns)):
             modality = "numeric"
         else:
-            text_column = pick_text_column(df)
-            col = df[text_column]
-            sample = [str(x) for x in col.dropna().head(200)]
-            modality = "image" if sample and np.mean([_looks_like_image(s) for s in sample]) > 0.95 else "text"
+            text_column = text_column if text_column is not None else pick_text_column(df)
+            modality = _text_or_image(df[text_column])
         log.info("detected %s input (%d items)", modality, len(df))
+    notes: list[str] = []
+    if modality == "numeric":
+        return _numeric_dataset(df, ids, numeric_columns, numeric_metadata, missing, notes)
+    if text_column is None:
+        text_column = pick_text_column(df)
+    texts, keep = _clean_texts(df[text_column].tolist(), ids, missing, notes)
+    meta = df.drop(columns=[text_column])
+    metadata = meta.loc[keep].reset_index(drop=True) if meta.shape[1] else None
+    if not texts:
+        raise InputError("no usable items remain after removing empty ones")
+    if modality == "text":
+        return Dataset("text", ids[keep], texts=texts, metadata=metadata, notes=notes)
+    return _image_dataset(texts, ids[keep], metadata, missing, notes)
 
-    if modality in ("text", "image"):
-        if text_column is None:
-            text_column = pick_text_column(df)
-        texts, keep = _clean_texts(df[text_column].tolist(), ids, missing, notes)
-        meta = df.drop(columns=[text_column])
-        metadata = meta.loc[keep].reset_index(drop=True) if meta.shape[1] else None
-        ids = ids[keep]
-        if not texts:
-            raise InputError("no usable items remain after removing empty ones")
-        if modality == "text":
-            return Dataset("text", ids, texts=texts, metadata=metadata, notes=notes)
-        return _image_dataset(texts, ids, metadata, missing, notes)
 
-    cols = (
-        list(numeric_columns) if numeric_columns is not None else [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
-    )
+def _numeric_dataset(df: pd.DataFrame, ids: np.ndarray, numeric_columns, numeric_metadata, missing: str, notes: list[str]):
+    """The numeric columns become the matrix to cluster; the other columns stay as metadata."""
+    if numeric_columns is not None:
+        cols = list(numeric_columns)
+    else:
+        cols = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
     missing_cols = [c for c in cols if c not in df.columns]
     if missing_cols:
         raise InputError(f"numeric column(s) not found: {missing_cols}")
@@ -345,11 +371,9 @@ def _image_dataset(paths: list[str], ids: np.ndarray, metadata, missing: str, no
             bad.append(f"{p} ({type(e).__name__})")
             keep[i] = False
     if bad:
-        shown = "; ".join(bad[:10]) + (" ..." if len(bad) > 10 else "")
-        if missing == "raise":
-            raise InputError(f"{len(bad)} image(s) cannot be read: {shown}. Pass missing='drop' to skip them.")
-        notes.append(f"skipped {len(bad)} unreadable image(s): {shown}")
-        log.warning(notes[-1])
+        shown = _shown(bad, "; ")
+        problem = f"{len(bad)} image(s) cannot be read: {shown}"
+        _raise_or_note(missing, notes, problem, f"skipped {len(bad)} unreadable image(s): {shown}", fix="Fix or remove them")
     kept = [p for p, k in zip(paths, keep) if k]
     if not kept:
         raise InputError("no readable images")

@@ -1,21 +1,43 @@
-"""Read files and folders into a DataFrame that :func:`hercules.data.prepare` accepts."""
+"""Read files and folders into a DataFrame that :func:`hercules.data.prepare` accepts.
+
+Every reader turns a malformed file into :class:`InputError` naming the file (and the line,
+where there is one), so a user sees what to fix rather than a parser's traceback.
+"""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from hercules.data.archive import extract_images_zip
 from hercules.data.dataset import IMAGE_EXTENSIONS, InputError
 
 log = logging.getLogger(__name__)
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json", ".parquet", ".pq", ".txt"}
 
+__all__ = ["TABLE_SUFFIXES", "extract_images_zip", "list_images", "read_path", "read_vectors"]
 
-def _read_text_table(path: Path, reader, **kw) -> pd.DataFrame:
-    """Read as UTF-8; on invalid bytes, re-read replacing them and say so (nothing silently lost)."""
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8; invalid bytes are replaced and a warning says so (nothing silently lost)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        log.warning("%s is not valid UTF-8 (%s); invalid bytes are replaced with U+FFFD", path, e.reason)
+        return data.decode("utf-8", errors="replace")
+
+
+def _read_text_table(path: Path, reader: Callable[..., pd.DataFrame], **kw: Any) -> pd.DataFrame:
+    """Read as UTF-8; on invalid bytes, re-read replacing them and say so."""
     try:
         return reader(path, encoding="utf-8", **kw)
     except UnicodeDecodeError as e:
@@ -23,11 +45,63 @@ def _read_text_table(path: Path, reader, **kw) -> pd.DataFrame:
         return reader(path, encoding="utf-8", encoding_errors="replace", **kw)
 
 
-def _read_lines(path: Path, encoding: str = "utf-8", encoding_errors: str = "strict") -> pd.DataFrame:
-    with open(path, encoding=encoding, errors=encoding_errors, newline=None) as f:
-        lines = [line.rstrip("\n") for line in f]
-    lines = [s for s in lines if s.strip()]
+def _read_lines(path: Path) -> pd.DataFrame:
+    lines = [s for s in _read_text(path).splitlines() if s.strip()]
     return pd.DataFrame({"text": lines})
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """One JSON object (or string) per line; a broken line is named by its number."""
+    rows: list[Any] = []
+    for no, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}, line {no}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(row, (dict, str)) or (rows and type(row) is not type(rows[0])):
+            kind = "objects" if not rows or isinstance(rows[0], dict) else "strings"
+            raise InputError(f"{path}, line {no}: expected one JSON {kind[:-1]} per line, got {type(row).__name__}")
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{path} holds no JSON lines")
+    return pd.DataFrame({"text": rows}) if isinstance(rows[0], str) else pd.DataFrame.from_records(rows)
+
+
+def _read_json(path: Path) -> pd.DataFrame:
+    """A JSON document pandas understands (records, columns, ...); syntax errors name the line."""
+    text = _read_text(path)
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}, line {e.lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+    try:
+        return pd.read_json(io.StringIO(text))
+    except ValueError as e:
+        raise InputError(f"{path} is valid JSON but not a table (a list of records or a dict of columns): {e}") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except ImportError as e:
+        raise InputError(f"reading {path} needs pyarrow: {e}") from None
+    except (ValueError, OSError, TypeError) as e:  # pyarrow's ArrowInvalid/ArrowIOError derive from these
+        raise InputError(f"{path} is not a readable Parquet file ({_first_line(e)})") from None
+
+
+def _read_csv(path: Path, sep: str = ",") -> pd.DataFrame:
+    try:
+        return _read_text_table(path, pd.read_csv, sep=sep)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} has no columns or rows") from None
+    except (pd.errors.ParserError, ValueError) as e:
+        raise InputError(f"{path} is not a well-formed {'CSV' if sep == ',' else 'TSV'} file ({_first_line(e)})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def list_images(folder: Path) -> list[str]:
@@ -36,52 +110,25 @@ def list_images(folder: Path) -> list[str]:
     return sorted(str(p) for p in files)
 
 
-MAX_ZIP_MEMBERS = 500_000
-MAX_ZIP_BYTES = 20 * 2**30  # uncompressed
-MAX_ZIP_RATIO = 200  # uncompressed / compressed, beyond which a zip is treated as a bomb
+def _read_folder(path: Path) -> pd.DataFrame:
+    images = list_images(path)
+    if not images:
+        raise InputError(f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {path}")
+    rel = [str(Path(p).relative_to(path)) for p in images]
+    return pd.DataFrame({"path": images}, index=pd.Index(rel, name="id"))
 
 
-def extract_images_zip(path: Path, dest_root: Path | None = None) -> Path:
-    """Safely extract the image files of a zip into a content-addressed cache folder.
-
-    Refuses absolute paths and ``..`` (path traversal), too many members, and archives whose
-    uncompressed size is huge or implausibly compressed (zip bombs). Non-image members are skipped.
-    """
-    import hashlib
-    import zipfile
-
-    from hercules.common.paths import default_cache_dir
-
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    dest = (dest_root or default_cache_dir() / "unzipped") / digest
-    with zipfile.ZipFile(path) as zf:
-        members = [m for m in zf.infolist() if not m.is_dir()]
-        if len(members) > MAX_ZIP_MEMBERS:
-            raise InputError(f"{path} has {len(members)} members; the limit is {MAX_ZIP_MEMBERS}")
-        total = sum(m.file_size for m in members)
-        packed = max(sum(m.compress_size for m in members), 1)
-        if total > MAX_ZIP_BYTES or (total > 2**30 and total / packed > MAX_ZIP_RATIO):
-            raise InputError(
-                f"{path} expands to {total / 2**30:.1f} GiB (ratio {total / packed:.0f}x): refusing a possible zip bomb"
-            )
-        for m in members:
-            parts = Path(m.filename.replace("\\", "/")).parts
-            if m.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                raise InputError(f"{path} contains an unsafe member name {m.filename!r}")
-        dest.mkdir(parents=True, exist_ok=True)
-        root = dest.resolve()
-        for m in members:
-            rel = Path(*Path(m.filename.replace("\\", "/")).parts)
-            if rel.suffix.lower() not in IMAGE_EXTENSIONS or rel.name.startswith(".") or "__MACOSX" in rel.parts:
-                continue
-            target = (dest / rel).resolve()
-            if root not in target.parents:
-                raise InputError(f"{path} member {m.filename!r} escapes the extraction folder")
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(m) as src, open(target, "wb") as out:
-                    out.write(src.read(m.file_size + 1))
-    return dest
+_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    ".csv": _read_csv,
+    ".tsv": lambda p: _read_csv(p, "\t"),
+    ".tab": lambda p: _read_csv(p, "\t"),
+    ".jsonl": _read_jsonl,
+    ".ndjson": _read_jsonl,
+    ".json": _read_json,
+    ".parquet": _read_parquet,
+    ".pq": _read_parquet,
+    ".txt": _read_lines,
+}
 
 
 def read_path(path: str | Path) -> pd.DataFrame:
@@ -94,26 +141,38 @@ def read_path(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path} does not exist")
     if path.is_dir():
-        images = list_images(path)
-        if not images:
-            raise InputError(f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {path}")
-        rel = [str(Path(p).relative_to(path)) for p in images]
-        return pd.DataFrame({"path": images}, index=pd.Index(rel, name="id"))
+        return _read_folder(path)
     suffix = path.suffix.lower()
     if suffix == ".zip":
-        return read_path(extract_images_zip(path))
+        return _read_folder(extract_images_zip(path))
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise InputError(f"unsupported file type {suffix!r}; use one of {sorted(TABLE_SUFFIXES)}, a zip or a folder of images")
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty")
-    if suffix in (".csv",):
-        return _read_text_table(path, pd.read_csv)
-    if suffix in (".tsv", ".tab"):
-        return _read_text_table(path, pd.read_csv, sep="\t")
-    if suffix in (".jsonl", ".ndjson"):
-        return _read_text_table(path, pd.read_json, lines=True)
-    if suffix == ".json":
-        return _read_text_table(path, pd.read_json)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if suffix == ".txt":
-        return _read_text_table(path, _read_lines)
-    raise InputError(f"unsupported file type {suffix!r}; use one of {sorted(TABLE_SUFFIXES)} or a folder of images")
+    return reader(path)
+
+
+def read_vectors(path: str | Path) -> np.ndarray:
+    """Load precomputed embeddings from a ``.npy`` file: a 2-D array of numbers, never a pickle."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise InputError(f"cannot read embeddings file {path}: {e.strerror or e}") from None
+    if magic != b"\x93NUMPY":
+        raise InputError(f"{path} is not a NumPy .npy file (save the embeddings with numpy.save)")
+    try:
+        E = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e).lower() or "object" in str(e).lower():
+            raise InputError(f"{path} holds Python objects (a pickled or ragged array), not numbers") from None
+        raise InputError(f"{path} is not a readable .npy file ({_first_line(e)})") from None
+    except (OSError, EOFError) as e:
+        raise InputError(f"{path} is not a readable .npy file ({_first_line(e)})") from None
+    if not isinstance(E, np.ndarray) or E.dtype.kind not in "biuf":
+        raise InputError(f"{path} must hold numbers, not {getattr(E, 'dtype', type(E).__name__)} values")
+    if E.ndim != 2 or 0 in E.shape:
+        raise InputError(f"{path} must hold a 2-D array, one row per item; got shape {E.shape}")
+    return E
