@@ -1,7 +1,7 @@
 """Embedding stage: turn texts or images into vectors, with a content-hash cache."""
 
-from hercules.embeddings.base import Embedder, EmbeddingError, content_key
 from hercules.common.paths import default_cache_dir
+from hercules.embeddings.base import Embedder, EmbedderSpecError, EmbeddingError, content_key
 from hercules.embeddings.cache import EmbeddingCache
 from hercules.embeddings.images import EfficientNetImageEmbedder, ImageEmbedder, PixelImageEmbedder
 from hercules.embeddings.providers import HashingEmbedder, SentenceTransformerEmbedder, WordLlamaEmbedder
@@ -9,11 +9,12 @@ from hercules.embeddings.registry import get_embedder, register_embedder
 
 __all__ = [
     "EfficientNetImageEmbedder",
-    "ImageEmbedder",
+    "EmbedderSpecError",
     "Embedder",
     "EmbeddingCache",
     "EmbeddingError",
     "HashingEmbedder",
+    "ImageEmbedder",
     "PixelImageEmbedder",
     "SentenceTransformerEmbedder",
     "WordLlamaEmbedder",

@@ -25,6 +25,10 @@ class EmbeddingError(RuntimeError):
     """An embedder failed or returned unusable vectors."""
 
 
+class EmbedderSpecError(EmbeddingError, ValueError):
+    """An embedder spec names no known embedder or carries a bad argument (a user error, so also a ValueError)."""
+
+
 def content_key(model_id: str, item: str) -> str:
     """Cache key of one input: sha256 over the model id and the content."""
     return hashlib.sha256(f"{model_id}\x00{item}".encode("utf-8", errors="surrogatepass")).hexdigest()
@@ -37,8 +41,6 @@ class Embedder(ABC):
     model_id: str = "embedder"
     #: Inputs per call to :meth:`_embed_batch`.
     batch_size: int = 64
-    #: Whether inputs are texts ("text") or image file paths ("image").
-    kind: str = "text"
 
     def __init__(self, cache: EmbeddingCache | None = None, progress: bool = True) -> None:
         self.cache = cache

