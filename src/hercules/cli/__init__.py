@@ -1,0 +1,1 @@
+"""The ``hercules`` command line (entry point: :func:`hercules.cli.main.main`)."""

@@ -1,0 +1,240 @@
+"""``hercules run``: read the data, check every setting and the destination, fit, save, report.
+
+The order is deliberate: everything that can be checked cheaply (levels, embedder spec, LLM
+spec, output folder, input file) is checked before the fit, so a typo or a read-only folder
+never costs an hour of embedding and LLM calls.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hercules.cli.common import one_line, parse_levels_option, read_vectors, setup_logging, user_errors
+
+_POSITIVE = click.IntRange(min=1)
+_SECONDS = click.FloatRange(min=0, min_open=True)
+
+
+#: The ``run`` options, kept apart from the command body so each reads on one screen.
+_RUN_OPTIONS = [
+    click.argument("data", type=click.Path(exists=True)),
+    click.option(
+        "-o", "--output", type=click.Path(), default="hercules-result", show_default=True, help="Result folder to write."
+    ),
+    click.option("--overwrite", is_flag=True, help="Replace an existing result in OUTPUT (other files there are kept)."),
+    click.option(
+        "--levels",
+        default="auto",
+        show_default=True,
+        callback=parse_levels_option,
+        help="Clusters per level, bottom-up (e.g. 100,20,5), or 'auto'.",
+    ),
+    click.option("--text-column", help="Column holding the text (or image paths). Default: detected."),
+    click.option("--id-column", help="Column holding unique item ids. Default: row number."),
+    click.option("--numeric-columns", help="Comma-separated numeric columns to cluster (numeric data)."),
+    click.option(
+        "--numeric-metadata",
+        type=click.Path(exists=True, dir_okay=False),
+        help="JSON file: {column: {name, unit, description}}.",
+    ),
+    click.option("--modality", type=click.Choice(["auto", "text", "numeric", "image"]), default="auto", show_default=True),
+    click.option(
+        "--representation",
+        type=click.Choice(["direct", "description"]),
+        default="direct",
+        show_default=True,
+        help="Cluster upper levels by vectors (direct) or by embedded descriptions.",
+    ),
+    click.option(
+        "--embedder",
+        default="auto",
+        show_default=True,
+        help="Text embedder: auto, minilm, wordllama, hashing[:dim], st:<folder>.",
+    ),
+    click.option(
+        "--embeddings",
+        "embeddings_path",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Precomputed embeddings (.npy, one row per item) instead of the embedder.",
+    ),
+    click.option(
+        "--llm",
+        default="none",
+        show_default=True,
+        help="Who writes titles: none (keywords), local (embedded Qwen2.5 1.5B), llamacpp:<model|file.gguf>, "
+        "openai:<model>, gemini:<model>, ollama:<model>, vllm:<model>, lmstudio:<model>, llamacpp-server:<model>.",
+    ),
+    click.option("--llm-base-url", help="Base URL of an OpenAI-compatible server (overrides the preset)."),
+    click.option("--llm-concurrency", type=_POSITIVE, help="Prompts in flight (default: the provider's)."),
+    click.option("--llm-batch-size", type=_POSITIVE, default=8, show_default=True, help="Clusters per prompt at most."),
+    click.option("--llm-timeout", type=_SECONDS, help="Seconds one LLM call may take (default: the provider's)."),
+    click.option("--llm-max-wait", type=_SECONDS, help="Longest wait a server's Retry-After may ask for (seconds)."),
+    click.option("--llm-log", type=click.Path(dir_okay=False), help="Write every prompt and response to this JSONL file."),
+    click.option(
+        "--dry-run", is_flag=True, help="Cluster, then report the LLM calls and tokens labelling would cost; no LLM calls."
+    ),
+    click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights."),
+    click.option("--resampling/--no-resampling", default=False, show_default=True, help="Vo et al. resampling refinement."),
+    click.option("--resampling-iterations", type=_POSITIVE, default=10, show_default=True),
+    click.option(
+        "--resampling-points", type=_POSITIVE, default=None, help="Core points per cluster (default: half the mean size)."
+    ),
+    click.option("--topic-seed", help="A theme the labels should orient towards."),
+    click.option("--drop-missing", is_flag=True, help="Skip empty texts / NaN rows / unreadable images instead of failing."),
+    click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+    click.option("--threads", type=_POSITIVE, default=None, help="BLAS threads for clustering (default: library default)."),
+    click.option("--save-embeddings", type=click.Choice(["float16", "float32", "none"]), default="float16", show_default=True),
+    click.option("--depth", type=click.IntRange(min=0), default=2, show_default=True, help="Levels of the tree to print."),
+    click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+    click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors."),
+    click.option("-v", "--verbose", count=True, help="More logging (-vv for debug)."),
+]
+
+
+def _options(f: Any) -> Any:
+    """Apply :data:`_RUN_OPTIONS` to the command function."""
+    for option in reversed(_RUN_OPTIONS):
+        f = option(f)
+    return f
+
+
+def _llm_provider(spec: str, base_url: str | None) -> Any:
+    """The LLM provider for ``--llm``; a bad spec or a missing backend is one clear line."""
+    from hercules.llm import get_llm
+
+    try:
+        return get_llm(spec, base_url=base_url) if base_url else get_llm(spec)
+    except (ValueError, RuntimeError, ImportError) as e:
+        raise click.ClickException(" ".join(str(e).split())) from None
+
+
+def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
+    """``llm_options`` from the flags; unset flags are left out so the provider's defaults apply."""
+    opts = {"batch_size": o["llm_batch_size"], "concurrency": o["llm_concurrency"], "log_path": o["llm_log"]}
+    for key in ("timeout", "max_wait"):
+        if o[f"llm_{key}"] is not None:
+            opts[key] = o[f"llm_{key}"]
+    return opts
+
+
+def _numeric_metadata(path: str | None) -> dict | None:
+    """The ``--numeric-metadata`` JSON: an object mapping columns to {name, unit, description}."""
+    if path is None:
+        return None
+    from hercules.data.dataset import InputError
+
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or not all(isinstance(v, dict) for v in meta.values()):
+        raise InputError(f"{path} must be a JSON object of objects: {{column: {{name, unit, description}}}}")
+    return meta
+
+
+def _check_destination(output: str, overwrite: bool) -> None:
+    """Refuse an unwritable or occupied output folder before any work is done, naming the flag that helps."""
+    try:
+        from hercules.persistence import check_destination
+    except ImportError:  # a persistence layer without the pre-flight check: save() still refuses
+        return
+    try:
+        check_destination(output, overwrite=overwrite)
+    except ValueError as e:
+        message = one_line(str(e))
+        if not overwrite and "--overwrite" not in message and (Path(output) / "hercules.json").exists():
+            message += " (pass --overwrite to replace it)"
+        raise click.ClickException(message) from None
+
+
+def _model(o: dict[str, Any], llm: Any) -> Any:
+    from hercules import Hercules
+
+    return Hercules(
+        o["levels"],
+        llm=llm,
+        llm_options=_llm_options(o),
+        representation=o["representation"],
+        embedder=o["embedder"],
+        weighted=not o["unweighted"],
+        resampling=o["resampling"],
+        resampling_iterations=o["resampling_iterations"],
+        resampling_points_per_cluster=o["resampling_points"],
+        topic_seed=o["topic_seed"],
+        modality=o["modality"],
+        text_column=o["text_column"],
+        id_column=o["id_column"],
+        numeric_columns=o["numeric_columns"].split(",") if o["numeric_columns"] else None,
+        numeric_metadata=_numeric_metadata(o["numeric_metadata"]),
+        missing="drop" if o["drop_missing"] else "raise",
+        random_state=o["seed"],
+        n_threads=o["threads"],
+        progress=not o["no_progress"],
+    )
+
+
+def _dry_run_report(model: Any, o: dict[str, Any]) -> None:
+    llm = _llm_provider(o["llm"] if o["llm"] != "none" else "fake", o["llm_base_url"])
+    est = model.llm_cost_estimate(llm, **_llm_options(o))
+    click.echo(est.to_string())
+    click.echo(
+        f"\nTotal: {int(est.calls.sum())} calls, ~{int(est.prompt_tokens.sum()):,} prompt tokens, "
+        f"<= {int(est.max_completion_tokens.sum()):,} completion tokens. Nothing was sent."
+    )
+
+
+def _save(model: Any, output: str, overwrite: bool, embeddings: str) -> None:
+    import inspect
+
+    kw: dict[str, Any] = {"embeddings": None if embeddings == "none" else embeddings}
+    if "overwrite" in inspect.signature(model.save).parameters:
+        kw["overwrite"] = overwrite
+    model.save(output, **kw)
+
+
+def _report(model: Any, output: str, depth: int) -> None:
+    click.echo(model.tree_text(max_depth=depth, max_children=8))
+    for st in getattr(model, "llm_stats_", None) or []:
+        click.echo(
+            f"LLM level {st['level']}: {st['clusters']} clusters, {st['calls']} calls ({st['cache_hits']} cached), "
+            f"{st['prompt_tokens']:,}+{st['completion_tokens']:,} tokens, {st['failed_clusters']} kept keyword titles, "
+            f"{st['wall_s']:.1f} s",
+            err=True,
+        )
+    t = model.timings_
+    click.echo(
+        f"\nSaved to {output}/  ({len(model.dataset_):,} items, levels {model.levels_}, "
+        f"{t['total']:.1f} s: embed {t['embed']:.1f} s, cluster {t['cluster']:.1f} s, label {t['label']:.1f} s)",
+        err=True,
+    )
+
+
+@click.command()
+@_options
+def run(data: str, output: str, **o: Any) -> None:
+    """Cluster DATA (CSV, TSV, JSONL, JSON, Parquet, TXT, a folder or a zip of images) and save the result."""
+    setup_logging(o["verbose"], o["quiet"])
+    with user_errors():
+        if o["embedder"] != "auto":
+            from hercules.embeddings import get_embedder
+
+            get_embedder(o["embedder"], progress=False)  # a bad spec fails now, not after reading the data
+        if not o["dry_run"]:
+            _check_destination(output, o["overwrite"])
+        llm = None if o["llm"] == "none" or o["dry_run"] else _llm_provider(o["llm"], o["llm_base_url"])
+        model = _model(o, llm)
+        from hercules.data import read_path
+
+        frame = read_path(data)
+        if frame.columns.tolist() == ["path"] and o["modality"] in ("auto", "image"):
+            model.set_params(text_column="path", modality="image")
+        model.fit(frame, embeddings=read_vectors(o["embeddings_path"]))
+        if o["dry_run"]:
+            _dry_run_report(model, o)
+            return
+        _save(model, output, o["overwrite"], o["save_embeddings"])
+    _report(model, output, o["depth"])
