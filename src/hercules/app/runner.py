@@ -116,12 +116,12 @@ def validate_run(form: dict[str, Any], meta: dict, choices: Choices) -> RunConfi
 
 
 def read_upload(store: Store, rid: str, upload: Path) -> Any:
-    """The upload as a DataFrame; a zip is extracted inside the run's own folder (and only images are kept)."""
+    """The upload as a DataFrame with text column names; a zip is extracted inside the run's own folder (images only)."""
     from hercules.data.readers import extract_images_zip, read_path
 
-    if upload.suffix.lower() == ".zip":
-        return read_path(extract_images_zip(upload, store.dir(rid)))
-    return read_path(upload)
+    frame = read_path(extract_images_zip(upload, store.dir(rid)) if upload.suffix.lower() == ".zip" else upload)
+    frame.columns = [str(c) for c in frame.columns]  # the form names columns by text
+    return frame
 
 
 def modality_for(config: RunConfig, frame: Any) -> tuple[str, str | None]:
