@@ -1,6 +1,5 @@
 """LLM labelling: parsing, batching, retries, cache and resume, against a fault-injecting local server."""
 
-import time
 
 import numpy as np
 import pytest
@@ -120,17 +119,12 @@ def test_rerun_and_resume_make_no_repeated_calls(tmp_path):
 
 
 def test_bounded_concurrency_keeps_a_server_busy(tmp_path):
+    """Prompts overlap up to the limit and never beyond (wall-time gains: benchmarks/bench_llm.py)."""
     corpus = make_corpus(n_per_topic=60)
-    timings = {}
     for conc in (1, 4):
         with FaultServer(delay_s=0.2) as srv:
-            t = time.perf_counter()
             fit(provider(srv), corpus, tmp_path, levels=(32,), batch_size=2, concurrency=conc, cache=False)
-            timings[conc] = time.perf_counter() - t
-            assert srv.max_in_flight <= conc
-            if conc == 4:
-                assert srv.max_in_flight == 4
-    assert timings[4] < timings[1] / 2
+            assert srv.max_in_flight == conc
 
 
 def test_duplicate_sibling_titles_are_disambiguated(tmp_path):

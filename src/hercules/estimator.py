@@ -215,10 +215,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
             return {}
         from hercules.labeling.llm import LLMLabelerOptions
 
-        try:
-            return LLMLabelerOptions.model_validate(dict(self.llm_options)).model_dump(exclude_unset=True)
-        except ValueError as e:
-            raise ValueError(f"invalid llm_options: {e}") from None
+        return LLMLabelerOptions.parse(self.llm_options).model_dump(exclude_unset=True)
 
     def _labeler(self) -> Labeler:
         if self.labeler is not None:
@@ -289,7 +286,8 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         projection, coords = self._fit_projection(vectors, built.hierarchy)
         timings = {"embed": t_embed, **built.timings, "project": time.perf_counter() - t0}
         timings["total"] = time.perf_counter() - t_start
-        state = FittedState(built.hierarchy, ds, encoder, projection, coords, vectors, vectors.shape[1], timings, built.llm_stats)
+        llm_stats = encoder.llm_stats_ + built.llm_stats
+        state = FittedState(built.hierarchy, ds, encoder, projection, coords, vectors, vectors.shape[1], timings, llm_stats)
         self._set_fitted(state)
         emit(on_progress, ProgressEvent("done", done=built.hierarchy.depth, total=built.hierarchy.depth))
         return self

@@ -62,7 +62,7 @@ class L0Encoder:
 
     Fitted state: ``model_id_`` (what made the vectors: an embedder id, ``"standardized"`` or
     ``"precomputed"``), ``spec_`` (the text embedder spec to rebuild it after a load) and
-    ``scaler_`` (mean/scale of numeric columns).
+    ``scaler_`` (mean/scale of numeric columns); ``llm_stats_`` accounts for LLM item descriptions.
     """
 
     def __init__(self, config: EncoderConfig, describer: Any = None) -> None:
@@ -71,6 +71,7 @@ class L0Encoder:
         self.model_id_: str | None = None
         self.spec_: str | None = None
         self.scaler_: dict[str, np.ndarray] | None = None
+        self.llm_stats_: list[dict[str, Any]] = []  # accounting of LLM item descriptions (level 0)
         self._text: Embedder | None = None
         self._image: Embedder | None = None
 
@@ -150,7 +151,9 @@ class L0Encoder:
         texts = [lab.description or lab.title for lab in level0_labels(ds)]
         if fitting and self.describer is not None:
             described = self.describer.describe_items(ds, topic_seed=self.config.topic_seed)
-            texts = [f"{lab.title}. {lab.description}" if lab is not None else t for lab, t in zip(described, texts)]
+            if described.stats is not None:
+                self.llm_stats_.append(dict(described.stats))
+            texts = [f"{lab.title}. {lab.description}" if lab is not None else t for lab, t in zip(described.labels, texts)]
         return self.embed_texts(texts, desc="embedding L0 descriptions"), self.text_embedder().model_id
 
     def _standardize(self, ds: Dataset, fitting: bool) -> np.ndarray:
