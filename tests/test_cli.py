@@ -54,7 +54,7 @@ def test_clear_errors_not_tracebacks(tmp_path):
     r = CliRunner().invoke(cli, ["run", str(data), "--levels", "10", "--embedder", "hashing", "-o", str(tmp_path / "o"), "-q"])
     assert r.exit_code != 0 and "only 3 items" in r.output
     r = CliRunner().invoke(cli, ["run", str(data), "--levels", "ten", "-q"])
-    assert r.exit_code != 0 and "comma-separated" in r.output
+    assert r.exit_code != 0 and "whole numbers" in r.output
 
 
 def test_numeric_and_image_folder(tmp_path):
@@ -137,3 +137,94 @@ def test_missing_local_model_is_a_clear_error(tmp_path, corpus):
         ],
     )
     assert r.exit_code != 0 and "does not exist" in r.output and "Traceback" not in r.output
+
+
+def test_llm_flags_reach_llm_options():
+    from hercules.cli.run import _llm_options
+
+    base = {"llm_batch_size": 4, "llm_concurrency": None, "llm_log": None, "llm_timeout": None, "llm_max_wait": None}
+    assert _llm_options(base) == {"batch_size": 4, "concurrency": None, "log_path": None}
+    assert _llm_options({**base, "llm_timeout": 30.0, "llm_max_wait": 5.0})["timeout"] == 30.0
+    assert _llm_options({**base, "llm_max_wait": 5.0})["max_wait"] == 5.0
+
+
+def test_user_errors_keep_bugs_as_tracebacks():
+    from pathlib import Path
+
+    import click
+    import numpy as np
+    import pytest
+
+    from hercules.cli.common import one_line, user_errors
+    from hercules.data import InputError
+
+    with pytest.raises(click.ClickException, match="bad input"), user_errors():
+        raise InputError("bad\n input")
+    with pytest.raises(click.ClickException, match="nope.txt: No such file"), user_errors():
+        Path("/nonexistent-dir/nope.txt").read_text()
+    with pytest.raises(ValueError), user_errors():  # raised inside numpy, not by hercules: a bug, not a user error
+        np.zeros(3).reshape(2, 2)
+    assert one_line("pass missing='drop' (CLI: --drop-missing) to skip") == "pass --drop-missing to skip"
+
+
+def test_help_imports_nothing_heavy():
+    """``hercules --help`` must answer at once: the CLI modules import click, not numpy/pandas/the estimator."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import hercules.cli.main as m\n"
+        "heavy = [n for n in ('numpy', 'pandas', 'sklearn', 'scipy', 'hercules.estimator') if n in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"imported at start-up: {out}"
+    r = subprocess.run([sys.executable, "-m", "hercules.cli.main", "run", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--overwrite" in r.stdout and "--llm-timeout" in r.stdout and "--llm-max-wait" in r.stdout
+
+
+def test_overwrite_replaces_a_result_and_keeps_the_users_files(tmp_path, corpus):
+    data = tmp_path / "data.csv"
+    corpus.to_csv(data, index=False)
+    out = tmp_path / "res"
+    args = ["run", str(data), "--levels", "12,4", "--embedder", "hashing:64", "-o", str(out), "-q", "--no-progress"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    (out / "notes.txt").write_text("mine")
+    r = CliRunner().invoke(cli, [*args[:3], "6,2", *args[4:]])
+    assert r.exit_code != 0 and "--overwrite" in r.output
+    assert "L2-3" in CliRunner().invoke(cli, ["show", str(out)]).output  # the old result, untouched
+    r = CliRunner().invoke(cli, [*args[:3], "6,2", *args[4:], "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert (out / "notes.txt").read_text() == "mine"
+    shown = CliRunner().invoke(cli, ["show", str(out)]).output
+    assert "L2-1" in shown and "L2-3" not in shown
+
+
+def test_retry_after_is_capped_by_llm_max_wait(tmp_path, corpus):
+    """A server asking for an hour's pause must not stall the run: --llm-max-wait caps the wait."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.fault_server import FaultServer
+
+    data = tmp_path / "data.csv"
+    corpus.to_csv(data, index=False)
+    with FaultServer(script=["429-hour"]) as srv:
+        args = [
+            "run",
+            str(data),
+            "--levels",
+            "12,4",
+            "--embedder",
+            "hashing:64",
+            "-o",
+            str(tmp_path / "o"),
+            "-q",
+            "--no-progress",
+        ]
+        args += ["--llm", "vllm:max-wait-model", "--llm-base-url", srv.url, "--llm-max-wait", "0.5", "--llm-timeout", "20"]
+        t0 = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "hercules.cli.main", *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t0 < 60 and "Title L2-0" in r.stdout

@@ -123,3 +123,79 @@ def test_image_folder_is_recursive(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     df = read_path(tmp_path)
     assert sorted(df.index) == ["a.png", "sub/b.webp"]
+
+
+def test_malformed_files_name_the_file_and_line(tmp_path):
+    (tmp_path / "d.jsonl").write_text('{"text": "a"}\n\n{"text": "b"}\n{"text": \n')
+    with pytest.raises(InputError, match=r"d.jsonl, line 4: not valid JSON"):
+        read_path(tmp_path / "d.jsonl")
+    (tmp_path / "mixed.jsonl").write_text('{"text": "a"}\n"just a string"\n')
+    with pytest.raises(InputError, match=r"line 2: expected one JSON object"):
+        read_path(tmp_path / "mixed.jsonl")
+    (tmp_path / "s.jsonl").write_text('"first text"\n"second text"\n')
+    assert read_path(tmp_path / "s.jsonl")["text"].tolist() == ["first text", "second text"]
+    (tmp_path / "d.json").write_text('[{"text": "a"},\n {"text": }]')
+    with pytest.raises(InputError, match=r"d.json, line 2"):
+        read_path(tmp_path / "d.json")
+    (tmp_path / "d.parquet").write_text("text\nnot parquet\n")
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        read_path(tmp_path / "d.parquet")
+    (tmp_path / "d.csv").write_text('text,y\n"open quote,1\nb,2\n')
+    with pytest.raises(InputError, match="not a well-formed CSV"):
+        read_path(tmp_path / "d.csv")
+
+
+def test_read_vectors_accepts_numbers_only(tmp_path):
+    from hercules.data import read_vectors
+
+    np.save(tmp_path / "ok.npy", np.ones((3, 2), dtype=np.float16))
+    assert read_vectors(tmp_path / "ok.npy").shape == (3, 2)
+    cases = {
+        "pickled.npy": (np.array([{"a": 1}, None], dtype=object), "Python objects"),
+        "strings.npy": (np.array([["a", "b"]]), "must hold numbers"),
+        "flat.npy": (np.zeros(5), "2-D"),
+        "empty.npy": (np.zeros((0, 3)), "2-D"),
+    }
+    for name, (array, message) in cases.items():
+        np.save(tmp_path / name, array, allow_pickle=True)
+        with pytest.raises(InputError, match=message):
+            read_vectors(tmp_path / name)
+    (tmp_path / "text.npy").write_text("1,2,3\n")
+    with pytest.raises(InputError, match=r"not a NumPy \.npy file"):
+        read_vectors(tmp_path / "text.npy")
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "ok.npy").read_bytes()[:-4])
+    with pytest.raises(InputError, match="not a readable .npy"):
+        read_vectors(tmp_path / "cut.npy")
+
+
+def test_id_column_problems_are_named():
+    df = pd.DataFrame({"id": ["a", "b", "a", "c", "c"], "text": ["x y", "z w", "u v", "p q", "r s"]})
+    with pytest.raises(InputError, match=r"id column 'id' repeats 2 value\(s\): a, c"):
+        prepare(df, id_column="id")
+    with pytest.raises(InputError, match=r"id column 'nope' not found; columns are \['id', 'text'\]"):
+        prepare(df, id_column="nope")
+    with pytest.raises(InputError, match="both the id column and the text column"):
+        prepare(df, id_column="text", text_column="text")
+    holes = pd.DataFrame({"id": ["a", None, "b"], "text": ["x", "y", "z"]})
+    with pytest.raises(InputError, match=r"1 missing id\(s\) \(rows: 1\)"):
+        prepare(holes, id_column="id")
+
+
+def test_every_skip_hint_names_the_api_argument_and_the_cli_flag(tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG nope")
+    bad_inputs = [
+        ["ok", None, "fine"],
+        pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2.0, 3.0]}),
+        [_png(tmp_path / "a.png"), _png(tmp_path / "b.png"), str(broken)],
+    ]
+    for data in bad_inputs:
+        with pytest.raises(InputError, match=r"missing='drop' \(CLI: --drop-missing\)"):
+            prepare(data)
+
+
+def test_no_text_column_says_how_to_name_one():
+    with pytest.raises(InputError, match="--text-column"):
+        from hercules.data.dataset import pick_text_column
+
+        pick_text_column(pd.DataFrame({"a": [1, 2]}))

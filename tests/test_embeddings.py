@@ -67,6 +67,31 @@ def test_registry_and_third_party_registration():
         get_embedder("nope")
 
 
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("nope", "unknown embedder 'nope'"),
+        ("hashing:abc", "needs a whole number"),
+        ("hashing:0", "between 2 and"),
+        ("hashing:100000000", "between 2 and"),
+        ("pixels:-1", "between 2 and"),
+        ("minilm:large", "takes no argument"),
+        ("st:", "needs folder"),
+        ("", "non-empty string"),
+    ],
+)
+def test_bad_specs_are_clear_errors(spec, message):
+    from hercules.embeddings import EmbedderSpecError
+
+    with pytest.raises(EmbedderSpecError, match=message) as info:
+        get_embedder(spec)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, EmbeddingError)
+
+
+def test_embedders_have_no_unused_kind_attribute():
+    assert not hasattr(HashingEmbedder(8, progress=False), "kind")
+
+
 def test_wordllama_real_model_loads_offline():
     emb = get_embedder("wordllama", progress=False)
     X = emb.embed(["my card was declined", "card payment refused", "what is the weather on mars"])
@@ -76,9 +101,14 @@ def test_wordllama_real_model_loads_offline():
 
 
 @pytest.mark.slow
-def test_minilm_real_model_loads_offline():
+def test_minilm_real_model_loads_offline(monkeypatch):
+    import os
+
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
     emb = get_embedder("minilm", progress=False)
     X = emb.embed(["my card was declined", "card payment refused", "what is the weather on mars"])
+    assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ  # the user's environment is theirs
     assert X.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-4)
     sims = X @ X.T

@@ -35,8 +35,16 @@ def photo_tiles(tmp_path_factory):
 
 @pytest.mark.slow
 def test_efficientnet_clusters_photos_and_titles_say_what_they_show(photo_tiles):
+    import torch
+
     paths, truth = photo_tiles
-    m = Hercules([2], progress=False).fit(paths)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the user's choice, which loading the model must not override
+    try:
+        m = Hercules([2], progress=False).fit(paths)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
     assert m.embedder_id_ == "effnet-lite0:imagenet" and m.embeddings_.shape == (8, 1280)
     assert adjusted_rand_score(truth, m.labels_) == 1.0
     titles = " ".join(c.title.lower() + " " + c.description.lower() for c in m.clusters(1))
@@ -170,3 +178,95 @@ def test_clip_class_embedder_loads_a_local_folder(tmp_path):
     assert m.embedder_id_ == "clip:tiny-clip" and m.levels_ == [2]
     with pytest.raises(Exception, match="folder"):
         get_embedder("clip:/does/not/exist")
+
+
+def _zip_of(path, members, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _png_bytes(color):
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _files(root):
+    return sorted(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file())
+
+
+def test_zip_extraction_is_staged_streamed_and_reused(tmp_path, monkeypatch):
+    from hercules.data import archive
+
+    monkeypatch.setattr(archive, "CHUNK_BYTES", 64)  # members far larger than a chunk still come out whole
+    members = {f"d/{i}.png": _png_bytes((i * 40, 0, 0)) for i in range(4)}
+    z = _zip_of(tmp_path / "a.zip", members, zipfile.ZIP_DEFLATED)
+    root = tmp_path / "root"
+    dest = archive.extract_images_zip(z, root)
+    assert [p.read_bytes() for p in sorted(dest.rglob("*.png"))] == list(members.values())
+    assert [p.name for p in root.iterdir()] == [dest.name]  # no staging folder left behind
+    stamp = (dest / "d" / "0.png").stat().st_mtime_ns
+    assert archive.extract_images_zip(z, root) == dest and (dest / "d" / "0.png").stat().st_mtime_ns == stamp
+
+
+def test_an_interrupted_extraction_is_redone_not_trusted(tmp_path):
+    from hercules.common.plugins import file_digest
+    from hercules.data import archive
+
+    z = _zip_of(tmp_path / "a.zip", {f"{i}.png": _png_bytes((0, i * 50, 0)) for i in range(3)})
+    stale = tmp_path / "root" / file_digest(z)[:16]
+    stale.mkdir(parents=True)
+    (stale / "0.png").write_bytes(b"")  # what a crash mid-write used to leave
+    dest = archive.extract_images_zip(z, tmp_path / "root")
+    assert dest == stale and all(p.stat().st_size > 0 for p in dest.glob("*.png")) and len(list(dest.glob("*.png"))) == 3
+
+
+def test_refused_archives_leave_nothing_behind(tmp_path):
+    from hercules.data import archive
+
+    liar = bytearray(_zip_of(tmp_path / "l.zip", {"a.png": _png_bytes((1, 2, 3)) * 20}).read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = liar.index(signature)
+        liar[at + offset : at + offset + 4] = (10).to_bytes(4, "little")
+    (tmp_path / "l.zip").write_bytes(bytes(liar))
+    good = _zip_of(tmp_path / "g.zip", {"a.png": _png_bytes((1, 2, 3)), "b.png": _png_bytes((3, 2, 1))}).read_bytes()
+    (tmp_path / "t.zip").write_bytes(good[: len(good) // 2])
+    (tmp_path / "n.zip").write_text("not an archive")
+    _zip_of(tmp_path / "b.zip", {"ok.png": _png_bytes((9, 9, 9)), "big.png": b"\0" * (32 << 20)}, zipfile.ZIP_DEFLATED)
+    cases = {"l.zip": "does not match its header", "t.zip": "not a valid zip", "n.zip": "not a valid zip", "b.zip": "zip bomb"}
+    root = tmp_path / "root"
+    for name, message in cases.items():
+        with pytest.raises(InputError, match=message):
+            archive.extract_images_zip(tmp_path / name, root)
+        assert not root.exists() or _files(root) == [], name
+
+
+def test_ratio_is_enforced_on_the_bytes_written(tmp_path, monkeypatch):
+    """A member whose header hides its ratio is stopped while streaming, and its partial output removed."""
+    from hercules.data import archive
+
+    z = _zip_of(tmp_path / "b.zip", {"big.png": b"\0" * (4 << 20)}, zipfile.ZIP_DEFLATED)
+    monkeypatch.setattr(archive, "RATIO_FLOOR_BYTES", 1 << 20)
+    monkeypatch.setattr(archive, "_plan", lambda path, zf: [(zf.infolist()[0], Path("big.png"))])  # skip the header check
+    with pytest.raises(InputError, match="expands more than"):
+        archive.extract_images_zip(z, tmp_path / "root")
+    assert _files(tmp_path / "root") == []
+
+
+def test_unreadable_images_are_one_clear_error(tmp_path):
+    from hercules.embeddings import EmbeddingError
+    from hercules.embeddings.images import open_image
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG nope")
+    with pytest.raises(EmbeddingError, match="cannot read image .*bad.png"):
+        PixelImageEmbedder(progress=False).embed([str(bad)])
+    with pytest.raises(EmbeddingError, match="cannot read image .*missing.png"):
+        open_image(str(tmp_path / "missing.png"))
+    good = tmp_path / "good.png"
+    Image.new("L", (30, 20), 128).save(good)
+    assert open_image(str(good), "RGB", 8).size == (8, 8) and open_image(str(good)).mode == "RGB"
