@@ -8,7 +8,6 @@ result as plain values and arrays.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +17,6 @@ from hercules.clustering.kmeans import all_finite
 from hercules.data.dataset import Dataset, InputError
 from hercules.embeddings import Embedder, EmbeddingCache, get_embedder
 from hercules.labeling import level0_labels
-
-log = logging.getLogger(__name__)
 
 PRECOMPUTED = "precomputed"
 
