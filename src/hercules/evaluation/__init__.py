@@ -10,6 +10,7 @@ from hercules.evaluation.metrics import (
     sibling_distinctness,
     title_alignment,
 )
+from hercules.evaluation.titles import identification_unavailable, title_quality
 
 __all__ = [
     "contingency",
@@ -17,9 +18,11 @@ __all__ = [
     "evaluate_level",
     "external_metrics",
     "hungarian_accuracy",
+    "identification_unavailable",
     "internal_metrics",
     "pair_agreement",
     "resolve_labels",
     "sibling_distinctness",
     "title_alignment",
+    "title_quality",
 ]

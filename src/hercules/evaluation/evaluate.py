@@ -17,6 +17,7 @@ from hercules.evaluation.metrics import (
     sibling_distinctness,
     title_alignment,
 )
+from hercules.evaluation.titles import identification_unavailable, title_quality
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,16 @@ def evaluate_level(
     class_names: Mapping[Any, str] | bool | None = None,
     sample_size: int = 5000,
     random_state: int | None = 0,
+    skip_reason: str | None | bool = False,
 ) -> dict[str, Any]:
-    """All metrics for one level; keys are flat so a list of results makes a DataFrame."""
+    """All metrics for one level; keys are flat so a list of results makes a DataFrame.
+    ``skip_reason``: why title identification cannot run (False: find out here)."""
     h = model.hierarchy_
     lvl = h.level(level)
     item_labels = h.item_labels(level)
     out: dict[str, Any] = {"level": level, "n_clusters": lvl.k, "n_items": h.n_items}
+    reason = identification_unavailable(model) if skip_reason is False else skip_reason
+    out.update(title_quality(model, level, lambda t: _embed_titles(model, t), reason))  # type: ignore[arg-type]
 
     if model.embeddings_ is not None:
         X = np.asarray(model.embeddings_, dtype=np.float32)
@@ -124,7 +129,12 @@ def evaluate(
 ) -> dict[str, Any] | pd.DataFrame:
     """Metrics for ``level`` (a dict), or for every level (a DataFrame, one row per level)."""
     model._check_fitted()
-    kw = dict(truth_levels=truth_levels, class_names=class_names, sample_size=sample_size, random_state=random_state)
+    reason = identification_unavailable(model)
+    if reason is not None:
+        log.info("title identification skipped: %s", reason)
+    kw = dict(
+        truth_levels=truth_levels, class_names=class_names, sample_size=sample_size, random_state=random_state, skip_reason=reason
+    )
     if level is not None:
         return evaluate_level(model, level, labels, **kw)
     rows = [evaluate_level(model, t, labels, **kw) for t in range(1, model.hierarchy_.depth + 1)]
