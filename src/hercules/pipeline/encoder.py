@@ -35,6 +35,31 @@ def check_embeddings(E: Any, n: int) -> np.ndarray:
     return E
 
 
+def check_matrix(X: Any) -> Any:
+    """Array-like numeric input gets numpy's checks here (sparse, complex, object, empty);
+    tables, texts and paths go to :func:`hercules.data.prepare` untouched."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        raise InputError("sparse input is not supported; pass a dense array (e.g. X.toarray()) or precomputed embeddings=")
+    if not isinstance(X, np.ndarray):
+        return X
+    if np.iscomplexobj(X):
+        raise InputError("Complex data not supported; pass real numbers")
+    if X.ndim == 1 and X.dtype.kind in "biuf":
+        raise InputError("expected a 2-D array of numbers, got 1-D. Reshape your data: X.reshape(-1, 1) for one variable")
+    if X.ndim == 2 and X.shape[1] == 0:
+        raise InputError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+    if X.dtype == object and X.ndim == 2:
+        try:
+            return X.astype(np.float64)
+        except ValueError:  # strings: a table of texts, for prepare() to read
+            return X
+        except TypeError as e:
+            raise TypeError(f"a 2-D object array must hold numbers or texts: {e}") from None
+    return X
+
+
 @dataclass
 class EncoderConfig:
     """The estimator parameters the encoder needs (copied, never the estimator itself)."""
