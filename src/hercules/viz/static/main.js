@@ -1,0 +1,170 @@
+// ---- main.js: view state, pan/zoom, hover, selection; wires the pieces together.
+async function main() {
+  const { meta, arr } = await loadData();
+  const S = buildState(meta, arr);
+  const wrap = $("mapwrap");
+  const renderer = createRenderer($("map"), S);
+  const canvas = $("map"), grid = buildGrid(S);
+  const labels = createLabels(S, $("labels"), (t, j) => select(t, j, false));
+  let frame = 0, anim = null;
+
+  const redraw = () => {
+    if (frame) return;
+    frame = requestAnimationFrame(() => { frame = 0; renderer.draw(); labels.update(); });
+  };
+  const fitView = (box, pad = 0.92) => {
+    const [u0, v0, u1, v1] = box;
+    const scale = Math.min(S.W / Math.max(u1 - u0, 1e-6), S.H / Math.max(v1 - v0, 1e-6)) * pad;
+    return { cx: (u0 + u1) / 2, cy: (v0 + v1) / 2, scale };
+  };
+  const resize = () => {
+    const dpr = window.devicePixelRatio || 1;
+    S.W = wrap.clientWidth; S.H = wrap.clientHeight;
+    canvas.width = Math.round(S.W * dpr); canvas.height = Math.round(S.H * dpr);
+    const home = fitView(meta.view);
+    if (!S.view) S.view = home;
+    S.scale0 = home.scale;
+    redraw();
+  };
+  const stopAnim = () => { if (anim) cancelAnimationFrame(anim); anim = null; };
+  const flyTo = (target, ms = 450) => {
+    const from = { ...S.view }, t0 = performance.now();
+    stopAnim();
+    const step = (now) => {
+      const a = Math.min(1, (now - t0) / ms), e = a * a * (3 - 2 * a);
+      S.view = {
+        cx: from.cx + (target.cx - from.cx) * e,
+        cy: from.cy + (target.cy - from.cy) * e,
+        scale: Math.exp(Math.log(from.scale) + (Math.log(target.scale) - Math.log(from.scale)) * e),
+      };
+      renderer.draw(); labels.update();
+      anim = a < 1 ? requestAnimationFrame(step) : null;
+    };
+    anim = requestAnimationFrame(step);
+  };
+  const clampScale = (s) => Math.max(S.scale0 / 2, Math.min(S.scale0 * 5000, s));
+  const zoomAt = (f, mx = S.W / 2, my = S.H / 2) => {
+    stopAnim();
+    const v = S.view, u = v.cx + (mx - S.W / 2) / v.scale, w = v.cy - (my - S.H / 2) / v.scale;
+    const scale = clampScale(v.scale * f);
+    S.view = { cx: u - (mx - S.W / 2) / scale, cy: w + (my - S.H / 2) / scale, scale };
+    redraw();
+  };
+
+  // Bounding box (2nd-98th percentile) of a cluster's drawn points: where "zoom to" flies.
+  const clusterBox = (t, j) => {
+    const us = [], vs = [], lab = S.lab[t];
+    for (let i = 0; i < S.n; i++) if (lab[i] === j) { us.push(S.xy[2 * i]); vs.push(S.xy[2 * i + 1]); }
+    if (!us.length) { const lv = S.levels[t - 1]; return [lv.anchor[2 * j] - 0.05, lv.anchor[2 * j + 1] - 0.05, lv.anchor[2 * j] + 0.05, lv.anchor[2 * j + 1] + 0.05]; }
+    const q = (a, p) => a[Math.min(a.length - 1, Math.floor(p * a.length))];
+    us.sort((a, b) => a - b); vs.sort((a, b) => a - b);
+    return [q(us, 0.02), q(vs, 0.02), q(us, 0.98), q(vs, 0.98)];
+  };
+  const mask = new Uint8Array(S.n);
+  function select(t, j, zoom) {
+    S.sel = { t, j };
+    const lab = S.lab[t];
+    for (let i = 0; i < S.n; i++) mask[i] = lab[i] === j ? 255 : 0;
+    renderer.setMask(mask);
+    showPane(S, t, j, select);
+    revealInTree(S, t, j);
+    if (zoom) {
+      const target = fitView(clusterBox(t, j), 0.7);
+      target.scale = clampScale(Math.min(target.scale, S.scale0 * 60));
+      if (S.labelLevel === "auto") target.scale = Math.max(target.scale, S.scale0 * Math.sqrt(S.levels[t - 1].k / S.levels[S.L - 1].k) * LABEL_DENSITY * 1.01);
+      flyTo(target);
+    } else redraw();
+  }
+  function clearSelection() {
+    S.sel = null;
+    mask.fill(255);
+    renderer.setMask(mask);
+    $("pane").hidden = true;
+    document.querySelectorAll("#tree button.active").forEach((b) => b.classList.remove("active"));
+    redraw();
+  }
+
+  setupInput(S, canvas, grid, { zoomAt, redraw, select, clearSelection, flyTo, fitView, stopAnim });
+  buildTree(S, select);
+  setupSearch(S, select, (m) => { S.matches = m; redraw(); });
+  const sel = $("lvlsel");
+  sel.append(new Option("titles: auto", "auto"), ...S.levels.slice().reverse().map((lv) => new Option(`titles: level ${lv.level} (${lv.k})`, String(lv.level))));
+  sel.addEventListener("change", () => { S.labelLevel = sel.value === "auto" ? "auto" : Number(sel.value); redraw(); });
+  $("pane-close").addEventListener("click", clearSelection);
+  $("pane-zoom").addEventListener("click", () => S.sel && select(S.sel.t, S.sel.j, true));
+  const shown = meta.n_points < meta.n_items ? `${fmt(meta.n_points)} of ${fmt(meta.n_items)} items shown` : `${fmt(meta.n_items)} items`;
+  $("stats").textContent = `${shown} \u00b7 ${S.L} levels (${S.levels.map((lv) => lv.k).reverse().join(" / ")})` + (meta.layout ? ` \u00b7 ${meta.layout} layout` : "") + ` \u00b7 ${renderer.kind}`;
+  new ResizeObserver(resize).observe(wrap);
+  resize();
+  renderer.draw(); labels.update();
+  window.hercules = {
+    state: S,
+    renderer: renderer.kind,
+    select: (cid, zoom = true) => { const m = /^L(\d+)-(\d+)$/i.exec(cid); if (m) select(Number(m[1]), Number(m[2]), zoom); },
+    clear: clearSelection,
+    zoom: (f) => zoomAt(f),
+    setView: (cx, cy, zoom) => { stopAnim(); S.view = { cx, cy, scale: S.scale0 * zoom }; renderer.draw(); labels.update(); },
+    activeLevel: () => S.activeLevel,
+  };
+  document.body.dataset.ready = "1";
+}
+
+function setupInput(S, canvas, grid, act) {
+  let drag = null, hoverTimer = 0;
+  const pos = (ev) => { const r = canvas.getBoundingClientRect(); return [ev.clientX - r.left, ev.clientY - r.top]; };
+  const pick = (x, y) => nearestPoint(S, grid, S.view.cx + (x - S.W / 2) / S.view.scale, S.view.cy - (y - S.H / 2) / S.view.scale, 8 / S.view.scale);
+  canvas.addEventListener("wheel", (ev) => {
+    ev.preventDefault();
+    const [x, y] = pos(ev);
+    act.zoomAt(Math.exp(-ev.deltaY * (ev.deltaMode === 1 ? 0.05 : 0.0015)), x, y);
+  }, { passive: false });
+  canvas.addEventListener("pointerdown", (ev) => {
+    act.stopAnim();
+    drag = { x: ev.clientX, y: ev.clientY, moved: 0 };
+    canvas.setPointerCapture(ev.pointerId);
+    canvas.classList.add("dragging");
+  });
+  canvas.addEventListener("pointermove", (ev) => {
+    const [x, y] = pos(ev);
+    if (drag) {
+      const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+      drag.moved += Math.abs(dx) + Math.abs(dy);
+      drag.x = ev.clientX; drag.y = ev.clientY;
+      S.view = { ...S.view, cx: S.view.cx - dx / S.view.scale, cy: S.view.cy + dy / S.view.scale };
+      $("tooltip").hidden = true;
+      act.redraw();
+      return;
+    }
+    clearTimeout(hoverTimer);
+    hoverTimer = setTimeout(() => {
+      const i = pick(x, y);
+      if (i >= 0) showTooltip(S, i, x, y); else $("tooltip").hidden = true;
+    }, 15);
+  });
+  canvas.addEventListener("pointerleave", () => { clearTimeout(hoverTimer); $("tooltip").hidden = true; });
+  canvas.addEventListener("pointerup", (ev) => {
+    canvas.classList.remove("dragging");
+    const d = drag;
+    drag = null;
+    if (!d || d.moved > 4) return;
+    const [x, y] = pos(ev), i = pick(x, y), t = S.activeLevel || S.L;
+    if (i >= 0) act.select(t, S.lab[t][i], false); else if (S.sel) act.clearSelection();
+  });
+  canvas.addEventListener("dblclick", (ev) => { const [x, y] = pos(ev); act.zoomAt(2, x, y); });
+  $("zin").addEventListener("click", () => act.zoomAt(1.6));
+  $("zout").addEventListener("click", () => act.zoomAt(1 / 1.6));
+  $("zreset").addEventListener("click", () => act.flyTo(act.fitView(S.meta.view)));
+  document.addEventListener("keydown", (ev) => {
+    if (ev.target.tagName === "INPUT") return;
+    if (ev.key === "Escape") act.clearSelection();
+    if (ev.key === "+" || ev.key === "=") act.zoomAt(1.6);
+    if (ev.key === "-") act.zoomAt(1 / 1.6);
+  });
+}
+
+main().catch((e) => {
+  console.error(e);
+  const box = $("error");
+  box.textContent = "Could not show the map: " + (e && e.message ? e.message : e);
+  box.hidden = false;
+});
