@@ -165,6 +165,8 @@ def test_user_errors_keep_bugs_as_tracebacks():
     with pytest.raises(ValueError), user_errors():  # raised inside numpy, not by hercules: a bug, not a user error
         np.zeros(3).reshape(2, 2)
     assert one_line("pass missing='drop' (CLI: --drop-missing) to skip") == "pass --drop-missing to skip"
+    assert one_line("use --overwrite (overwrite=True) to\n replace it") == "use --overwrite to replace it"
+    assert one_line("at most 59) or levels='auto'") == "at most 59) or --levels auto"
 
 
 def test_help_imports_nothing_heavy():
@@ -191,7 +193,7 @@ def test_overwrite_replaces_a_result_and_keeps_the_users_files(tmp_path, corpus)
     assert CliRunner().invoke(cli, args).exit_code == 0
     (out / "notes.txt").write_text("mine")
     r = CliRunner().invoke(cli, [*args[:3], "6,2", *args[4:]])
-    assert r.exit_code != 0 and "--overwrite" in r.output
+    assert r.exit_code != 0 and "use --overwrite to replace it" in r.output
     assert "L2-3" in CliRunner().invoke(cli, ["show", str(out)]).output  # the old result, untouched
     r = CliRunner().invoke(cli, [*args[:3], "6,2", *args[4:], "--overwrite"])
     assert r.exit_code == 0, r.output

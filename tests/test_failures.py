@@ -129,10 +129,22 @@ def _embeddings(ws: Workspace, array: np.ndarray, allow_pickle: bool = False) ->
     return ["run", str(ws.csv()), "--embeddings", str(npy), "--levels", "4,2", *FAST]
 
 
-def _existing_result(ws: Workspace) -> list[str]:
+def _result(ws: Workspace) -> Path:
+    """A small saved result at ``ws.out``, made in-process (faster than another subprocess)."""
     from hercules import Hercules
 
     Hercules([3], embedder="hashing:64", progress=False).fit(make_corpus(5)).save(str(ws.out))
+    return ws.out
+
+
+def _damaged_result(ws: Workspace) -> list[str]:
+    arrays = _result(ws) / "arrays.npz"
+    arrays.write_bytes(arrays.read_bytes()[:100])
+    return ["show", str(ws.out)]
+
+
+def _existing_result(ws: Workspace) -> list[str]:
+    _result(ws)
     (ws.out / "my-notes.txt").write_text("the user's own file")
     return ["run", str(ws.csv()), "-o", str(ws.out), "--levels", "4,2", *FAST]
 
@@ -230,6 +242,14 @@ CASES = [
         lambda ws: ["run", str(ws.csv()), "-o", str(ws.out), "--embedder", "hashing:64", "--llm", "nope:x", "-q"],
         r"unknown",
         fail_fast=True,
+    ),
+    # commands that read a saved result
+    Case("show-not-a-result", lambda ws: ["show", str(ws.inputs)], r"not a hercules result"),
+    Case("show-damaged-result", _damaged_result, r"arrays\.npz"),
+    Case(
+        "predict-bad-embeddings",
+        lambda ws: ["predict", str(_result(ws)), str(ws.csv()), "--embeddings", str(ws.file("E.npy", "1,2"))],
+        r"not a NumPy \.npy",
     ),
     # the destination: refused before the fit, and nothing of the user's is touched
     Case("existing-result-needs-overwrite", _existing_result, r"--overwrite", fail_fast=True),

@@ -19,8 +19,11 @@ import click
 _FLAG_SPELLINGS = (
     ("missing='drop' (CLI: --drop-missing)", "--drop-missing"),
     ("missing='drop'", "--drop-missing"),
+    ("--overwrite (overwrite=True)", "--overwrite"),
+    ("overwrite=True (CLI: --overwrite)", "--overwrite"),
     ("overwrite=True", "--overwrite"),
     ("text_column= (CLI: --text-column)", "--text-column"),
+    ("levels='auto'", "--levels auto"),
 )
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from hercules.cli.common import read_vectors, setup_logging, user_errors, write_csv
+from hercules.cli.common import one_line, read_vectors, setup_logging, user_errors, write_csv
 
 _RESULT = click.Path(exists=True, file_okay=False)
 
@@ -104,7 +104,7 @@ def evaluate(
                 level, labels_column, truth_levels=truth, class_names=class_names or None, sample_size=sample_size
             )
         except (KeyError, ValueError) as e:
-            raise click.ClickException(" ".join(str(e).strip("'\"").split())) from None
+            raise click.ClickException(one_line(str(e).strip("'\""))) from None
         frame = pd.DataFrame([res]).set_index("level") if isinstance(res, dict) else res
         if output and output.endswith(".json"):
             Path(output).write_text(json.dumps(frame.reset_index().to_dict(orient="records"), indent=1))

@@ -109,7 +109,7 @@ def _llm_provider(spec: str, base_url: str | None) -> Any:
     try:
         return get_llm(spec, base_url=base_url) if base_url else get_llm(spec)
     except (ValueError, RuntimeError, ImportError) as e:
-        raise click.ClickException(" ".join(str(e).split())) from None
+        raise click.ClickException(one_line(str(e))) from None
 
 
 def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
@@ -138,15 +138,13 @@ def _numeric_metadata(path: str | None) -> dict | None:
 
 def _check_destination(output: str, overwrite: bool) -> None:
     """Refuse an unwritable or occupied output folder before any work is done, naming the flag that helps."""
-    try:
-        from hercules.persistence import check_destination
-    except ImportError:  # a persistence layer without the pre-flight check: save() still refuses
-        return
+    from hercules.persistence import DestinationError, check_destination, is_result
+
     try:
         check_destination(output, overwrite=overwrite)
-    except ValueError as e:
+    except DestinationError as e:
         message = one_line(str(e))
-        if not overwrite and "--overwrite" not in message and (Path(output) / "hercules.json").exists():
+        if not overwrite and "--overwrite" not in message and is_result(Path(output)):
             message += " (pass --overwrite to replace it)"
         raise click.ClickException(message) from None
 
@@ -185,15 +183,6 @@ def _dry_run_report(model: Any, o: dict[str, Any]) -> None:
         f"\nTotal: {int(est.calls.sum())} calls, ~{int(est.prompt_tokens.sum()):,} prompt tokens, "
         f"<= {int(est.max_completion_tokens.sum()):,} completion tokens. Nothing was sent."
     )
-
-
-def _save(model: Any, output: str, overwrite: bool, embeddings: str) -> None:
-    import inspect
-
-    kw: dict[str, Any] = {"embeddings": None if embeddings == "none" else embeddings}
-    if "overwrite" in inspect.signature(model.save).parameters:
-        kw["overwrite"] = overwrite
-    model.save(output, **kw)
 
 
 def _report(model: Any, output: str, depth: int) -> None:
@@ -236,5 +225,6 @@ def run(data: str, output: str, **o: Any) -> None:
         if o["dry_run"]:
             _dry_run_report(model, o)
             return
-        _save(model, output, o["overwrite"], o["save_embeddings"])
+        embeddings = None if o["save_embeddings"] == "none" else o["save_embeddings"]
+        model.save(output, embeddings=embeddings, overwrite=o["overwrite"])
     _report(model, output, o["depth"])
