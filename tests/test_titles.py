@@ -77,3 +77,122 @@ def test_identification_skipped_for_precomputed_embeddings(corpus):
     E = np.random.default_rng(0).normal(size=(len(corpus), 16)).astype(np.float32)
     m = Hercules([4], embedder="hashing:64", progress=False).fit(corpus, embeddings=E)
     assert "precomputed" in m.evaluate(1)["title_identification_skipped"]
+
+
+# ---------------------------------------------------------------- verify and repair (fake LLMs)
+def _level(embed: bool = True, n_per_topic: int = 20):
+    """A level-1 context whose clusters are the six topics of the synthetic corpus."""
+    import pandas as pd
+
+    from hercules.common.groups import group_means
+    from hercules.data.dataset import prepare
+    from hercules.embeddings import get_embedder
+    from hercules.labeling.base import LevelContext
+
+    df = make_corpus(n_per_topic)
+    ds = prepare(df[["text"]], modality="text", text_column="text")
+    emb = get_embedder("hashing:256", progress=False)
+    X = np.asarray(emb.embed(list(df.text)), dtype=np.float32)
+    y = pd.factorize(df.topic)[0].astype(np.int64)
+    C = group_means(X, y, 6)
+    embed_texts = (lambda texts, desc="": emb.embed(texts)) if embed else None
+    return LevelContext(1, ds, y, 6, X, C, embed_texts=embed_texts)
+
+
+def _identified(ctx, labels) -> float:
+    V = ctx.embed_texts([lb.title for lb in labels], "")
+    return float(np.mean(identification_margins(V, ctx.centroids) > 0))
+
+
+REPAIR_MARK = "describes other clusters better"
+
+
+def _rotating_fake(stubborn: bool = False, candidates: bool = False):
+    """A fake LLM that gives each cluster of a batch the next cluster's title; it answers a
+    repair prompt honestly unless ``stubborn`` (then with a contrast cluster's title);
+    ``candidates``: the rotated (wrong) title first, the honest one second."""
+    import json
+
+    from hercules.llm.fake import FakeLLM
+
+    class Rotating(FakeLLM):
+        async def acomplete(self, messages, *, schema=None):
+            r = await super().acomplete(messages, schema=schema)
+            prompt, honest = messages[-1]["content"], json.loads(r.text)
+            if REPAIR_MARK in prompt:
+                if stubborn:
+                    wrong = prompt.split('(titled "')[1].split('"')[0]
+                    r.text = json.dumps({k: {"title": wrong, "description": "d"} for k in honest})
+                return r
+            ids = list(honest)
+            rotated = {k: honest[ids[(i + 1) % len(ids)]] for i, k in enumerate(ids)}
+            if candidates:
+                rotated = {k: {"titles": [rotated[k]["title"], honest[k]["title"]], "description": "d"} for k in ids}
+            r.text = json.dumps(rotated)
+            return r
+
+    return Rotating()
+
+
+def _label(llm, ctx, **opts):
+    from hercules.labeling.llm import LLMLabeler
+
+    return LLMLabeler(llm, cache=False, progress=False, batch_size=6, **opts).label_level(ctx)
+
+
+def test_swapped_titles_are_caught_and_repaired():
+    ctx = _level()
+    fake = _rotating_fake()
+    unchecked = _label(fake, ctx, verify=False)
+    assert _identified(ctx, unchecked.labels) <= 0.2  # the fake really mislabels
+    out = _label(fake, ctx)
+    s = out.stats
+    assert s["identification_before"] <= 0.2 and s["identification_after"] == 1.0
+    assert s["repair_asked"] == 6 and s["repaired"] == 6
+    assert _identified(ctx, out.labels) == 1.0
+    assert all(lb.source == "llm-repaired" for lb in out.labels)
+    assert len({normalise_title(lb.title) for lb in out.labels}) == 6
+
+
+def test_a_repair_that_still_fails_keeps_the_better_of_llm_and_keyword_title():
+    ctx = _level()
+    out = _label(_rotating_fake(stubborn=True), ctx)
+    assert out.stats["repaired"] == 0 and out.stats["keyword_fallbacks"] >= 5
+    assert out.stats["identification_after"] > out.stats["identification_before"]
+    assert {lb.source for lb in out.labels} <= {"keywords-fallback", "llm"}
+    assert sum(lb.source == "keywords-fallback" for lb in out.labels) == out.stats["keyword_fallbacks"]
+
+
+def test_generate_then_choose_picks_the_candidate_that_identifies_its_cluster():
+    ctx = _level()
+    fake = _rotating_fake(candidates=True)
+    out = _label(fake, ctx, candidates=2, verify=False)
+    assert out.stats["candidates_chosen"] == 6 and _identified(ctx, out.labels) == 1.0
+    assert fake.calls == 1  # one prompt, two titles per cluster, no repair call
+
+
+def test_candidate_prompt_and_schema_ask_for_several_titles():
+    from hercules.labeling.llm import label_schema
+    from hercules.labeling.llm.prompt import cluster_messages, parse_candidates
+
+    ctx = _level()
+    msgs = cluster_messages(ctx, ["L1-0"], ["### Cluster L1-0\n- x"], n_titles=3)
+    assert "3 different candidate titles" in msgs[-1]["content"] and '"titles"' in msgs[-1]["content"]
+    prop = label_schema(["L1-0"], 3)["properties"]["L1-0"]["properties"]["titles"]
+    assert prop["minItems"] == prop["maxItems"] == 3
+    got = parse_candidates('{"L1-0": {"titles": ["A b", "A b", "L1-0", "C d"], "description": "x"}}', ["L1-0"])
+    assert got == {"L1-0": (["A b", "C d"], "x")}
+
+
+def test_no_embedding_function_means_no_verification():
+    ctx = _level(embed=False)
+    out = _label(_rotating_fake(), ctx)
+    assert "identification_before" not in out.stats
+    assert all(lb.source == "llm" for lb in out.labels)
+
+
+def test_titles_in_another_space_are_not_verified():
+    ctx = _level()
+    ctx.embed_texts = lambda texts, desc="": np.ones((len(texts), 3), dtype=np.float32)
+    out = _label(_rotating_fake(), ctx)
+    assert "identification_before" not in out.stats

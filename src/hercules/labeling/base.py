@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +25,9 @@ class LevelContext:
     child_labels: list[ClusterLabel] | None = None  # labels of level-1 clusters (level >= 2)
     child_parent: np.ndarray | None = None  # (n_children,) parent index of each child
     topic_seed: str | None = None
+    # (texts, progress description) -> (n, d) vectors in the same space as item_vectors, so a
+    # labeler can check that each title picks out its own cluster; None where no such space exists
+    embed_texts: Callable[[list[str], str], np.ndarray] | None = None
 
 
 @dataclass

@@ -22,7 +22,16 @@ from hercules.labeling.llm.batching import Plan, plan_batches, solve
 from hercules.labeling.llm.disambiguate import disambiguate
 from hercules.labeling.llm.evidence import Detail, Evidence, principal_order
 from hercules.labeling.llm.options import LLMLabelerOptions
-from hercules.labeling.llm.prompt import PER_ANSWER_TOKENS, cluster_messages, item_messages, label_schema, parse_labels
+from hercules.labeling.llm.prompt import (
+    PER_ANSWER_TOKENS,
+    cluster_messages,
+    item_messages,
+    label_schema,
+    parse_candidates,
+    parse_labels,
+    repair_messages,
+)
+from hercules.labeling.llm.verify import choose_candidates, title_space, verify_and_repair
 from hercules.llm.base import ContextOverflowError, LLMProvider, TransientLLMError
 from hercules.llm.cache import PromptLog
 from hercules.llm.runner import CallStats, LLMRunner, first_then_rest
@@ -75,17 +84,17 @@ class LLMLabeler:
         t0 = time.perf_counter()
         fallback = self._keyword_labels(ctx)
         plan = self.plan(ctx, fallback)
-        labels, failed, calls = run_sync(self._label_async(ctx, fallback, plan))
-        stats = _stats(ctx.level, ctx.n_clusters, calls, failed, t0, batch_sizes=[len(b) for b in plan.batches])
+        labels, failed, calls, checked = run_sync(self._label_async(ctx, fallback, plan))
+        stats = _stats(ctx.level, ctx.n_clusters, calls, failed, t0, batch_sizes=[len(b) for b in plan.batches], **checked)
         stats["shortened"] = len(plan.shortened)
         _report(stats, "clusters", "keep their keyword titles")
         return LevelLabels(labels, stats)
 
     async def _label_async(
         self, ctx: LevelContext, fallback: list[ClusterLabel], plan: Plan
-    ) -> tuple[list[ClusterLabel], int, CallStats]:
+    ) -> tuple[list[ClusterLabel], int, CallStats, dict[str, Any]]:
         runner = self._runner(f"level {ctx.level} labels", "the remaining clusters keep their keyword titles")
-        calls = _LevelCalls(ctx, plan, runner, self.llm.supports_json_schema)
+        calls = _LevelCalls(ctx, plan, runner, self.llm.supports_json_schema, self.options)
         bar = tqdm(
             total=ctx.n_clusters,
             desc=f"L{ctx.level} LLM labels",
@@ -102,17 +111,36 @@ class LLMLabeler:
             got: dict[int, ClusterLabel] = {}
             for part in await first_then_rest(one, plan.batches):
                 got.update(part)
-            labels = []
+            labels = calls.labels
             for j in range(ctx.n_clusters):
                 if j in got:
                     got[j].keywords = fallback[j].keywords
                 labels.append(got.get(j, fallback[j]))  # no answer: the keyword label, source "keywords"
             if self.options.disambiguate and not runner.breaker.is_open:
                 await disambiguate(ctx, labels, calls.ask_again)
+            checked = await self._verify(ctx, labels, fallback, calls)
         finally:
             bar.close()
             await self.llm.aclose()  # HTTP clients are bound to this event loop
-        return labels, ctx.n_clusters - len(got), runner.stats
+        return labels, ctx.n_clusters - len(got), runner.stats, checked
+
+    async def _verify(
+        self, ctx: LevelContext, labels: list[ClusterLabel], fallback: list[ClusterLabel], calls: _LevelCalls
+    ) -> dict[str, Any]:
+        """Choose among candidate titles, then repair titles that do not pick out their cluster
+        (:mod:`.verify`); nothing without an embedding function in the item space."""
+        space = title_space(ctx)
+        if space is None or not (self.options.verify or self.options.candidates > 1):
+            return {}
+        try:
+            chosen = choose_candidates(space, labels, calls.alternatives)
+            if not self.options.verify or calls.runner.breaker.is_open:
+                return {"candidates_chosen": chosen}
+            out = await verify_and_repair(space, labels, fallback, calls.repair, self.options.contrast)
+        except ValueError as e:  # titles and items in different spaces
+            log.info("level %d: titles not verified: %s", ctx.level, e)
+            return {}
+        return {"candidates_chosen": chosen, **out}
 
     # ---------------------------------------------------------------- level 0
     def describe_items(self, dataset: Any, item_batch_size: int = 16, topic_seed: str | None = None) -> LevelLabels:
@@ -170,18 +198,41 @@ class LLMLabeler:
 class _LevelCalls:
     """How one level asks: the messages of a batch, the schema, the parse; lives for one level."""
 
-    def __init__(self, ctx: LevelContext, plan: Plan, runner: LLMRunner, use_schema: bool) -> None:
-        self.ctx, self.plan, self.runner, self.use_schema = ctx, plan, runner, use_schema
+    def __init__(self, ctx: LevelContext, plan: Plan, runner: LLMRunner, use_schema: bool, options: LLMLabelerOptions) -> None:
+        self.ctx, self.plan, self.runner, self.use_schema, self.options = ctx, plan, runner, use_schema, options
+        self.alternatives: dict[int, list[str]] = {}  # candidate titles of each answered cluster
+        self.labels: list[ClusterLabel] = []  # the level's labels once merged (what a repair contrasts)
 
     def name(self, j: int) -> str:
         return f"cluster {cluster_id(self.ctx.level, j)}"
 
     async def ask(self, batch: list[int], note: str | None = None) -> dict[int, ClusterLabel]:
         ids = [cluster_id(self.ctx.level, j) for j in batch]
-        msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note)
-        schema = label_schema(ids) if self.use_schema else None
-        got = await self.runner.call(msgs, lambda t: parse_labels(t, ids), schema=schema, ids=ids, retry_empty=len(ids) == 1)
-        return {j: got[c] for j, c in zip(batch, ids) if c in got}
+        n = self.options.candidates if note is None else 1
+        msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n)
+        schema = label_schema(ids, n) if self.use_schema else None
+        got = await self.runner.call(msgs, lambda t: parse_candidates(t, ids), schema=schema, ids=ids, retry_empty=len(ids) == 1)
+        out = {}
+        for j, c in zip(batch, ids):
+            if c in got:
+                titles, desc = got[c]
+                self.alternatives[j] = titles
+                out[j] = ClusterLabel(title=titles[0], description=desc, source="llm")
+        return out
+
+    async def repair(self, j: int, others: list[int]) -> tuple[list[str], str] | None:
+        """Cluster ``j`` asked alone, next to the ``others`` its title was closer to."""
+        level, labels = self.ctx.level, self.labels
+        cid = cluster_id(level, j)
+        contrast = [(cluster_id(level, o), labels[o].title, self.plan.blocks[o]) for o in others]
+        n = self.options.repair_titles
+        msgs = repair_messages(self.ctx, cid, labels[j].title, self.plan.blocks[j], contrast, n)
+        schema = label_schema([cid], n) if self.use_schema else None
+        try:
+            got = await self.runner.call(msgs, lambda t: parse_candidates(t, [cid]), schema=schema, ids=[cid])
+        except (ContextOverflowError, TransientLLMError):
+            return None
+        return got.get(cid)
 
     async def ask_again(self, which: list[int], note: str) -> dict[int, ClusterLabel]:
         """A second opinion; if it cannot be had, the first answers stand."""

@@ -34,6 +34,12 @@ class LLMLabelerOptions(BaseModel):
     log_path: str | Path | None = Field(None, description="JSONL file receiving every prompt and answer")
     disambiguate: bool = Field(True, description="ask again for duplicate titles and parents copying a child")
     progress: bool = Field(True, description="a progress bar per level")
+    verify: bool = Field(
+        True, description="check that each title picks out its own cluster; ask again alone, with contrast, where not"
+    )
+    candidates: int = Field(1, ge=1, le=5, description="candidate titles per cluster; the one that best identifies it wins")
+    repair_titles: int = Field(3, ge=1, le=5, description="candidate titles asked for when a cluster is asked again")
+    contrast: int = Field(2, ge=1, le=4, description="confusable clusters shown next to a cluster asked again")
 
     @model_validator(mode="before")
     @classmethod

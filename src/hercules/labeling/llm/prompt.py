@@ -7,8 +7,6 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from hercules.hierarchy import ClusterLabel
 from hercules.labeling.base import LevelContext
 
@@ -20,17 +18,22 @@ INSTRUCTIONS = """Write a title (at most 6 words) and a description (1-2 sentenc
 - Base them only on the evidence shown: items, keywords, subclusters, statistics.
 - Each title must name what sets that cluster apart from the similar clusters listed with it; never reuse a title.
 - No generic titles such as "Miscellaneous" or "Various topics".{parents}{topic}
-Return JSON: {{"<cluster id>": {{"title": "...", "description": "..."}}, ...}} with exactly these ids: {ids}.
+{answer} with exactly these ids: {ids}.
+"""
+ANSWER_ONE = 'Return JSON: {"<cluster id>": {"title": "...", "description": "..."}, ...}'
+ANSWER_MANY = (
+    "Give {n} different candidate titles per cluster, each a complete title on its own.\n"
+    'Return JSON: {{"<cluster id>": {{"titles": ["...", ...], "description": "..."}}, ...}}'
+)
+REPAIR_INSTRUCTIONS = """Your title for cluster {cid}, "{title}", describes other clusters better than this one.
+Write {n} different candidate titles (each at most 6 words) and a description (1-2 sentences) for cluster {cid} only, naming what sets it apart from the similar clusters shown first for contrast.
+- Base them only on the evidence shown; never reuse a title of the contrast clusters.{topic}
+Return JSON: {{"{cid}": {{"titles": ["...", ...], "description": "..."}}}}
 """
 ITEM_INSTRUCTIONS = (
     "Write a title (at most 6 words) and a one-sentence description of EACH of the {n} items below.{topic}\n"
     'Return JSON: {{"<item id>": {{"title": "...", "description": "..."}}}} with exactly these ids: {ids}.\n'
 )
-
-
-class _Label(BaseModel):
-    title: str
-    description: str
 
 
 def extract_json(text: str) -> dict[str, Any] | None:
@@ -76,32 +79,47 @@ def _object_end(text: str, start: int) -> int | None:
     return None
 
 
-def parse_labels(text: str, ids: list[str]) -> dict[str, ClusterLabel]:
-    """Valid labels for the expected ``ids``; anything else in the answer is ignored."""
+def parse_candidates(text: str, ids: list[str]) -> dict[str, tuple[list[str], str]]:
+    """Candidate titles and the description for each expected id; accepts ``"title"`` (one) or
+    ``"titles"`` (a list). Ids echoed back as titles and empty strings are dropped."""
     data = extract_json(text)
     if data is None:
         return {}
     norm = {str(k).strip().strip("#").strip(): v for k, v in data.items()}
     out = {}
     for cid in ids:
-        try:
-            lab = _Label.model_validate(norm.get(cid))
-        except ValidationError:
+        entry = norm.get(cid)
+        if not isinstance(entry, dict) or not isinstance(entry.get("description"), str):
             continue
-        title, desc = " ".join(lab.title.split()), " ".join(lab.description.split())
-        if re.fullmatch(r"(?i)(cluster\s*)?L?\d+(-\d+)?", title):  # the id echoed back is not a title
-            continue
-        if title and desc:
-            out[cid] = ClusterLabel(title=title[:100], description=desc[:600], source="llm")
+        raw = entry.get("titles", entry.get("title"))
+        raw = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+        titles = [" ".join(t.split())[:100] for t in raw if isinstance(t, str)]
+        titles = [t for t in titles if t and not re.fullmatch(r"(?i)(cluster\s*)?L?\d+(-\d+)?", t)]
+        desc = " ".join(entry["description"].split())[:600]
+        if titles and desc:
+            out[cid] = (list(dict.fromkeys(titles)), desc)
     return out
 
 
-def label_schema(ids: list[str]) -> dict[str, Any]:
-    """JSON schema of an answer holding exactly ``ids`` (sent where the backend supports it)."""
+def parse_labels(text: str, ids: list[str]) -> dict[str, ClusterLabel]:
+    """Valid labels for the expected ``ids`` (the first candidate title where several came);
+    anything else in the answer is ignored."""
+    return {cid: ClusterLabel(title=t[0], description=d, source="llm") for cid, (t, d) in parse_candidates(text, ids).items()}
+
+
+def label_schema(ids: list[str], n_titles: int = 1) -> dict[str, Any]:
+    """JSON schema of an answer holding exactly ``ids`` (sent where the backend supports it);
+    ``n_titles`` > 1 asks for a list of that many candidate titles per id."""
+    title = {"type": "string", "maxLength": 60}
+    key, value = (
+        ("title", title)
+        if n_titles == 1
+        else ("titles", {"type": "array", "items": title, "minItems": n_titles, "maxItems": n_titles})
+    )
     item = {
         "type": "object",
-        "properties": {"title": {"type": "string", "maxLength": 60}, "description": {"type": "string", "maxLength": 300}},
-        "required": ["title", "description"],
+        "properties": {key: value, "description": {"type": "string", "maxLength": 300}},
+        "required": [key, "description"],
         "additionalProperties": False,
     }
     return {"type": "object", "properties": {i: item for i in ids}, "required": list(ids), "additionalProperties": False}
@@ -111,19 +129,37 @@ def _system(modality: str) -> dict[str, str]:
     return {"role": "system", "content": SYSTEM.format(modality={"vectors": "vector"}.get(modality, modality))}
 
 
-def cluster_messages(ctx: LevelContext, ids: list[str], blocks: list[str], note: str | None = None) -> list[dict[str, str]]:
+def _topic(ctx: LevelContext) -> str:
+    return f"\n- Orient titles and descriptions towards the theme '{ctx.topic_seed}' where relevant." if ctx.topic_seed else ""
+
+
+def cluster_messages(
+    ctx: LevelContext, ids: list[str], blocks: list[str], note: str | None = None, n_titles: int = 1
+) -> list[dict[str, str]]:
     """The chat messages naming the clusters ``ids`` from their evidence ``blocks``; ``note``
-    (a reason to ask again, e.g. duplicate titles) goes right after the instructions."""
-    topic = f"\n- Orient titles and descriptions towards the theme '{ctx.topic_seed}' where relevant." if ctx.topic_seed else ""
+    (a reason to ask again, e.g. duplicate titles) goes right after the instructions;
+    ``n_titles`` > 1 asks for that many candidate titles per cluster."""
+    topic = _topic(ctx)
     parents = (
         "\n- A cluster with subclusters needs a broader title that covers them all; never copy a subcluster's title."
         if ctx.child_labels is not None
         else ""
     )
-    head = INSTRUCTIONS.format(n=len(ids), level=ctx.level, topic=topic, parents=parents, ids=", ".join(ids))
+    answer = ANSWER_ONE if n_titles == 1 else ANSWER_MANY.format(n=n_titles)
+    head = INSTRUCTIONS.format(n=len(ids), level=ctx.level, topic=topic, parents=parents, answer=answer, ids=", ".join(ids))
     if note:
         head += note + "\n"
     return [_system(ctx.dataset.modality), {"role": "user", "content": head + "\n" + "\n\n".join(blocks)}]
+
+
+def repair_messages(
+    ctx: LevelContext, cid: str, title: str, block: str, contrast: list[tuple[str, str, str]], n_titles: int
+) -> list[dict[str, str]]:
+    """Cluster ``cid`` asked alone again: its failed ``title``, then the ``contrast`` clusters
+    (id, title, evidence block) its title was closer to, then its own evidence block last."""
+    head = REPAIR_INSTRUCTIONS.format(cid=cid, title=title, n=n_titles, topic=_topic(ctx))
+    shown = [f'--- Contrast cluster {c} (titled "{t}"; do not title it) ---\n' + b.split("\n", 1)[-1] for c, t, b in contrast]
+    return [_system(ctx.dataset.modality), {"role": "user", "content": head + "\n" + "\n\n".join([*shown, block])}]
 
 
 def item_messages(modality: str, ids: list[str], texts: list[str], topic_seed: str | None) -> list[dict[str, str]]:

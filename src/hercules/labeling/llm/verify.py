@@ -1,0 +1,137 @@
+"""Verify and repair (issue 11): after a level is titled, every title must pick out its own
+cluster (its nearest centroid, by cosine in the item space, is its own: see :mod:`.quality`).
+
+* **Choose**: where the model gave several candidate titles, keep the one that identifies its
+  cluster best and is neither a duplicate of another title of the level nor generic.
+* **Repair**: a cluster whose LLM title fails is asked again alone, shown next to the clusters
+  its title was closer to (their titles and evidence). A new title is kept only if it passes
+  (``source="llm-repaired"``); otherwise the better of the LLM and keyword titles stays, the
+  keyword one marked ``source="keywords-fallback"``.
+
+Parents are checked against the other clusters of their level, the same way, when that level
+is labelled. Nothing here is done without an embedding function in the item space.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+from hercules.hierarchy import ClusterLabel
+from hercules.labeling.base import LevelContext
+from hercules.labeling.llm.quality import confusable, content_words, identification_margins, normalise_title, unit_rows
+from hercules.llm.runner import gather_all
+
+log = logging.getLogger(__name__)
+
+#: ``repair(j, confusable clusters)`` -> (candidate titles, description), or None.
+Repair = Callable[[int, list[int]], Awaitable[tuple[list[str], str] | None]]
+
+
+class TitleSpace:
+    """Titles embedded next to one level's centroids; each distinct title is embedded once."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], centroids: np.ndarray) -> None:
+        self.embed = embed
+        self.centroids = unit_rows(centroids)
+        self._memo: dict[str, np.ndarray] = {}
+
+    def vectors(self, titles: list[str]) -> np.ndarray:
+        """(len(titles), d) title vectors; raises ValueError if they are not in the item space."""
+        new = [t for t in dict.fromkeys(titles) if t not in self._memo]
+        if new:
+            V = np.asarray(self.embed(new), dtype=np.float32)
+            if V.ndim != 2 or V.shape[1] != self.centroids.shape[1]:
+                raise ValueError(f"title vectors have shape {V.shape}; the items' have {self.centroids.shape[1]} dimensions")
+            self._memo.update(zip(new, V))
+        return np.stack([self._memo[t] for t in titles]) if titles else np.zeros((0, self.centroids.shape[1]), np.float32)
+
+    def margins(self, titles: list[str], owners: np.ndarray | list[int] | None = None) -> np.ndarray:
+        """Identification margin of each title for its owner cluster (> 0: identified)."""
+        return identification_margins(self.vectors(titles), self.centroids, None if owners is None else np.asarray(owners))
+
+
+def title_space(ctx: LevelContext) -> TitleSpace | None:
+    """The level's title space, or None without an embedding function, centroids or 2 clusters."""
+    if ctx.embed_texts is None or ctx.centroids is None or ctx.n_clusters < 2:
+        return None
+    embed_texts = ctx.embed_texts
+    return TitleSpace(lambda t: embed_texts(t, f"embedding L{ctx.level} titles"), ctx.centroids)
+
+
+def _pick(space: TitleSpace, j: int, pool: list[str], taken: set[str]) -> tuple[str, float, bool]:
+    """The best of ``pool`` for cluster ``j``: (title, margin, acceptable); a title is acceptable
+    when it identifies ``j`` and is neither taken by another cluster nor generic."""
+    m = space.margins(pool, [j] * len(pool))
+    ok = np.array([normalise_title(t) not in taken and bool(content_words(t)) for t in pool])
+    score = m - 2.0 * ~ok  # distinctness first, then the margin
+    i = int(np.argmax(score))
+    return pool[i], float(m[i]), bool(ok[i] and m[i] > 0)
+
+
+def choose_candidates(space: TitleSpace, labels: list[ClusterLabel], alternatives: dict[int, list[str]]) -> int:
+    """Replace each multi-candidate title by its best candidate (in place); returns how many
+    changed. Greedy: a candidate must differ from the single-candidate titles and those chosen."""
+    multi = {j: pool for j, pool in alternatives.items() if len(pool) > 1 and labels[j].source.startswith("llm")}
+    taken = {normalise_title(lb.title) for j, lb in enumerate(labels) if j not in multi}
+    changed = 0
+    for j, pool in sorted(multi.items()):
+        title, _, _ = _pick(space, j, pool, taken)
+        taken.add(normalise_title(title))
+        if title != labels[j].title:
+            labels[j].title = title
+            changed += 1
+    return changed
+
+
+async def verify_and_repair(
+    space: TitleSpace, labels: list[ClusterLabel], fallback: list[ClusterLabel], repair: Repair, contrast: int
+) -> dict[str, Any]:
+    """Repair failing LLM titles in place (see module docstring); returns the accounting."""
+    titles = [lb.title for lb in labels]
+    before = space.margins(titles)
+    failing = [int(j) for j in np.flatnonzero(before <= 0) if labels[j].source.startswith("llm")]
+    V = space.vectors(titles)
+
+    async def ask(j: int) -> tuple[int, tuple[list[str], str] | None]:
+        return j, await repair(j, confusable(V, space.centroids, j, contrast))
+
+    repaired = fell_back = 0
+    # a new title must differ from the titles that stand: those that passed, and repairs so far
+    failed_set = set(failing)
+    taken = {normalise_title(t) for k, t in enumerate(titles) if k not in failed_set}
+    for j, got in await gather_all(ask, failing):
+        if got is not None:
+            title, _, ok = _pick(space, j, got[0], taken)
+            if ok:
+                labels[j] = ClusterLabel(title, got[1], labels[j].keywords, source="llm-repaired")
+                taken.add(normalise_title(title))
+                repaired += 1
+                continue
+        kw = fallback[j]
+        m = space.margins([labels[j].title, kw.title], [j, j])
+        if m[1] > m[0] and normalise_title(kw.title) not in taken:
+            labels[j] = ClusterLabel(kw.title, kw.description, kw.keywords, source="keywords-fallback")
+            fell_back += 1
+        taken.add(normalise_title(labels[j].title))
+    after = space.margins([lb.title for lb in labels])
+    stats = {
+        "identification_before": float(np.mean(before > 0)),
+        "identification_after": float(np.mean(after > 0)),
+        "repair_asked": len(failing),
+        "repaired": repaired,
+        "keyword_fallbacks": fell_back,
+    }
+    if failing:
+        log.info(
+            "titles picking out their own cluster: %.2f -> %.2f (%d asked again, %d repaired, %d keyword titles kept)",
+            stats["identification_before"],
+            stats["identification_after"],
+            len(failing),
+            repaired,
+            fell_back,
+        )
+    return stats
