@@ -16,6 +16,7 @@ from hercules.labeling.llm.quality import (
     normalise_title,
 )
 from tests.conftest import make_corpus
+from tests.test_local_llm import llama_server  # noqa: F401  (fixture: SmolLM2 on 127.0.0.1)
 
 
 def test_normalise_and_duplicates_ignore_case_punctuation_plurals():
@@ -196,3 +197,25 @@ def test_titles_in_another_space_are_not_verified():
     ctx.embed_texts = lambda texts, desc="": np.ones((len(texts), 3), dtype=np.float32)
     out = _label(_rotating_fake(), ctx)
     assert "identification_before" not in out.stats
+
+
+# ---------------------------------------------------------------- a real small model on 127.0.0.1
+@pytest.mark.slow
+def test_verify_and_repair_end_to_end_with_a_real_model_on_loopback(llama_server):  # noqa: F811
+    """SmolLM2-135M behind llama.cpp's OpenAI-compatible server: the whole loop (batch, check,
+    re-ask alone with contrast, choose, fall back) runs on real answers and never makes
+    identification worse; every cluster ends with a title and says where it came from."""
+    from hercules.llm import LLMOptions, OpenAICompatibleProvider
+
+    llm = OpenAICompatibleProvider(
+        "smollm2", preset="llamacpp-server", base_url=llama_server, options=LLMOptions(max_tokens=400, timeout=300)
+    )
+    ctx = _level(n_per_topic=10)
+    out = _label(llm, ctx, batch_size=3, samples=2, sample_chars=60, candidates=2)
+    s = out.stats
+    assert s["calls"] >= 2 and s["prompt_tokens"] > 0
+    assert s["identification_after"] >= s["identification_before"]
+    assert s["identification_after"] == pytest.approx(_identified(ctx, out.labels))
+    assert s["repair_asked"] == 0 or s["calls"] > 2  # failing titles were asked again
+    assert all(lb.title for lb in out.labels)
+    assert {lb.source for lb in out.labels} <= {"llm", "llm-repaired", "keywords-fallback", "keywords"}

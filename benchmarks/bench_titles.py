@@ -1,0 +1,144 @@
+"""Title quality per level (issue 11): do titles pick out their own cluster, align with the class
+names, avoid duplicates and generic words; and what do they cost (wall time, calls, tokens)?
+
+Banking77 test (3,080 queries, 77 intents) and HWU64 (11,033 utterances, 64 intents in 18
+scenarios), MiniLM embeddings, keyword titles (``--llm none``) or an LLM (``--llm local``: the
+embedded Qwen2.5-Coder 1.5B). Run heavy settings under ``flock /tmp/heavy.lock`` on a shared box.
+
+    .venv/bin/python benchmarks/bench_titles.py --data banking77 --levels 300,77,10 --llm none
+    flock /tmp/heavy.lock .venv/bin/python benchmarks/bench_titles.py --data banking77 --levels 40,8 --llm local
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import machine, write  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = {
+    "banking77": (ROOT / "examples/data/banking77_test.csv", "category", None),
+    "hwu64": (Path("/work/shared/data/hwu64/hwu64.csv"), "intent", "scenario"),
+}
+STAT_KEYS = (
+    "calls",
+    "cache_hits",
+    "prompt_tokens",
+    "completion_tokens",
+    "failed_clusters",
+    "wall_s",
+    "identification_before",
+    "identification_after",
+    "repair_asked",
+    "repaired",
+    "keyword_fallbacks",
+    "candidates_chosen",
+)
+
+
+def wire_title_check() -> None:
+    """Give the labeler the run's text embedder (``LevelContext.embed_texts``) where the builder
+    does not yet: a no-op once the pipeline passes it itself."""
+    from hercules.pipeline.builder import LevelBuilder
+
+    original = LevelBuilder._label
+    if getattr(original, "_wired", False):
+        return
+
+    def _label(self: Any, ctx: Any, k: int) -> Any:
+        if getattr(ctx, "embed_texts", None) is None and self.embed_texts is not None:
+            ctx.embed_texts = self.embed_texts
+        return original(self, ctx, k)
+
+    _label._wired = True  # type: ignore[attr-defined]
+    LevelBuilder._label = _label  # type: ignore[method-assign]
+
+
+def run(a: argparse.Namespace) -> dict[str, Any]:
+    from hercules import Hercules
+
+    path, label_col, coarse_col = DATA[a.data]
+    df = pd.read_csv(path)
+    if a.limit:
+        df = df.sample(n=min(a.limit, len(df)), random_state=0).reset_index(drop=True)
+    levels = [int(x) for x in a.levels.split(",")]
+    opts: dict[str, Any] = {"batch_size": a.batch_size, "verify": not a.no_verify, "candidates": a.candidates}
+    if not a.cache:
+        opts["cache"] = False
+    llm = None if a.llm == "none" else a.llm
+    wire_title_check()
+    t0 = time.perf_counter()
+    m = Hercules(levels, embedder="minilm", llm=llm, llm_options=opts if llm else None, random_state=0, progress=False)
+    m.fit(df[["text"]])
+    fit_s = time.perf_counter() - t0
+    ev = m.evaluate(labels=df[label_col].to_numpy(), class_names=True)
+    rows = []
+    stats = {s["level"]: s for s in m.llm_stats_ if s.get("level", 0) >= 1}
+    for t in ev.index:
+        row = {"level": int(t), "k": int(ev.loc[t, "n_clusters"])}
+        for col in ("title_identification", "title_alignment", "duplicate_titles", "generic_titles", "ari"):
+            row[col] = float(ev.loc[t, col])
+        if coarse_col is not None:
+            coarse = m.evaluate(int(t), labels=df[coarse_col].to_numpy(), class_names=True)
+            row[f"title_alignment_{coarse_col}"] = float(coarse["title_alignment"])
+        row.update({k: stats.get(int(t), {}).get(k) for k in STAT_KEYS})
+        row["sources"] = pd.Series([lb.source for lb in m.hierarchy_.level(int(t)).labels]).value_counts().to_dict()
+        row["titles"] = [lb.title for lb in m.hierarchy_.level(int(t)).labels]
+        rows.append(row)
+    return {"fit_s": fit_s, "timings": m.timings_, "rows": rows}
+
+
+def table(a: argparse.Namespace, res: dict[str, Any]) -> str:
+    head = (
+        f"{a.data}, levels [{a.levels}], titles: {a.llm}"
+        + (
+            f", batch {a.batch_size}, candidates {a.candidates}, verify {'off' if a.no_verify else 'on'}"
+            if a.llm != "none"
+            else ""
+        )
+        + f"; fit {res['fit_s']:.0f} s (labelling {res['timings'].get('label', 0):.0f} s)\n\n"
+    )
+    cols = "| level | k | identification | before repair | title_alignment | duplicates | generic | label s | calls | prompt tok | completion tok | repaired | keyword fallbacks |"
+    out = head + cols + "\n" + "|---" * (cols.count("|") - 1) + "|\n"
+
+    def f(v: Any, fmt: str = "{:.3f}") -> str:
+        return "-" if v is None else fmt.format(v)
+
+    for r in res["rows"]:
+        out += (
+            f"| {r['level']} | {r['k']} | {f(r['title_identification'])} | {f(r['identification_before'])} | "
+            f"{f(r['title_alignment'])} | {r['duplicate_titles']:.0f} | {r['generic_titles']:.0f} | {f(r['wall_s'], '{:.0f}')} | "
+            f"{f(r['calls'], '{:d}')} | {f(r['prompt_tokens'], '{:,}')} | {f(r['completion_tokens'], '{:,}')} | "
+            f"{f(r['repaired'], '{:d}')} | {f(r['keyword_fallbacks'], '{:d}')} |\n"
+        )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", choices=sorted(DATA), default="banking77")
+    ap.add_argument("--levels", default="40,8")
+    ap.add_argument("--llm", default="none", help="none, local, llamacpp:qwen0.5b, ...")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--candidates", type=int, default=1)
+    ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--cache", action="store_true", help="use the LLM response cache (default: off, for honest timings)")
+    ap.add_argument("--limit", type=int, default=0, help="sample this many items (0: all)")
+    ap.add_argument("--tag", default="")
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    res = run(a)
+    name = f"titles_{a.data}_{a.levels.replace(',', '-')}_{a.llm.replace(':', '-')}" + (f"_{a.tag}" if a.tag else "")
+    write(name, {"machine": machine(), "args": vars(a), **res}, table(a, res))
+
+
+if __name__ == "__main__":
+    main()
