@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 PCA_DIMS = 64
 #: Nearest references averaged to place a point.
 K_PLACE = 8
+#: UMAP settings for maps: more neighbours and looser packing than umap-learn's defaults (15, 0.1) keep each
+#: top-level cluster in one region instead of many islands (compared side by side on Banking77 with MiniLM).
+N_NEIGHBORS = 30
+MIN_DIST = 0.25
 #: Stored reference points (the whole fit sample when it is smaller).
 MAX_REFERENCE = 20_000
 _CHUNK = 100_000
@@ -114,8 +118,8 @@ class NeighborLayout(Layout):
         n_components: int = 2,
         random_state: int | None = 0,
         sample: int | None = None,
-        n_neighbors: int = 15,
-        min_dist: float = 0.1,
+        n_neighbors: int = N_NEIGHBORS,
+        min_dist: float = MIN_DIST,
     ) -> NeighborLayout:
         """UMAP on (a sample of) the PCA-reduced vectors; the other vectors are placed by k-NN."""
         if import_umap() is None:

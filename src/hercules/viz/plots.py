@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from hercules.viz.colors import shade
 from hercules.viz.data import MapModel, VizError, map_model
@@ -161,11 +162,11 @@ def sizes_figure(mm: MapModel, figsize: tuple[float, float] | None = None) -> Fi
         ax.hist(s, bins=bins, color=mm.colors[0], edgecolor="white")
         if hi / lo > 20:
             ax.set_xscale("log")
-        ax.set_title(f"level {lv.level}: {lv.k:,} clusters", fontsize=10)
+        stats = f"min {int(s.min()):,} \u00b7 median {int(np.median(s)):,} \u00b7 max {int(s.max()):,}"
+        ax.set_title(f"level {lv.level}: {lv.k:,} clusters\n{stats}", fontsize=10)
         ax.set_xlabel("items per cluster")
         ax.set_ylabel("clusters")
-        ax.text(0.97, 0.95, f"min {int(s.min()):,}\nmedian {int(np.median(s)):,}\nmax {int(s.max()):,}", transform=ax.transAxes,
-                ha="right", va="top", fontsize=8, color="#3a4150")  # fmt: skip
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle("Cluster sizes per level", fontsize=11)
     return fig
 

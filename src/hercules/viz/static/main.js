@@ -12,10 +12,11 @@ async function main() {
     if (frame) return;
     frame = requestAnimationFrame(() => { frame = 0; renderer.draw(); labels.update(); });
   };
-  const fitView = (box, pad = 0.92) => {
+  // The view that shows `box`, centred in the part of the map not covered by `right` pixels (the pane).
+  const fitView = (box, pad = 0.92, right = 0) => {
     const [u0, v0, u1, v1] = box;
-    const scale = Math.min(S.W / Math.max(u1 - u0, 1e-6), S.H / Math.max(v1 - v0, 1e-6)) * pad;
-    return { cx: (u0 + u1) / 2, cy: (v0 + v1) / 2, scale };
+    const scale = Math.min((S.W - right) / Math.max(u1 - u0, 1e-6), S.H / Math.max(v1 - v0, 1e-6)) * pad;
+    return { cx: (u0 + u1) / 2 + right / 2 / scale, cy: (v0 + v1) / 2, scale };
   };
   const resize = () => {
     const dpr = window.devicePixelRatio || 1;
@@ -69,10 +70,12 @@ async function main() {
     showPane(S, t, j, select);
     revealInTree(S, t, j);
     if (zoom) {
-      const target = fitView(clusterBox(t, j), 0.7);
-      target.scale = clampScale(Math.min(target.scale, S.scale0 * 60));
-      if (S.labelLevel === "auto") target.scale = Math.max(target.scale, S.scale0 * Math.sqrt(S.levels[t - 1].k / S.levels[S.L - 1].k) * LABEL_DENSITY * 1.01);
-      flyTo(target);
+      const box = clusterBox(t, j), right = S.W > 900 ? $("pane").offsetWidth + 20 : 0;
+      let scale = fitView(box, 0.75, right).scale;
+      scale = clampScale(Math.min(scale, S.scale0 * 60));
+      // zoom at least far enough in for this level's titles to show
+      if (S.labelLevel === "auto") scale = Math.max(scale, S.scale0 * Math.sqrt(S.levels[t - 1].k / S.levels[S.L - 1].k) * LABEL_DENSITY * 1.01);
+      flyTo({ cx: (box[0] + box[2]) / 2 + right / 2 / scale, cy: (box[1] + box[3]) / 2, scale });
     } else redraw();
   }
   function clearSelection() {
@@ -105,6 +108,7 @@ async function main() {
     zoom: (f) => zoomAt(f),
     setView: (cx, cy, zoom) => { stopAnim(); S.view = { cx, cy, scale: S.scale0 * zoom }; renderer.draw(); labels.update(); },
     activeLevel: () => S.activeLevel,
+    readyMs: performance.now(), // load-to-first-frame time, for benchmarks
   };
   document.body.dataset.ready = "1";
 }
@@ -113,7 +117,8 @@ function setupInput(S, canvas, grid, act) {
   let drag = null, hoverTimer = 0;
   const pos = (ev) => { const r = canvas.getBoundingClientRect(); return [ev.clientX - r.left, ev.clientY - r.top]; };
   const pick = (x, y) => nearestPoint(S, grid, S.view.cx + (x - S.W / 2) / S.view.scale, S.view.cy - (y - S.H / 2) / S.view.scale, 8 / S.view.scale);
-  canvas.addEventListener("wheel", (ev) => {
+  $("mapwrap").addEventListener("wheel", (ev) => { // on the wrapper: titles over the canvas must not swallow the wheel
+    if (ev.target.closest("#pane, #controls")) return;
     ev.preventDefault();
     const [x, y] = pos(ev);
     act.zoomAt(Math.exp(-ev.deltaY * (ev.deltaMode === 1 ? 0.05 : 0.0015)), x, y);
