@@ -70,7 +70,12 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     if a.limit:
         df = df.sample(n=min(a.limit, len(df)), random_state=0).reset_index(drop=True)
     levels = [int(x) for x in a.levels.split(",")]
-    opts: dict[str, Any] = {"batch_size": a.batch_size, "verify": not a.no_verify, "candidates": a.candidates}
+    opts: dict[str, Any] = {
+        "batch_size": a.batch_size,
+        "verify": not a.no_verify,
+        "candidates": a.candidates,
+        "timeout": a.timeout,
+    }
     if not a.cache:
         opts["cache"] = False
     llm = None if a.llm == "none" else a.llm
@@ -130,6 +135,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--candidates", type=int, default=1)
     ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per LLM call (2 busy cores are slow)")
     ap.add_argument("--cache", action="store_true", help="use the LLM response cache (default: off, for honest timings)")
     ap.add_argument("--limit", type=int, default=0, help="sample this many items (0: all)")
     ap.add_argument("--tag", default="")

@@ -14,11 +14,15 @@ from hercules.labeling.base import LevelContext
 PER_ANSWER_TOKENS = 90
 
 SYSTEM = "You name clusters of {modality} data for an analyst. Answer with one JSON object only."
-INSTRUCTIONS = """Write a title (at most 6 words) and a description (1-2 sentences) for EACH of the {n} clusters below (hierarchy level {level}; level 1 groups single items, higher levels group clusters).
+#: Words a description may use: decoding dominates the time on a CPU, and a title is what is read.
+DESCRIPTION_WORDS = 25
+# The text before the first varying part ({parents}: constant within a level) is the same in
+# every prompt of a level, so a llama.cpp backend reuses its evaluated prefix.
+INSTRUCTIONS = """Write a title (at most 6 words) and a description (one sentence, at most 25 words) for each cluster below. Level 1 clusters group single items; higher levels group clusters.
 - Base them only on the evidence shown: items, keywords, subclusters, statistics.
 - Each title must name what sets that cluster apart from the similar clusters listed with it; never reuse a title.
-- No generic titles such as "Miscellaneous" or "Various topics".{parents}{topic}
-{answer} with exactly these ids: {ids}.
+- No generic titles such as "Miscellaneous", "Various topics" or "Issues".{parents}{topic}
+These {n} clusters are at hierarchy level {level}. {answer} with exactly these ids: {ids}.
 """
 ANSWER_ONE = 'Return JSON: {"<cluster id>": {"title": "...", "description": "..."}, ...}'
 ANSWER_MANY = (
@@ -26,7 +30,7 @@ ANSWER_MANY = (
     'Return JSON: {{"<cluster id>": {{"titles": ["...", ...], "description": "..."}}, ...}}'
 )
 REPAIR_INSTRUCTIONS = """Your title for cluster {cid}, "{title}", describes other clusters better than this one.
-Write {n} different candidate titles (each at most 6 words) and a description (1-2 sentences) for cluster {cid} only, naming what sets it apart from the similar clusters shown first for contrast.
+Write {n} different candidate titles (each at most 6 words) and a description (one sentence, at most 25 words) for cluster {cid} only, naming what sets it apart from the similar clusters shown first for contrast.
 - Base them only on the evidence shown; never reuse a title of the contrast clusters.{topic}
 Return JSON: {{"{cid}": {{"titles": ["...", ...], "description": "..."}}}}
 """
@@ -118,7 +122,7 @@ def label_schema(ids: list[str], n_titles: int = 1) -> dict[str, Any]:
     )
     item = {
         "type": "object",
-        "properties": {key: value, "description": {"type": "string", "maxLength": 300}},
+        "properties": {key: value, "description": {"type": "string", "maxLength": 8 * DESCRIPTION_WORDS}},
         "required": [key, "description"],
         "additionalProperties": False,
     }
