@@ -72,6 +72,7 @@ def level_context(
     below: Level | None,
     parent: np.ndarray,
     topic_seed: str | None,
+    embed_titles: Callable[[list[str], str], np.ndarray] | None = None,
 ) -> LevelContext:
     """What a labeler sees for level ``t``; centroids are in the item space (item means if not)."""
     k = int(item_labels.max()) + 1 if centroids is None else centroids.shape[0]
@@ -87,6 +88,7 @@ def level_context(
         child_labels=below.labels if below is not None else None,
         child_parent=parent if below is not None else None,
         topic_seed=topic_seed,
+        embed_texts=embed_titles,
     )
 
 
@@ -108,10 +110,12 @@ class LevelBuilder:
         labeler: Labeler,
         embed_texts: Callable[[list[str], str], np.ndarray] | None = None,
         on_progress: ProgressCallback | None = None,
+        embed_titles: Callable[[list[str], str], np.ndarray] | None = None,
     ) -> None:
         self.config = config
         self.labeler = labeler
-        self.embed_texts = embed_texts
+        self.embed_texts = embed_texts  # description mode: embeds "title. description" of each cluster
+        self.embed_titles = embed_titles  # into the item space, so a labeler can check its titles
         self.on_progress = on_progress
         self.timings = {"cluster": 0.0, "label": 0.0}
         self.llm_stats: list[dict[str, Any]] = []
@@ -206,7 +210,7 @@ class LevelBuilder:
         emit(self.on_progress, ProgressEvent("label", t, message=f"level {t}: naming {k} clusters"))
         below = hierarchy.levels[-1] if hierarchy.levels else None
         shown = centroids if cfg.representation == "direct" else None  # description mode: item means
-        ctx = level_context(t, ds, vectors, item_labels, shown, below, parent, cfg.topic_seed)
+        ctx = level_context(t, ds, vectors, item_labels, shown, below, parent, cfg.topic_seed, self.embed_titles)
         level.labels = self._label(ctx, k)
         self.timings["label"] += time.perf_counter() - t0
         log.info("level %d: %d clusters%s", t, k, " (auto)" if auto_info else "")
