@@ -137,7 +137,15 @@ def pictures(embedder: str) -> None:
         for _ in range(5):
             page.mouse.wheel(0, -160)
             page.wait_for_timeout(80)
-        page.mouse.move(box["x"] + x + 40, box["y"] + y + 30)
+        hx, hy = page.evaluate(  # hover the point nearest a spot right of the centre: the tooltip shows
+            """() => { const S = hercules.state, v = S.view; let best = [1e9, 0, 0];
+            for (let i = 0; i < S.n; i++) {
+              const x = (S.xy[2 * i] - v.cx) * v.scale + S.W / 2, y = S.H / 2 - (S.xy[2 * i + 1] - v.cy) * v.scale;
+              const d = (x - S.W * 0.6) ** 2 + (y - S.H * 0.45) ** 2;
+              if (d < best[0]) best = [d, x, y];
+            } return [best[1], best[2]]; }"""
+        )
+        page.mouse.move(box["x"] + hx, box["y"] + hy)
         page.wait_for_timeout(300)
         page.screenshot(path=str(OUT / "map_zoomed_in.png"))
         b.close()

@@ -25,10 +25,12 @@ def smooth_knn_dist(dist: np.ndarray, n_iter: int = 64) -> tuple[np.ndarray, np.
     rho = masked.min(axis=1)
     rho[~np.isfinite(rho)] = 0.0
     rest = d[:, 1:] - rho[:, None]  # the first neighbour is the point itself
+    pos = rest > 0
+    rest = np.maximum(rest, 0.0)  # exp(-rest/mid) <= 1: no overflow where rest < 0 (those count as 1)
     lo, hi, mid = np.zeros(n), np.full(n, np.inf), np.ones(n)
     active = np.ones(n, dtype=bool)
     for _ in range(n_iter):
-        psum = np.where(rest > 0, np.exp(-rest / mid[:, None]), 1.0).sum(axis=1)
+        psum = np.where(pos, np.exp(-rest / mid[:, None]), 1.0).sum(axis=1)
         active &= np.abs(psum - target) >= _SMOOTH_K_TOLERANCE
         if not active.any():
             break

@@ -141,10 +141,12 @@ def _wedge_text(ax: Any, title: str, theta: float, w: float, r_mid: float, ring:
     deg = 90 - math.degrees(theta)
     if deg < -90:
         deg += 180
-    chars = 14 if ring == 0 else 20
     if ring == 0 and w > 0.08:
         text, rot = _wrap(title, 18), 0.0
+    elif w > 0.03:  # room for two radial lines
+        text, rot = _wrap(title, 16 if ring == 0 else 24), deg
     else:
+        chars = 16 if ring == 0 else 30
         text, rot = (title if len(title) <= chars else title[: chars - 1] + "\u2026"), deg
     ax.text(theta, r_mid, text, rotation=rot, rotation_mode="anchor", ha="center", va="center",
             fontsize=(9 if ring == 0 else 7 if ring == 1 else 6), color="#111", path_effects=_HALO)  # fmt: skip

@@ -57,8 +57,10 @@ function createLabels(S, layer, onPick) {
     }
     const isSel = (j) => S.sel && S.sel.t === t && S.sel.j === j;
     cand.sort((a, b) => (isSel(b[0]) - isSel(a[0])) || (lv.size[b[0]] - lv.size[a[0]]));
-    for (const [j, x, y] of cand) {
+    for (const [j, ax, ay] of cand) {
       const el = element(t, j, bg), w = el._w + 4, h = el._h + 2;
+      // keep titles inside the map (a title half off the edge cannot be read or clicked)
+      const x = bg ? ax : Math.min(Math.max(ax, w / 2), S.W - w / 2), y = bg ? ay : Math.min(Math.max(ay, h / 2), S.H - h / 2);
       const box = [x - w / 2, y - h / 2, x + w / 2, y + h / 2];
       if (!isSel(j) && placed.some((b) => box[0] < b[2] && box[2] > b[0] && box[1] < b[3] && box[3] > b[1])) continue;
       placed.push(box);
