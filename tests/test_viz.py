@@ -207,3 +207,20 @@ def test_cli(saved, tmp_path):
     bad.mkdir()
     r = runner.invoke(export, [str(bad), "--html", str(out)])
     assert r.exit_code == 1 and r.output.startswith("Error:") and "not a hercules result" in r.output
+
+
+@pytest.mark.slow
+def test_image_map_has_thumbnails(tmp_path, browser):
+    paths = []
+    for i in range(24):
+        p = tmp_path / f"im{i:02d}.png"
+        Image.new("RGB", (40, 30), (i * 10, 200 - i * 8, 90)).save(p)
+        paths.append(str(p))
+    m = Hercules([4, 2], image_embedder="pixels", progress=False).fit(paths)
+    path = export_html(m, tmp_path / "images.html")
+    page, blocked, errors = _open(browser, path)
+    assert page.evaluate("Object.keys(hercules.state.meta.thumbs).length") == 24
+    page.locator("#tree > details > summary > button").first.click()
+    assert page.locator("#pane-samples li img").count() > 0
+    assert page.locator("#pane-samples li img").first.get_attribute("src").startswith("data:image/jpeg;base64,")
+    assert blocked == [] and errors == []
