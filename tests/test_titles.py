@@ -219,3 +219,14 @@ def test_verify_and_repair_end_to_end_with_a_real_model_on_loopback(llama_server
     assert s["repair_asked"] == 0 or s["calls"] > 2  # failing titles were asked again
     assert all(lb.title for lb in out.labels)
     assert {lb.source for lb in out.labels} <= {"llm", "llm-repaired", "keywords-fallback", "keywords"}
+
+
+def test_prompts_of_a_level_share_their_instruction_prefix():
+    """llama.cpp reuses an evaluated prefix: the varying parts (count, ids) come last."""
+    from hercules.labeling.llm.prompt import cluster_messages
+
+    ctx = _level()
+    a = cluster_messages(ctx, ["L1-0", "L1-1"], ["### Cluster L1-0\n- x", "### Cluster L1-1\n- y"])[-1]["content"]
+    b = cluster_messages(ctx, ["L1-2"], ["### Cluster L1-2\n- z"])[-1]["content"]
+    shared = len(a) - len(a.lstrip()) + next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    assert shared >= a.index("These ") and "at most 25 words" in a[:shared]
