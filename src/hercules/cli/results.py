@@ -121,8 +121,38 @@ def evaluate(
 )
 @click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where uploads and results live (default: the cache dir).")
-def app(result: str | None, host: str, port: int, data_dir: str | None) -> None:
-    """Open the web app (optionally with a saved RESULT) to upload, run, explore and download."""
+@click.option(
+    "--max-store-gb",
+    type=click.FloatRange(0, min_open=True),
+    help="Delete the oldest uploads/results when the data dir grows past this size (never a running job).",
+)
+@click.option("--max-age-days", type=click.FloatRange(0, min_open=True), help="Delete uploads/results older than this.")
+@click.option(
+    "--llm-choice",
+    "llm_choices",
+    multiple=True,
+    help="An LLM spec the form offers (repeatable; default: none, local, llamacpp:qwen0.5b). Offer paid APIs on purpose only.",
+)
+@click.option(
+    "--embedder-choice",
+    "embedder_choices",
+    multiple=True,
+    help="An embedder spec the form offers (repeatable; default: auto, minilm, wordllama, hashing).",
+)
+def app(
+    result: str | None,
+    host: str,
+    port: int,
+    data_dir: str | None,
+    max_store_gb: float | None,
+    max_age_days: float | None,
+    llm_choices: tuple[str, ...],
+    embedder_choices: tuple[str, ...],
+) -> None:
+    """Open the web app (optionally with a saved RESULT) to upload, run, explore and download.
+
+    Nothing the browser sends can name a file on the server; the form offers only the embedders
+    and LLMs listed here."""
     setup_logging(0, False)
     try:
         from hercules.app import serve
@@ -132,4 +162,13 @@ def app(result: str | None, host: str, port: int, data_dir: str | None) -> None:
 
     click.echo(f"hercules app on http://{host}:{port}/", err=True)
     with user_errors():
-        serve(data_dir or default_cache_dir() / "app", result, host=host, port=port)
+        serve(
+            data_dir or default_cache_dir() / "app",
+            result,
+            host=host,
+            port=port,
+            llm_choices=llm_choices or None,
+            embedder_choices=embedder_choices or None,
+            max_store_gb=max_store_gb,
+            max_age_days=max_age_days,
+        )
