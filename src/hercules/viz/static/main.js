@@ -101,7 +101,7 @@ function wireControls(S, view, sel, rendererKind) {
   $("pane-zoom").addEventListener("click", () => S.sel && sel.select(S.sel.t, S.sel.j, true));
   const shown = meta.n_points < meta.n_items ? `${fmt(meta.n_points)} of ${fmt(meta.n_items)} items shown` : `${fmt(meta.n_items)} items`;
   const levels = S.levels.map((lv) => lv.k).reverse().join(" / ");
-  $("stats").textContent = `${shown} \u00b7 ${S.L} levels (${levels})` + (meta.layout ? ` \u00b7 ${meta.layout} layout` : "") + ` \u00b7 ${rendererKind}`;
+  $("stats").textContent = `${shown} \u00b7 ${S.L} level${S.L === 1 ? "" : "s"} (${levels})` + (meta.layout ? ` \u00b7 ${meta.layout} layout` : "") + ` \u00b7 ${rendererKind}`;
 }
 
 async function main() {

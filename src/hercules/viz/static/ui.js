@@ -21,17 +21,17 @@ function nodeButton(S, t, j, onPick) {
 // Children are built when a node is first opened, so a 1,000-cluster level costs nothing until needed.
 function treeNode(S, t, j, onPick) {
   const btn = nodeButton(S, t, j, onPick);
+  if (t === S.L) { // top level: its colour on the map
+    const sw = el("span", "swatch");
+    sw.style.background = S.meta.colors[j % S.meta.colors.length];
+    btn.prepend(sw);
+  }
   if (t === 1) {
     const d = el("div", "leaf");
     d.append(btn);
     return d;
   }
   const det = el("details"), sum = el("summary");
-  if (t === S.L) {
-    const sw = el("span", "swatch");
-    sw.style.background = S.meta.colors[j % S.meta.colors.length];
-    sum.append(sw);
-  }
   sum.append(btn);
   det.append(sum);
   det.addEventListener("toggle", () => {
