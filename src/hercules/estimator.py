@@ -28,7 +28,7 @@ from hercules.embeddings import Embedder
 from hercules.hierarchy.views import HierarchyViews, membership_frame
 from hercules.labeling import KeywordLabeler, Labeler
 from hercules.pipeline.builder import BuildConfig, LevelBuilder
-from hercules.pipeline.encoder import EncoderConfig, L0Encoder, check_matrix
+from hercules.pipeline.encoder import EncoderConfig, L0Encoder, check_matrix, vectors_dataset
 from hercules.pipeline.policy import LevelPolicy
 from hercules.pipeline.state import FittedState
 from hercules.reduction import PCAProjection
@@ -46,6 +46,7 @@ _FITTED = {
     "n_features_in_": "n_features",
     "timings_": "timings",
     "llm_stats_": "llm_stats",
+    "changes_": "changes",
 }
 
 
@@ -223,14 +224,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         )
 
     def _fit_dataset(self, X: Any, embeddings: Any) -> Dataset:
-        if X is not None:
-            return self._prepare(X)
-        if embeddings is None:
-            raise InputError("nothing to cluster: pass items, embeddings=, or both")
-        shape = np.shape(embeddings)
-        if len(shape) != 2 or shape[0] == 0:
-            raise InputError(f"embeddings must be a non-empty 2-D array, got shape {shape}")
-        return Dataset("vectors", np.arange(shape[0], dtype=np.int64).astype(object))
+        return self._prepare(X) if X is not None else vectors_dataset(embeddings)
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -366,6 +360,12 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
 
         self._check_fitted()
         return evaluate(self, level, labels, **kw)
+
+    def update(self, X: Any = None, *, embeddings: Any = None, **options: Any) -> Hercules:
+        """Grow the hierarchy with new items, in place, every cluster id kept (:func:`hercules.pipeline.update.update_model`)."""
+        from hercules.pipeline.update import update_model
+
+        return update_model(self, X, embeddings, **options)
 
     # ------------------------------------------------------------------ persistence
     def save(

@@ -28,10 +28,16 @@ def _load(result: str) -> Any:
     "--items", type=click.IntRange(min=0), default=0, show_default=True, help="Example items shown under each level-1 cluster."
 )
 @click.option("--descriptions", is_flag=True, help="Print every cluster's description too (JSON lines).")
-def show(result: str, depth: int | None, max_children: int, items: int, descriptions: bool) -> None:
+@click.option("--changes", is_flag=True, help="Print what the last `hercules update` changed (new clusters, growth, outliers).")
+def show(result: str, depth: int | None, max_children: int, items: int, descriptions: bool, changes: bool) -> None:
     """Print the cluster tree of a saved RESULT."""
     with user_errors():
         model = _load(result)
+        if changes:
+            from hercules.pipeline.update_report import changes_text
+
+            click.echo(changes_text(model.changes_), nl=False)
+            return
         if not descriptions:
             click.echo(model.tree_text(max_depth=depth, max_children=max_children, show_items=items), nl=False)
             return

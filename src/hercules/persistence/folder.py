@@ -183,6 +183,7 @@ def save(
         "params": _jsonable(params),
         "timings_s": {k: round(v, 4) for k, v in state.timings.items()},
         "llm_stats": _jsonable(state.llm_stats),
+        "changes": _jsonable(state.changes),  # the change report of the last update, if any
         "levels": _levels_json(state.hierarchy),
     }
     dest.parent.mkdir(parents=True, exist_ok=True)

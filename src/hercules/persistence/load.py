@@ -157,6 +157,9 @@ def load_state(path: str | os.PathLike) -> tuple[FittedState, dict[str, Any]]:
             raise
         raise ResultFormatError(f"{src} is damaged: {type(e).__name__}: {e}") from None
     n, d = int(meta["n_items"]), int(meta["n_features"])
+    changes = meta.get("changes")
+    if changes is not None and not isinstance(changes, dict):
+        raise ResultFormatError(f"{src / 'hercules.json'} is damaged: changes is not an object")
     coords = _require(arrays, "item_coords", (n, None), src)
     params = dict(meta["params"])
     state = FittedState(
@@ -169,5 +172,6 @@ def load_state(path: str | os.PathLike) -> tuple[FittedState, dict[str, Any]]:
         n_features=d,
         timings=meta.get("timings_s", {}),
         llm_stats=meta.get("llm_stats", []),
+        changes=changes,
     )
     return state, params

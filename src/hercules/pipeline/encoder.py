@@ -60,6 +60,16 @@ def check_matrix(X: Any) -> Any:
     return X
 
 
+def vectors_dataset(embeddings: Any) -> Dataset:
+    """Items given only as vectors: a dataset of row numbers (ids 0..n-1), after a shape check."""
+    if embeddings is None:
+        raise InputError("nothing to cluster: pass items, embeddings=, or both")
+    shape = np.shape(embeddings)
+    if len(shape) != 2 or shape[0] == 0:
+        raise InputError(f"embeddings must be a non-empty 2-D array, got shape {shape}")
+    return Dataset("vectors", np.arange(shape[0], dtype=np.int64).astype(object))
+
+
 @dataclass
 class EncoderConfig:
     """The estimator parameters the encoder needs (copied, never the estimator itself)."""

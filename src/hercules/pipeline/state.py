@@ -26,3 +26,4 @@ class FittedState:
     n_features: int
     timings: dict[str, float] = field(default_factory=dict)
     llm_stats: list[dict[str, Any]] = field(default_factory=list)
+    changes: dict[str, Any] | None = None  # the change report of the last update (None: as fitted)
