@@ -10,7 +10,7 @@ from hercules.evaluation.metrics import (
     sibling_distinctness,
     title_alignment,
 )
-from hercules.evaluation.titles import identification_unavailable, title_quality
+from hercules.evaluation.titles import identification_unavailable, title_quality, title_space_reason
 
 __all__ = [
     "contingency",
@@ -25,4 +25,5 @@ __all__ = [
     "sibling_distinctness",
     "title_alignment",
     "title_quality",
+    "title_space_reason",
 ]

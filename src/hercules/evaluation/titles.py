@@ -15,20 +15,25 @@ from hercules.labeling.llm.quality import count_duplicates, generic_mask, identi
 log = logging.getLogger(__name__)
 
 
+def title_space_reason(dataset: Any, encoder: Any) -> str | None:
+    """Why titles embedded by ``encoder``'s text embedder are not comparable with the level-0
+    vectors it made (None when they are: text items, or description mode). The builder uses it
+    to decide whether to give the labeler ``LevelContext.embed_texts``."""
+    if dataset.modality in ("numeric", "vectors"):
+        return f"{dataset.modality} items have no text embedding to compare titles with"
+    if encoder.model_id_ == "precomputed":
+        return "the item vectors were precomputed, not made by the text embedder"
+    text_id = encoder.text_embedder().model_id
+    if encoder.model_id_ != text_id:
+        return f"the item vectors come from {encoder.model_id_!r}, not the text embedder {text_id!r}"
+    return None
+
+
 def identification_unavailable(model: Any) -> str | None:
-    """Why titles cannot be placed among the items' vectors (None when they can): they must be
-    vectors the run's text embedder made, or the title and item spaces differ."""
-    ds, enc = model.dataset_, model.encoder_
-    if ds.modality in ("numeric", "vectors"):
-        return f"{ds.modality} items have no text embedding to compare titles with"
+    """Why titles cannot be placed among a fitted model's item vectors (None when they can)."""
     if getattr(model, "embeddings_", None) is None:
         return "the item vectors are not available"
-    if enc.model_id_ == "precomputed":
-        return "the item vectors were precomputed, not made by the text embedder"
-    text_id = enc.text_embedder().model_id
-    if enc.model_id_ != text_id:
-        return f"the item vectors come from {enc.model_id_!r}, not the text embedder {text_id!r}"
-    return None
+    return title_space_reason(model.dataset_, model.encoder_)
 
 
 def title_quality(model: Any, level: int, embed: Any, skip_reason: str | None) -> dict[str, Any]:
