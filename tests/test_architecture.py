@@ -22,7 +22,6 @@ RANK = {
     "hierarchy": 2,
     "embeddings": 2,
     "llm": 2,
-    "reduction": 2,
     "layout": 2,
     "labeling": 3,
     "evaluation": 4,

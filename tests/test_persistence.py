@@ -19,7 +19,7 @@ def test_roundtrip_keeps_tree_labels_and_predict(tmp_path, corpus):
     assert [c.title for c in back.clusters(1)] == [c.title for c in m.clusters(1)]
     assert back.tree_text() == m.tree_text()
     np.testing.assert_array_equal(back.predict(corpus.head(30), level=2), m.predict(corpus.head(30), level=2))
-    np.testing.assert_allclose(back.projection_.transform(m.embeddings_[:5]), m.coords_[:5], atol=1e-5)
+    np.testing.assert_allclose(back.layout_.transform(m.embeddings_[:5]), m.coords_[:5], atol=1e-5)
     assert back.membership().equals(m.membership())
     assert back.get_params()["levels"] == [12, 4]
 

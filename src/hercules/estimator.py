@@ -2,7 +2,7 @@
 
 ``fit`` reads the data (:mod:`hercules.data`), encodes items into level-0 vectors
 (:class:`~hercules.pipeline.encoder.L0Encoder`), builds the labelled hierarchy
-(:class:`~hercules.pipeline.builder.LevelBuilder`) and fits the plot projection; everything it
+(:class:`~hercules.pipeline.builder.LevelBuilder`) and fits the 2-D layout (:mod:`hercules.layout`); everything it
 learns is one :class:`~hercules.pipeline.state.FittedState`, set by :meth:`Hercules._set_fitted`
 both here and when a result is loaded.
 """
@@ -27,11 +27,11 @@ from hercules.data.dataset import Dataset, InputError, prepare
 from hercules.embeddings import Embedder
 from hercules.hierarchy.views import HierarchyViews, membership_frame
 from hercules.labeling import KeywordLabeler, Labeler
+from hercules.layout import Layout, fit_layout
 from hercules.pipeline.builder import BuildConfig, LevelBuilder
 from hercules.pipeline.encoder import EncoderConfig, L0Encoder, check_matrix, vectors_dataset
 from hercules.pipeline.policy import LevelPolicy
 from hercules.pipeline.state import FittedState
-from hercules.reduction import PCAProjection
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ _FITTED = {
     "hierarchy_": "hierarchy",
     "dataset_": "dataset",
     "encoder_": "encoder",
-    "projection_": "projection",
+    "layout_": "projection",
     "coords_": "coords",
     "embeddings_": "embeddings",
     "n_features_in_": "n_features",
@@ -93,7 +93,11 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         Auto-k bounds: largest k, the size at which a level is a fine top level,
         and the minimum mean number of children per parent.
     n_components : int
-        PCA dimensions kept for plots (2 or 3).
+        Dimensions of the map coordinates (``coords_``; 2 for plots, 1-3 allowed).
+    layout : "auto", "umap" or "pca"
+        How items are laid out on the map: UMAP (``hercules-cluster[layout]``; fitted on a
+        sample above 20,000 items, the rest placed by nearest neighbours) or PCA. ``"auto"``:
+        ``$HERCULES_LAYOUT`` if set, else UMAP when installed, else PCA.
     topic_seed : str or None
         A theme the labeler should orient its titles towards.
     modality, text_column, id_column, numeric_columns, numeric_metadata, missing
@@ -130,6 +134,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         max_iter: int = 25,
         max_points_per_centroid: int | None = 256,
         n_components: int = 2,
+        layout: Literal["auto", "umap", "pca"] = "auto",
         topic_seed: str | None = None,
         modality: str = "auto",
         text_column: str | None = None,
@@ -161,6 +166,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         self.max_iter = max_iter
         self.max_points_per_centroid = max_points_per_centroid
         self.n_components = n_components
+        self.layout = layout
         self.topic_seed = topic_seed
         self.modality = modality
         self.text_column = text_column
@@ -177,6 +183,8 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
     def _check_params(self) -> LevelPolicy:
         if self.representation not in ("direct", "description"):
             raise ValueError(f"representation must be 'direct' or 'description', got {self.representation!r}")
+        if self.layout not in ("auto", "umap", "pca"):
+            raise ValueError(f"layout must be 'auto', 'umap' or 'pca', got {self.layout!r}")
         if self.n_components not in (1, 2, 3):
             raise ValueError(f"n_components (plot dimensions) must be 1, 2 or 3, got {self.n_components!r}")
         if self.missing not in ("raise", "drop"):
@@ -248,7 +256,13 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         t0 = time.perf_counter()
         vectors = encoder.fit_transform(ds, embeddings)
         t_embed = time.perf_counter() - t0
-        builder = LevelBuilder(self._build_config(policy), labeler, encoder.embed_texts, on_progress)
+        builder = LevelBuilder(
+            BuildConfig.from_params(self.get_params(), policy),
+            labeler,
+            encoder.embed_texts,
+            on_progress,
+            encoder.title_embedder(),
+        )
         built = builder.build(vectors, ds, self.random_state)
         emit(on_progress, ProgressEvent("layout", message="2-D layout"))
         t0 = time.perf_counter()
@@ -261,28 +275,16 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         emit(on_progress, ProgressEvent("done", done=built.hierarchy.depth, total=built.hierarchy.depth))
         return self
 
-    def _build_config(self, policy: LevelPolicy) -> BuildConfig:
-        return BuildConfig(
-            policy=policy,
-            representation=self.representation,
-            weighted=self.weighted,
-            max_iter=self.max_iter,
-            max_points_per_centroid=self.max_points_per_centroid,
-            resampling=self.resampling,
-            resampling_iterations=self.resampling_iterations,
-            resampling_points_per_cluster=self.resampling_points_per_cluster,
-            topic_seed=self.topic_seed,
-            n_threads=self.n_threads,
-            progress=self.progress,
-        )
-
-    def _fit_projection(self, vectors: np.ndarray, hierarchy: Any) -> tuple[PCAProjection, np.ndarray]:
-        projection = PCAProjection(self.n_components).fit(vectors, random_state=self.random_state)
+    def _fit_projection(self, vectors: np.ndarray, hierarchy: Any) -> tuple[Layout, np.ndarray]:
+        """The 2-D/3-D map of the items; each cluster sits at the mean of its members' coordinates."""
+        method = self.layout
+        if method == "auto":
+            method = os.environ.get("HERCULES_LAYOUT", "auto")
+        layout = fit_layout(vectors, method=method, n_components=self.n_components, random_state=self.random_state)
+        coords = layout.coords_
         for level in hierarchy.levels:
-            same_space = level.centroids.shape[1] == vectors.shape[1]
-            centres = level.centroids if same_space else group_means(vectors, hierarchy.item_labels(level.level), level.k)
-            level.coords = projection.transform(centres)
-        return projection, projection.transform(vectors)
+            level.coords = group_means(coords, hierarchy.item_labels(level.level), level.k)
+        return layout, coords
 
     def _set_fitted(self, state: FittedState) -> Hercules:
         for attr, name in _FITTED.items():
@@ -349,7 +351,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         """2-D/3-D coordinates of new items, in the same plot space as ``coords_``."""
         if X is None and embeddings is None:
             raise InputError("pass new items or embeddings=")
-        return self.projection_.transform(self._new_vectors(X, embeddings)[0])
+        return self.layout_.transform(self._new_vectors(X, embeddings)[0])
 
     def evaluate(self, level: int | None = None, labels: Any = None, **kw: Any) -> Any:
         """Quality metrics for ``level`` (dict) or all levels (DataFrame); see :func:`hercules.evaluation.evaluate`.

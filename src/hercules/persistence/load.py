@@ -14,10 +14,10 @@ import pandas as pd
 
 from hercules.data.dataset import Dataset, Variable
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
+from hercules.layout import Layout, PCALayout, PCAProjection, layout_from_arrays
 from hercules.persistence.folder import FORMAT, SCHEMA_VERSION, ResultFormatError
 from hercules.pipeline.encoder import EncoderConfig, L0Encoder
 from hercules.pipeline.state import FittedState
-from hercules.reduction import PCAProjection
 
 
 def _read_meta(src: Path) -> dict[str, Any]:
@@ -129,6 +129,13 @@ def _dataset(meta: dict, items: pd.DataFrame) -> Dataset:
     return Dataset("vectors", ids, metadata=metadata, notes=notes)
 
 
+def _layout(arrays: dict[str, np.ndarray]) -> Layout:
+    """The saved layout; results written before layouts existed hold a bare PCA (``pca_*`` arrays)."""
+    if "layout_method" in arrays:
+        return layout_from_arrays(arrays)
+    return PCALayout(PCAProjection.from_arrays(arrays))
+
+
 def _embeddings(src: Path, n: int, d: int) -> np.ndarray | None:
     path = src / "embeddings.npy"
     if not path.exists():
@@ -151,7 +158,7 @@ def load_state(path: str | os.PathLike) -> tuple[FittedState, dict[str, Any]]:
     try:
         hierarchy = _hierarchy(meta, arrays, src)
         dataset = _dataset(meta, items)
-        projection = PCAProjection.from_arrays(arrays)
+        projection = _layout(arrays)
     except (KeyError, TypeError, ValueError) as e:
         if isinstance(e, ResultFormatError):
             raise

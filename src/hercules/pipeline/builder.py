@@ -46,6 +46,12 @@ class BuildConfig:
     n_threads: int | None = None
     progress: bool = True
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any], policy: LevelPolicy) -> BuildConfig:
+        """The builder's share of an estimator's ``get_params()``."""
+        names = set(cls.__dataclass_fields__) - {"policy"}
+        return cls(policy=policy, **{k: v for k, v in params.items() if k in names})
+
 
 @dataclass
 class BuildResult:

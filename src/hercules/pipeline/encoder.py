@@ -8,6 +8,7 @@ result as plain values and arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +131,14 @@ class L0Encoder:
 
     def embed_texts(self, texts: list[str], desc: str = "embedding") -> np.ndarray:
         return self.text_embedder().embed(texts, desc=desc)
+
+    def title_embedder(self) -> Callable[[list[str], str], np.ndarray] | None:
+        """``embed_texts`` when texts land in the same space as the level-0 vectors (text items or
+        description mode), else None (images, numbers, precomputed vectors): titles can then be
+        checked against centroids."""
+        if self._text is None or self.model_id_ != self._text.model_id:
+            return None
+        return self.embed_texts
 
     # ------------------------------------------------------------------ fit / transform
     def fit_transform(self, ds: Dataset, embeddings: Any = None) -> np.ndarray:

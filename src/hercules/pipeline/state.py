@@ -9,8 +9,8 @@ import numpy as np
 
 from hercules.data.dataset import Dataset
 from hercules.hierarchy.tree import Hierarchy
+from hercules.layout import Layout
 from hercules.pipeline.encoder import L0Encoder
-from hercules.reduction import PCAProjection
 
 
 @dataclass
@@ -20,7 +20,7 @@ class FittedState:
     hierarchy: Hierarchy
     dataset: Dataset
     encoder: L0Encoder
-    projection: PCAProjection
+    projection: Layout  # the 2-D map (UMAP or PCA) that places new items too
     coords: np.ndarray  # (n_items, n_components) plot coordinates
     embeddings: np.ndarray | None  # (n_items, d) L0 vectors; None when a result was saved without them
     n_features: int
