@@ -98,6 +98,14 @@ def test_upload_run_explore_download(server, browser, tmp_path):
     mem = pd.read_csv(path)
     assert len(mem) == len(data) and {"L1_cluster_id", "L2_cluster_title", "category"} <= set(mem.columns)
 
+    with page.expect_download() as dl:  # the same self-contained map as `hercules export --html`
+        page.click("#dl-map")
+    html_map = tmp_path / "map.html"
+    dl.value.save_as(html_map)
+    page_text = html_map.read_text(encoding="utf-8")
+    assert "default-src 'none'" in page_text  # offline by construction: the page may load nothing
+    assert "<script src=" not in page_text and "<link " not in page_text
+
     # level switch and search work
     page.click("#level label:has-text('L1')")
     page.fill("#search", "card")

@@ -1,4 +1,4 @@
-"""Downloads of the chosen result: membership CSV, tree text, evaluation, result zip, run log.
+"""Downloads of the chosen result: membership CSV, tree text, evaluation, result zip, HTML map, run log.
 
 The files come from the run's own folder, named by the server; the browser only says which
 button was pressed and which result (a server-minted id, checked first).
@@ -27,6 +27,17 @@ def _result_zip(folder: Any) -> bytes:
     return buf.getvalue()
 
 
+def _map_html(model: Any) -> bytes:
+    """The same self-contained map as ``hercules export --html`` (written to a temporary file)."""
+    import tempfile
+    from pathlib import Path
+
+    from hercules.viz import export_html
+
+    with tempfile.TemporaryDirectory(prefix="hercules-map-") as tmp:
+        return export_html(model, Path(tmp) / "map.html").read_bytes()
+
+
 def download(actx: AppContext, which: Any, rid: Any) -> Any:
     """What the pressed download button sends, or no update (unknown button, missing file)."""
     if not rid:
@@ -44,6 +55,8 @@ def download(actx: AppContext, which: Any, rid: Any) -> Any:
         return dcc.send_file(str(run_log))
     if which == "dl-result":
         return dcc.send_bytes(_result_zip(folder), "hercules-result.zip")
+    if which == "dl-map":
+        return dcc.send_bytes(_map_html(model), "hercules-map.html")
     return no_update
 
 

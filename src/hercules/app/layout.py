@@ -19,6 +19,7 @@ DOWNLOADS = [
     ("tree", "Tree (text)"),
     ("evaluation", "Evaluation CSV"),
     ("result", "Result (zip)"),
+    ("map", "Export map (HTML)"),
     ("log", "Run log"),
 ]
 
