@@ -112,14 +112,19 @@ def one(n: int) -> dict:
     return r
 
 
-def pictures(embedder: str) -> None:
-    """Banking77 map (zoomed out and in) and sunburst for the README."""
+def pictures(embedder: str, result: str | None = None) -> None:
+    """Banking77 map (zoomed out and in) and sunburst for the README; ``result``: a saved result
+    (e.g. the quick start's, with LLM titles) instead of a fresh keyword-titled fit."""
     from playwright.sync_api import sync_playwright
 
+    import hercules
     from hercules.viz import export_html, plot
 
-    model, E = _fit(3080, embedder)
-    _ensure_layout(model, E)
+    if result:
+        model = hercules.load(result)
+    else:
+        model, E = _fit(3080, embedder)
+        _ensure_layout(model, E)
     plot(model, kind="sunburst", path=OUT / "sunburst.png", dpi=90)
     html = export_html(model, Path(tempfile.mkdtemp()) / "banking77.html", title="Banking77: 3,080 queries")
     with sync_playwright() as p:
@@ -158,9 +163,10 @@ def main() -> None:
     ap.add_argument("--one", type=int, help="run one size and print a JSON line (used internally)")
     ap.add_argument("--pictures", action="store_true", help="Banking77 screenshots for the README instead")
     ap.add_argument("--embedder", default="auto", help="text embedder for --pictures (auto: MiniLM when installed)")
+    ap.add_argument("--result", help="for --pictures: draw this saved result (e.g. results/banking77 with LLM titles)")
     a = ap.parse_args()
     if a.pictures:
-        pictures(a.embedder)
+        pictures(a.embedder, a.result)
         return
     if a.one:
         print(json.dumps(one(a.one)))
