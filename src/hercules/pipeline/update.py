@@ -24,6 +24,7 @@ import difflib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from hercules.clustering.kmeans import assign
 from hercules.common.groups import group_sums
 from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset, InputError
+from hercules.hierarchy.tree import Hierarchy
 from hercules.labeling.base import Labeler
 from hercules.pipeline.encoder import vectors_dataset
 from hercules.pipeline.state import FittedState
@@ -136,7 +138,10 @@ def update_model(model: Any, X: Any, embeddings: Any, on_progress: ProgressCallb
     cfg = UpdateConfig(
         model.representation, model.weighted, model.topic_seed, model.random_state, state.encoder.embed_texts, on_progress
     )
-    updated = update_state(state, new, vectors, labeler, opts, cfg)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=model.n_threads, user_api="blas") if model.n_threads else nullcontext():
+        updated = update_state(state, new, vectors, labeler, opts, cfg)
     updated.timings.update(update_embed=t_embed, update_total=time.perf_counter() - t0)
     updated.changes["seconds"] = round(updated.timings["update_total"], 3)  # type: ignore[index]
     model._set_fitted(updated)
@@ -186,7 +191,7 @@ def update_state(
     growth = Growth(dataset=dataset, vectors=E_all, coords=coords, labeler=labeler, opts=opts, cfg=cfg, rng=rng)
     levels = grow_levels(state.hierarchy, first, growth)
     t_label = time.perf_counter() - t0 - t_assign
-    hierarchy = type(state.hierarchy)(n_items=len(dataset), levels=levels)
+    hierarchy = Hierarchy(n_items=len(dataset), levels=levels)
     notes = ([id_note] if id_note else []) + first.notes
     changes = build_report(state.hierarchy, hierarchy, dataset, first, growth, notes, number)
     stats = [{**s, "stage": "update", "update": number} for s in growth.stats]

@@ -149,7 +149,8 @@ def outlier_groups(
             kept.append(g)
         elif len(g) >= 2 * opts.min_size:
             half = _kmeans(V[g], 2, rng)
-            todo += [g[half == 0], g[half == 1]]
+            if half.min() != half.max():  # identical points cannot be split: the group is dropped
+                todo += [g[half == 0], g[half == 1]]
     return sorted(kept, key=len, reverse=True)
 
 

@@ -28,7 +28,9 @@ def _parent_id(h: Hierarchy, t: int, j: int) -> str | None:
     return None if p is None else cluster_id(t + 1, p)
 
 
-def _new_clusters(h: Hierarchy, g: Growth) -> list[dict[str, Any]]:
+def _new_clusters(h: Hierarchy, g: Growth, splits: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """Every new cluster, level by level; the smaller halves of split clusters say where they came from."""
+    halves = {b: cluster_id(1, a) for a, b in splits}
     return [
         {
             "id": cluster_id(t, j),
@@ -36,6 +38,7 @@ def _new_clusters(h: Hierarchy, g: Growth) -> list[dict[str, Any]]:
             "title": h.level(t).labels[j].title,
             "size": int(h.level(t).sizes[j]),
             "parent": _parent_id(h, t, j),
+            "split_from": halves.get(j) if t == 1 else None,
         }
         for t in sorted(g.new)
         for j in g.new[t].tolist()
@@ -43,7 +46,8 @@ def _new_clusters(h: Hierarchy, g: Growth) -> list[dict[str, Any]]:
 
 
 def _size_changes(old: Hierarchy, new: Hierarchy, top: int) -> tuple[list[dict], list[dict]]:
-    """(clusters that grew the most, relative to their size; clusters whose share of all items fell the most)."""
+    """(existing clusters that grew the most, relative to their size; those that lost the most items:
+    an update only adds items, so only a split makes a cluster smaller)."""
     rows = []
     for t in range(1, old.depth + 1):
         before, after = old.level(t).sizes, new.level(t).sizes[: old.level(t).k]
@@ -62,8 +66,7 @@ def _size_changes(old: Hierarchy, new: Hierarchy, top: int) -> tuple[list[dict],
         }
 
     grew = sorted((r for r in rows if r[3] > r[2]), key=lambda r: (-(r[3] - r[2]) / max(r[2], 1), r[0], r[1]))
-    shrank = sorted(rows, key=lambda r: ((r[3] / n1) / max(r[2] / n0, 1e-12), r[0], r[1]))
-    shrank = [r for r in shrank if r[3] / n1 < r[2] / n0]
+    shrank = sorted((r for r in rows if r[3] < r[2]), key=lambda r: (r[3] / max(r[2], 1), r[0], r[1]))
     return [row(*r) for r in grew[:top]], [row(*r) for r in shrank[:top]]
 
 
@@ -93,15 +96,19 @@ def _outliers(h: Hierarchy, ds: Dataset, n_old: int, k_old: int, first: LevelOne
     }
 
 
-def _retitled(old: Hierarchy, new: Hierarchy, g: Growth) -> list[dict[str, Any]]:
-    """Existing clusters that were given a new title (new clusters are listed apart)."""
+def _relabelled(old: Hierarchy, g: Growth) -> list[str]:
+    """Existing clusters whose label was written again (new clusters are listed apart)."""
+    return [cluster_id(t, j) for t in sorted(g.relabelled) for j in g.relabelled[t][g.relabelled[t] < old.level(t).k].tolist()]
+
+
+def _retitled(old: Hierarchy, new: Hierarchy, relabelled: list[str]) -> list[dict[str, Any]]:
+    """Those of ``relabelled`` whose title changed, old and new."""
     rows = []
-    for t in sorted(g.relabelled):
-        k_old = old.level(t).k
-        for j in g.relabelled[t][g.relabelled[t] < k_old].tolist():
-            rows.append(
-                {"id": cluster_id(t, j), "old_title": old.level(t).labels[j].title, "title": new.level(t).labels[j].title}
-            )
+    for cid in relabelled:
+        t, j = (int(x) for x in cid[1:].split("-"))
+        before, after = old.level(t).labels[j].title, new.level(t).labels[j].title
+        if before != after:
+            rows.append({"id": cid, "old_title": before, "title": after})
     return rows
 
 
@@ -112,6 +119,7 @@ def build_report(
     top = g.opts.report_size
     grew, shrank = _size_changes(old, new, top)
     llm = {key: int(sum(s.get(key, 0) for s in g.stats)) for key in ("calls", "cache_hits", "clusters")}
+    relabelled = _relabelled(old, g)
     return {
         "update": number,
         "items": {"before": old.n_items, "added": new.n_items - old.n_items, "after": new.n_items},
@@ -119,7 +127,7 @@ def build_report(
         "options": {
             k: getattr(g.opts, k) for k in ("outlier_quantile", "outlier_scale", "min_cluster_size", "relabel_threshold")
         },
-        "new_clusters": _new_clusters(new, g),
+        "new_clusters": _new_clusters(new, g, first.splits),
         "grew": grew,
         "shrank": shrank,
         "splits": [
@@ -130,11 +138,29 @@ def build_report(
             }
             for a, b in first.splits
         ],
-        "retitled": _retitled(old, new, g),
+        "relabelled": relabelled,
+        "retitled": _retitled(old, new, relabelled),
         "outliers": _outliers(new, ds, old.n_items, old.level(1).k, first, top),
         "llm": llm if g.stats else None,
         "notes": notes,
     }
+
+
+def _new_line(r: dict[str, Any]) -> str:
+    split = f"  (split from {r['split_from']})" if r.get("split_from") else ""
+    return f"{r['id']:<8} {r['title']}  ({r['size']:,})  under {r['parent'] or '-'}{split}"
+
+
+def _size_line(r: dict[str, Any]) -> str:
+    return f"{r['id']:<8} {r['title']}  {r['before']:,} -> {r['after']:,} ({r['growth']:+.0%})"
+
+
+def _title_line(r: dict[str, Any]) -> str:
+    return f"{r['id']:<8} {r['old_title']!r} -> {r['title']!r}"
+
+
+def _outlier_line(r: dict[str, Any]) -> str:
+    return f"{r['id']}: {r['item']!r} -> {r['cluster']} {r['title']}"
 
 
 def changes_text(changes: dict[str, Any] | None) -> str:
@@ -145,32 +171,21 @@ def changes_text(changes: dict[str, Any] | None) -> str:
     seconds = f" in {c['seconds']:.1f} s" if "seconds" in c else ""
     lines = [f"Update {c['update']}: {items['before']:,} items + {items['added']:,} new = {items['after']:,}{seconds}"]
     lines.append("Clusters: " + ", ".join(f"{t} {v['before']} -> {v['after']}" for t, v in c["clusters"].items()))
+    lines.append(
+        f"Re-labelled: {len(c['new_clusters'])} new and {len(c['relabelled'])} changed clusters; all others keep their titles"
+    )
     rule = "per-cluster" if o["rule"] == "per-cluster" else "global (no saved item vectors)"
     lines.append(
         f"Outliers: {o['count']:,} new items fit no existing cluster ({rule} threshold); "
         f"{o['in_new_clusters']:,} formed new clusters, {o['left_in_nearest']:,} stay in their nearest cluster"
     )
     sections = [
-        ("New clusters", c["new_clusters"], lambda r: f"{r['id']:<8} {r['title']}  ({r['size']:,})  under {r['parent'] or '-'}"),
-        (
-            "Grew the most",
-            c["grew"],
-            lambda r: f"{r['id']:<8} {r['title']}  {r['before']:,} -> {r['after']:,} ({r['growth']:+.0%})",
-        ),
-        (
-            "Shrank the most (share of all items)",
-            c["shrank"],
-            lambda r: (
-                f"{r['id']:<8} {r['title']}  {r['share_before']:.2%} -> {r['share_after']:.2%} ({r['before']:,} -> {r['after']:,})"
-            ),
-        ),
+        ("New clusters", c["new_clusters"], _new_line),
+        ("Grew the most", c["grew"], _size_line),
+        ("Shrank the most", c["shrank"], _size_line),
         ("Split", c["splits"], lambda r: f"{r['id']} -> {r['id']} + {r['new_id']}  sizes {r['sizes'][0]:,} + {r['sizes'][1]:,}"),
-        ("New titles", c["retitled"], lambda r: f"{r['id']:<8} {r['old_title']!r} -> {r['title']!r}"),
-        (
-            "Outliers left in their nearest cluster (examples)",
-            o["examples"],
-            lambda r: f"{r['id']}: {r['item']!r} -> {r['cluster']} {r['title']}",
-        ),
+        ("New titles", c["retitled"], _title_line),
+        ("Outliers left in their nearest cluster (examples)", o["examples"], _outlier_line),
     ]
     for title, rows, fmt in sections:
         if rows:
