@@ -20,6 +20,9 @@ def provider(server, **opts):
 def fit(llm, corpus, tmp_path, levels=(12, 4), **opts):
     opts.setdefault("cache", ResponseCache(tmp_path / "llm.sqlite"))
     opts.setdefault("backoff", 0.01)
+    # these tests check transport, batching and parsing with meaningless titles ("Title L1-3"),
+    # which the title check would rightly replace; it is tested in tests/test_titles.py
+    opts.setdefault("verify", False)
     return Hercules(list(levels), embedder="hashing:256", progress=False, llm=llm, llm_options=opts).fit(corpus)
 
 

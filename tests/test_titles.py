@@ -105,7 +105,7 @@ def _identified(ctx, labels) -> float:
     return float(np.mean(identification_margins(V, ctx.centroids) > 0))
 
 
-REPAIR_MARK = "describes other clusters better"
+REPAIR_MARK = "Contrast cluster"
 
 
 def _rotating_fake(stubborn: bool = False, candidates: bool = False):
@@ -230,3 +230,39 @@ def test_prompts_of_a_level_share_their_instruction_prefix():
     b = cluster_messages(ctx, ["L1-2"], ["### Cluster L1-2\n- z"])[-1]["content"]
     shared = len(a) - len(a.lstrip()) + next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
     assert shared >= a.index("These ") and "at most 25 words" in a[:shared]
+
+
+def test_a_parent_that_keeps_copying_a_child_title_is_repaired():
+    """Level 2 of three parents (two topics each): the fake gives each parent its first
+    subcluster's title, even when asked again for duplicates; the repair prompt gets it right."""
+    import json
+
+    import pandas as pd
+
+    from hercules.common.groups import group_means
+    from hercules.hierarchy import ClusterLabel
+    from hercules.labeling.base import LevelContext
+    from hercules.llm.fake import FakeLLM
+
+    class CopyChild(FakeLLM):
+        async def acomplete(self, messages, *, schema=None):
+            r = await super().acomplete(messages, schema=schema)
+            prompt = messages[-1]["content"]
+            if "is the title of one of its subclusters" not in prompt and "Subclusters:" in prompt:
+                blocks = {b.split("\n", 1)[0]: b for b in prompt.split("### Cluster ")[1:]}
+                first = {k: blocks[k].split('Subclusters:\n- "')[1].split('"')[0] for k in json.loads(r.text)}
+                r.text = json.dumps({k: {"title": t, "description": "d"} for k, t in first.items()})
+            return r
+
+    low = _level()
+    parent = np.array([0, 0, 1, 1, 2, 2])
+    y2 = parent[low.item_labels]
+    kids = [ClusterLabel(f"Topic {w}", "d", source="llm") for w in pd.unique(make_corpus(20).topic)]
+    ctx = LevelContext(
+        2, low.dataset, y2, 3, low.item_vectors, group_means(low.item_vectors, y2, 3), kids, parent, embed_texts=low.embed_texts
+    )
+    out = _label(CopyChild(), ctx)
+    assert out.stats["copied_child_titles"] == 3 and out.stats["repaired"] + out.stats["keyword_fallbacks"] == 3
+    child_titles = {k.title for k in kids}
+    assert all(lb.title not in child_titles for lb in out.labels)
+    assert out.stats["identification_after"] == 1.0

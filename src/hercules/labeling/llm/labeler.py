@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from hercules.common.aio import run_sync
@@ -19,7 +20,7 @@ from hercules.hierarchy import ClusterLabel, cluster_id
 from hercules.labeling.base import LevelContext, LevelLabels
 from hercules.labeling.keywords import KeywordLabeler, snippet
 from hercules.labeling.llm.batching import Plan, plan_batches, solve
-from hercules.labeling.llm.disambiguate import disambiguate
+from hercules.labeling.llm.disambiguate import disambiguate, parents_copying_a_child
 from hercules.labeling.llm.evidence import Detail, Evidence, principal_order
 from hercules.labeling.llm.options import LLMLabelerOptions
 from hercules.labeling.llm.prompt import (
@@ -136,7 +137,8 @@ class LLMLabeler:
             chosen = choose_candidates(space, labels, calls.alternatives)
             if not self.options.verify or calls.runner.breaker.is_open:
                 return {"candidates_chosen": chosen}
-            out = await verify_and_repair(space, labels, fallback, calls.repair, self.options.contrast)
+            copied = parents_copying_a_child(ctx, labels)
+            out = await verify_and_repair(space, labels, fallback, calls.repair, self.options.contrast, _children(ctx, copied))
         except ValueError as e:  # titles and items in different spaces
             log.info("level %d: titles not verified: %s", ctx.level, e)
             return {}
@@ -220,13 +222,14 @@ class _LevelCalls:
                 out[j] = ClusterLabel(title=titles[0], description=desc, source="llm")
         return out
 
-    async def repair(self, j: int, others: list[int]) -> tuple[list[str], str] | None:
-        """Cluster ``j`` asked alone, next to the ``others`` its title was closer to."""
+    async def repair(self, j: int, others: list[int], copied: bool = False) -> tuple[list[str], str] | None:
+        """Cluster ``j`` asked alone, next to the ``others`` its title was closer to; ``copied``:
+        its title is one of its subclusters'."""
         level, labels = self.ctx.level, self.labels
         cid = cluster_id(level, j)
         contrast = [(cluster_id(level, o), labels[o].title, self.plan.blocks[o]) for o in others]
         n = self.options.repair_titles
-        msgs = repair_messages(self.ctx, cid, labels[j].title, self.plan.blocks[j], contrast, n)
+        msgs = repair_messages(self.ctx, cid, labels[j].title, self.plan.blocks[j], contrast, n, copied)
         schema = label_schema([cid], n) if self.use_schema else None
         try:
             got = await self.runner.call(msgs, lambda t: parse_candidates(t, [cid]), schema=schema, ids=[cid])
@@ -240,6 +243,14 @@ class _LevelCalls:
             return await self.ask(which, note)
         except (ContextOverflowError, TransientLLMError):
             return {}
+
+
+def _children(ctx: LevelContext, parents: list[int]) -> dict[int, set[str]]:
+    """The subcluster titles of each of ``parents`` (none below level 2)."""
+    if ctx.child_labels is None or ctx.child_parent is None:
+        return {}
+    kids = ctx.child_labels
+    return {j: {kids[c].title for c in np.flatnonzero(ctx.child_parent == j)} for j in parents}
 
 
 def _stats(level: int, n: int, calls: CallStats, failed: int, t0: float, **extra: Any) -> dict[str, Any]:

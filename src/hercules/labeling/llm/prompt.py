@@ -29,7 +29,12 @@ ANSWER_MANY = (
     "Give {n} different candidate titles per cluster, each a complete title on its own.\n"
     'Return JSON: {{"<cluster id>": {{"titles": ["...", ...], "description": "..."}}, ...}}'
 )
-REPAIR_INSTRUCTIONS = """Your title for cluster {cid}, "{title}", describes other clusters better than this one.
+REPAIR_WHY = 'Your title for cluster {cid}, "{title}", describes other clusters better than this one.'
+COPIED_WHY = (
+    'Your title for cluster {cid}, "{title}", is the title of one of its subclusters; it needs a broader title '
+    "that covers all of its subclusters."
+)
+REPAIR_INSTRUCTIONS = """{why}
 Write {n} different candidate titles (each at most 6 words) and a description (one sentence, at most 25 words) for cluster {cid} only, naming what sets it apart from the similar clusters shown first for contrast.
 - Base them only on the evidence shown; never reuse a title of the contrast clusters.{topic}
 Return JSON: {{"{cid}": {{"titles": ["...", ...], "description": "..."}}}}
@@ -157,11 +162,19 @@ def cluster_messages(
 
 
 def repair_messages(
-    ctx: LevelContext, cid: str, title: str, block: str, contrast: list[tuple[str, str, str]], n_titles: int
+    ctx: LevelContext,
+    cid: str,
+    title: str,
+    block: str,
+    contrast: list[tuple[str, str, str]],
+    n_titles: int,
+    copied: bool = False,
 ) -> list[dict[str, str]]:
-    """Cluster ``cid`` asked alone again: its failed ``title``, then the ``contrast`` clusters
-    (id, title, evidence block) its title was closer to, then its own evidence block last."""
-    head = REPAIR_INSTRUCTIONS.format(cid=cid, title=title, n=n_titles, topic=_topic(ctx))
+    """Cluster ``cid`` asked alone again: why its ``title`` failed (``copied``: a subcluster's
+    title; else closer to other clusters), the ``contrast`` clusters (id, title, evidence block)
+    its title was closer to, then its own evidence block last."""
+    why = (COPIED_WHY if copied else REPAIR_WHY).format(cid=cid, title=title)
+    head = REPAIR_INSTRUCTIONS.format(why=why, cid=cid, n=n_titles, topic=_topic(ctx))
     shown = [f'--- Contrast cluster {c} (titled "{t}"; do not title it) ---\n' + b.split("\n", 1)[-1] for c, t, b in contrast]
     return [_system(ctx.dataset.modality), {"role": "user", "content": head + "\n" + "\n\n".join([*shown, block])}]
 

@@ -27,8 +27,8 @@ from hercules.llm.runner import gather_all
 
 log = logging.getLogger(__name__)
 
-#: ``repair(j, confusable clusters)`` -> (candidate titles, description), or None.
-Repair = Callable[[int, list[int]], Awaitable[tuple[list[str], str] | None]]
+#: ``repair(j, confusable clusters, copied)`` -> (candidate titles, description), or None.
+Repair = Callable[[int, list[int], bool], Awaitable[tuple[list[str], str] | None]]
 
 
 class TitleSpace:
@@ -88,32 +88,42 @@ def choose_candidates(space: TitleSpace, labels: list[ClusterLabel], alternative
 
 
 async def verify_and_repair(
-    space: TitleSpace, labels: list[ClusterLabel], fallback: list[ClusterLabel], repair: Repair, contrast: int
+    space: TitleSpace,
+    labels: list[ClusterLabel],
+    fallback: list[ClusterLabel],
+    repair: Repair,
+    contrast: int,
+    copied: dict[int, set[str]] | None = None,
 ) -> dict[str, Any]:
-    """Repair failing LLM titles in place (see module docstring); returns the accounting."""
+    """Repair failing LLM titles in place (see module docstring); returns the accounting.
+    ``copied``: parents whose title is one of their subclusters', with those subcluster titles
+    (asked again too; a new title must differ from them)."""
+    copied = copied or {}
     titles = [lb.title for lb in labels]
     before = space.margins(titles)
-    failing = [int(j) for j in np.flatnonzero(before <= 0) if labels[j].source.startswith("llm")]
+    bad = {int(j) for j in np.flatnonzero(before <= 0)} | set(copied)
+    failing = [j for j in sorted(bad) if labels[j].source.startswith("llm")]
     V = space.vectors(titles)
 
     async def ask(j: int) -> tuple[int, tuple[list[str], str] | None]:
-        return j, await repair(j, confusable(V, space.centroids, j, contrast))
+        return j, await repair(j, confusable(V, space.centroids, j, contrast), j in copied)
 
     repaired = fell_back = 0
     # a new title must differ from the titles that stand: those that passed, and repairs so far
     failed_set = set(failing)
     taken = {normalise_title(t) for k, t in enumerate(titles) if k not in failed_set}
     for j, got in await gather_all(ask, failing):
+        kids = {normalise_title(t) for t in copied.get(j, ())}
         if got is not None:
-            title, _, ok = _pick(space, j, got[0], taken)
+            title, _, ok = _pick(space, j, got[0], taken | kids)
             if ok:
                 labels[j] = ClusterLabel(title, got[1], labels[j].keywords, source="llm-repaired")
                 taken.add(normalise_title(title))
                 repaired += 1
                 continue
         kw = fallback[j]
-        m = space.margins([labels[j].title, kw.title], [j, j])
-        if m[1] > m[0] and normalise_title(kw.title) not in taken:
+        m = space.margins([labels[j].title, kw.title], [j, j]) - 2.0 * np.array([j in copied, False])
+        if m[1] > m[0] and normalise_title(kw.title) not in taken | kids:
             labels[j] = ClusterLabel(kw.title, kw.description, kw.keywords, source="keywords-fallback")
             fell_back += 1
         taken.add(normalise_title(labels[j].title))
@@ -122,6 +132,7 @@ async def verify_and_repair(
         "identification_before": float(np.mean(before > 0)),
         "identification_after": float(np.mean(after > 0)),
         "repair_asked": len(failing),
+        "copied_child_titles": len(copied),
         "repaired": repaired,
         "keyword_fallbacks": fell_back,
     }
