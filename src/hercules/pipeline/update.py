@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 class UpdateOptions:
     """How an update decides (``model.update(X, **options)``; ``hercules update --help``)."""
 
-    outlier_quantile: float = 0.95  # an item is an outlier beyond this quantile of its cluster's member distances
+    outlier_quantile: float = 0.9  # an item is an outlier beyond this quantile of its cluster's member distances
     outlier_scale: float = 1.0  # x the squared-distance threshold (> 1: fewer outliers)
     min_cluster_size: int = 10  # the fewest outliers that make a new cluster
     new_clusters: int | None = None  # k for the outliers (None: bisect until groups look like clusters)
