@@ -255,6 +255,25 @@ def test_bare_vectors_a_new_blob_and_a_bounded_split():
         model.update(["text"], embeddings=np.zeros((1, 16)))
 
 
+def test_numeric_tables_keep_their_scaler_and_refuse_other_columns():
+    rng = np.random.default_rng(0)
+    centres = 5 * rng.normal(size=(7, 3))
+
+    def rows(which: list[int], n: int) -> pd.DataFrame:
+        X = np.repeat(centres[which], n, axis=0) + rng.normal(size=(len(which) * n, 3))
+        return pd.DataFrame(X, columns=["a", "b", "c"]).assign(kind=np.repeat([f"k{c}" for c in which], n))
+
+    model = Hercules([6, 2], numeric_columns=["a", "b", "c"], progress=False).fit(rows(list(range(6)), 40))
+    scaler = {k: v.copy() for k, v in model.encoder_.scaler_.items()}
+    model.update(rows([0, 6], 40))
+    new = [r for r in model.changes_["new_clusters"] if r["level"] == 1]
+    assert [r["size"] for r in new] == [40]
+    assert set(model.membership().loc[model.dataset_.ids[-40:], "kind"]) == {"k6"}
+    np.testing.assert_array_equal(model.encoder_.scaler_["mean"], scaler["mean"])
+    with pytest.raises(ValueError, match="not found"):
+        model.update(rows([1], 5).drop(columns="c"))
+
+
 def test_description_mode_attaches_by_embedded_descriptions(corpus):
     model = Hercules([6, 2], representation="description", embedder="hashing:256", progress=False, cache=False)
     model.fit(corpus.iloc[:160])
