@@ -138,7 +138,8 @@ def _rotating_fake(stubborn: bool = False, candidates: bool = False):
 def _label(llm, ctx, **opts):
     from hercules.labeling.llm import LLMLabeler
 
-    return LLMLabeler(llm, cache=False, progress=False, batch_size=6, **opts).label_level(ctx)
+    opts = {"cache": False, "progress": False, "batch_size": 6, **opts}
+    return LLMLabeler(llm, **opts).label_level(ctx)
 
 
 def test_swapped_titles_are_caught_and_repaired():
