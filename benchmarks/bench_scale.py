@@ -17,7 +17,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 from common import OUT, clustered_vectors, machine, peak_rss_mb, write  # noqa: E402
 
 
-def one(n: int, levels: list[int]) -> dict:
+def one(n: int, levels: list[int], layout: str | None = None) -> dict:
     from hercules import Hercules
 
     t = time.perf_counter()
@@ -25,11 +25,13 @@ def one(n: int, levels: list[int]) -> dict:
     gen = time.perf_counter() - t
     base = peak_rss_mb()
     t = time.perf_counter()
-    m = Hercules(levels, progress=False).fit(embeddings=X)
+    kw = {"layout": layout} if layout else {}  # None: the library's default (older versions had no layout)
+    m = Hercules(levels, progress=False, **kw).fit(embeddings=X)
     wall = time.perf_counter() - t
     return {
         "n": n,
         "levels": m.levels_,
+        "layout": getattr(getattr(m, "layout_", None), "method", "pca"),
         "fit_s": round(wall, 2),
         "timings": {k: round(v, 2) for k, v in m.timings_.items()},
         "matrix_mb": round(X.nbytes / 2**20, 1),
@@ -45,26 +47,29 @@ def main() -> None:
     ap.add_argument("--levels", default="1000,100,10")
     ap.add_argument("--curve", action="store_true")
     ap.add_argument("--json", action="store_true", help="print one JSON line (used by --curve)")
+    ap.add_argument("--layout", choices=["auto", "umap", "pca"], help="map layout (default: the library's default)")
     a = ap.parse_args()
     levels = [int(x) for x in a.levels.split(",")]
     if not a.curve:
-        r = one(a.n, levels)
+        r = one(a.n, levels, a.layout)
         if a.json:
             print(json.dumps(r))
             return
         table = (
-            "| N | levels | fit s | cluster s | label s | peak RSS MB | matrix MB |\n|---|---|---|---|---|---|---|\n"
-            f"| {r['n']:,} | {r['levels']} | {r['fit_s']} | {r['timings']['cluster']} | {r['timings']['label']} | "
-            f"{r['peak_rss_mb']} | {r['matrix_mb']} |\n"
+            "| N | levels | layout | fit s | cluster s | label s | layout s | peak RSS MB | matrix MB |\n"
+            "|---|---|---|---|---|---|---|---|---|\n"
+            f"| {r['n']:,} | {r['levels']} | {r['layout']} | {r['fit_s']} | {r['timings']['cluster']} | "
+            f"{r['timings']['label']} | {r['timings'].get('project', '')} | {r['peak_rss_mb']} | {r['matrix_mb']} |\n"
         )
         write(f"scale_{a.n}", {"machine": machine(), "result": r}, table)
         return
     rows = []
     for n in (10_000, 30_000, 100_000, 300_000, 1_000_000):
         lv = [min(levels[0], n // 10)] + levels[1:]
+        cmd = [sys.executable, __file__, "--n", str(n), "--levels", ",".join(map(str, lv)), "--json"]
         out = (
             subprocess.run(
-                [sys.executable, __file__, "--n", str(n), "--levels", ",".join(map(str, lv)), "--json"],
+                cmd + (["--layout", a.layout] if a.layout else []),
                 capture_output=True,
                 text=True,
                 check=True,
