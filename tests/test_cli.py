@@ -107,7 +107,9 @@ def test_llm_options_and_dry_run(tmp_path, corpus):
         assert "Nothing was sent" in r.output and srv.requests == []
         log = tmp_path / "prompts.jsonl"
         r = CliRunner().invoke(
-            cli, [*base, "--llm", "vllm:test-model", "--llm-base-url", srv.url, "--llm-log", str(log), "-o", str(tmp_path / "o")]
+            cli,
+            [*base, "--llm", "vllm:test-model", "--llm-base-url", srv.url, "--llm-log", str(log), "--no-llm-verify"]
+            + ["-o", str(tmp_path / "o")],
         )
         assert r.exit_code == 0, r.output
         assert "Title L2-0" in r.output and len(srv.requests) == 3
@@ -143,7 +145,9 @@ def test_llm_flags_reach_llm_options():
     from hercules.cli.run import _llm_options
 
     base = {"llm_batch_size": 4, "llm_concurrency": None, "llm_log": None, "llm_timeout": None, "llm_max_wait": None}
-    assert _llm_options(base) == {"batch_size": 4, "concurrency": None, "log_path": None}
+    base |= {"llm_verify": False, "llm_candidates": 3}
+    expected = {"batch_size": 4, "concurrency": None, "log_path": None, "verify": False, "candidates": 3}
+    assert _llm_options(base) == expected
     assert _llm_options({**base, "llm_timeout": 30.0, "llm_max_wait": 5.0})["timeout"] == 30.0
     assert _llm_options({**base, "llm_max_wait": 5.0})["max_wait"] == 5.0
 

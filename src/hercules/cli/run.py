@@ -75,6 +75,19 @@ _RUN_OPTIONS = [
     click.option("--llm-max-wait", type=_SECONDS, help="Longest wait a server's Retry-After may ask for (seconds)."),
     click.option("--llm-log", type=click.Path(dir_okay=False), help="Write every prompt and response to this JSONL file."),
     click.option(
+        "--llm-verify/--no-llm-verify",
+        default=True,
+        show_default=True,
+        help="Check that each LLM title picks out its own cluster; re-ask (or keep the keyword title) when it does not.",
+    ),
+    click.option(
+        "--llm-candidates",
+        type=click.IntRange(1, 5),
+        default=1,
+        show_default=True,
+        help="Candidate titles per cluster; the one that best identifies its cluster wins.",
+    ),
+    click.option(
         "--dry-run", is_flag=True, help="Cluster, then report the LLM calls and tokens labelling would cost; no LLM calls."
     ),
     click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights."),
@@ -114,7 +127,13 @@ def _llm_provider(spec: str, base_url: str | None) -> Any:
 
 def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
     """``llm_options`` from the flags; unset flags are left out so the provider's defaults apply."""
-    opts = {"batch_size": o["llm_batch_size"], "concurrency": o["llm_concurrency"], "log_path": o["llm_log"]}
+    opts = {
+        "batch_size": o["llm_batch_size"],
+        "concurrency": o["llm_concurrency"],
+        "log_path": o["llm_log"],
+        "verify": o["llm_verify"],
+        "candidates": o["llm_candidates"],
+    }
     for key in ("timeout", "max_wait"):
         if o[f"llm_{key}"] is not None:
             opts[key] = o[f"llm_{key}"]
