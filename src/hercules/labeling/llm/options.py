@@ -19,7 +19,9 @@ class LLMLabelerOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
-    batch_size: int = Field(8, ge=1, description="clusters per prompt at most")
+    batch_size: int = Field(
+        4, ge=1, description="clusters per prompt at most (4: a 1.5B model mixes up fewer clusters than at 8)"
+    )
     concurrency: int | None = Field(None, ge=1, description="prompts in flight (default: the provider's)")
     samples: int = Field(5, ge=1, description="representative items shown per cluster")
     sample_strategy: Literal["centroid_closest", "random", "diverse"] = "centroid_closest"
