@@ -148,6 +148,7 @@ def test_llm_flags_reach_llm_options():
     base |= {"llm_verify": False, "llm_candidates": 3}
     expected = {"batch_size": 4, "concurrency": None, "log_path": None, "verify": False, "candidates": 3}
     assert _llm_options(base) == expected
+    assert "batch_size" not in _llm_options({**base, "llm_batch_size": None})  # the labeler's default applies
     assert _llm_options({**base, "llm_timeout": 30.0, "llm_max_wait": 5.0})["timeout"] == 30.0
     assert _llm_options({**base, "llm_max_wait": 5.0})["max_wait"] == 5.0
 

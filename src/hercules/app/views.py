@@ -160,7 +160,7 @@ def overview(model: Any, meta: dict) -> list:
         ("levels", " → ".join(str(k) for k in reversed(model.levels_))),
         ("embedder", model.embedder_id_),
         ("representation", model.representation),
-        ("labels", "LLM" if any(lb.source == "llm" for lvl in h.levels for lb in lvl.labels) else "keywords"),
+        ("labels", "LLM" if any(lb.source.startswith("llm") for lvl in h.levels for lb in lvl.labels) else "keywords"),
     ]
     out = [
         html.H3("Overview"),

@@ -70,7 +70,7 @@ _RUN_OPTIONS = [
     ),
     click.option("--llm-base-url", help="Base URL of an OpenAI-compatible server (overrides the preset)."),
     click.option("--llm-concurrency", type=_POSITIVE, help="Prompts in flight (default: the provider's)."),
-    click.option("--llm-batch-size", type=_POSITIVE, default=8, show_default=True, help="Clusters per prompt at most."),
+    click.option("--llm-batch-size", type=_POSITIVE, help="Clusters per prompt at most (default: the labeler's, 4)."),
     click.option("--llm-timeout", type=_SECONDS, help="Seconds one LLM call may take (default: the provider's)."),
     click.option("--llm-max-wait", type=_SECONDS, help="Longest wait a server's Retry-After may ask for (seconds)."),
     click.option("--llm-log", type=click.Path(dir_okay=False), help="Write every prompt and response to this JSONL file."),
@@ -128,13 +128,12 @@ def _llm_provider(spec: str, base_url: str | None) -> Any:
 def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
     """``llm_options`` from the flags; unset flags are left out so the provider's defaults apply."""
     opts = {
-        "batch_size": o["llm_batch_size"],
         "concurrency": o["llm_concurrency"],
         "log_path": o["llm_log"],
         "verify": o["llm_verify"],
         "candidates": o["llm_candidates"],
     }
-    for key in ("timeout", "max_wait"):
+    for key in ("batch_size", "timeout", "max_wait"):
         if o[f"llm_{key}"] is not None:
             opts[key] = o[f"llm_{key}"]
     return opts
