@@ -109,6 +109,7 @@ def test_llm_options_and_dry_run(tmp_path, corpus):
         r = CliRunner().invoke(
             cli,
             [*base, "--llm", "vllm:test-model", "--llm-base-url", srv.url, "--llm-log", str(log), "--no-llm-verify"]
+            + ["--llm-batch-size", "8"]  # 12 level-1 clusters in 2 prompts, then 1 for level 2
             + ["-o", str(tmp_path / "o")],
         )
         assert r.exit_code == 0, r.output
