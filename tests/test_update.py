@@ -79,10 +79,12 @@ def test_held_back_intents_come_out_as_new_clusters(split, capsys):
             f"{ari_held:.3f}, ARI(inside new clusters) {ari_new:.3f}, held-back items in new clusters {coverage:.0%}, "
             f"new-cluster items from held-back intents {purity:.0%}, known-intent items put in new clusters {in_new[~is_held].mean():.1%}"
         )
+    # measured here: 8 new clusters, ARI 0.53 / 0.79, coverage 48%, purity 98% (3-seed mean at [60, 10]:
+    # ARI 0.63 / 0.86, coverage 49%, purity 97%); the bounds leave room for BLAS and seeding differences
     assert model.levels_[0] - k_old >= 5
-    assert ari_held >= 0.5 and ari_new >= 0.6
-    assert coverage >= 0.45 and purity >= 0.9
-    assert in_new[~is_held].mean() <= 0.05
+    assert ari_held >= 0.45 and ari_new >= 0.65
+    assert coverage >= 0.35 and purity >= 0.9
+    assert in_new[~is_held].mean() <= 0.03
 
 
 def test_data_of_known_themes_makes_no_new_cluster():

@@ -187,6 +187,8 @@ def update_state(
     coords = np.concatenate([state.coords, state.projection.transform(vectors)]).astype(np.float32)
     emit(cfg.on_progress, ProgressEvent("cluster", 1, message=f"placing {len(new):,} new items"))
     first = place_level_one(state, vectors, E_all, opts, rng)
+    for note in first.notes:
+        log.warning(note)
     t_assign = time.perf_counter() - t0
     growth = Growth(dataset=dataset, vectors=E_all, coords=coords, labeler=labeler, opts=opts, cfg=cfg, rng=rng)
     levels = grow_levels(state.hierarchy, first, growth)

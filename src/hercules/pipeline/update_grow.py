@@ -101,11 +101,13 @@ def thresholds(
     return Thresholds(sq, spread, "per-cluster")
 
 
-def _kmeans(V: np.ndarray, k: int, rng: np.random.Generator, weights: np.ndarray | None = None) -> np.ndarray:
+def _kmeans(
+    V: np.ndarray, k: int, rng: np.random.Generator, weights: np.ndarray | None = None, n_init: int | str = "auto"
+) -> np.ndarray:
     """k-means labels of ``V``, with fewer clusters when there are not ``k`` distinct points."""
     while True:
         try:
-            return kmeans(V, k, sample_weight=weights, random_state=rng).labels
+            return kmeans(V, k, sample_weight=weights, random_state=rng, n_init=n_init).labels
         except TooFewDistinctPointsError:
             if k == 1:
                 raise
@@ -142,16 +144,15 @@ def outlier_groups(
 
     if opts.k is not None:
         labels = _kmeans(V, int(np.clip(opts.k, 1, len(V) // opts.min_size)), rng)
-        return sorted(
-            (g for j in range(int(labels.max()) + 1) if passes(g := np.flatnonzero(labels == j))), key=len, reverse=True
-        )
+        groups = (np.flatnonzero(labels == j) for j in range(int(labels.max()) + 1))
+        return sorted((g for g in groups if passes(g)), key=len, reverse=True)
     todo, kept = [np.arange(len(V))], []
     while todo:  # every split makes groups smaller: at most len(V) // min_size splits
         g = todo.pop()
         if passes(g):
             kept.append(g)
         elif len(g) >= 2 * opts.min_size:
-            half = _kmeans(V[g], 2, rng)
+            half = _kmeans(V[g], 2, rng, n_init=3)  # a few seedings: a bad split costs a theme, ten cost seconds
             if half.min() != half.max():  # identical points cannot be split: the group is dropped
                 todo += [g[half == 0], g[half == 1]]
     return sorted(kept, key=len, reverse=True)
