@@ -86,6 +86,8 @@ def run(a: argparse.Namespace) -> dict:
         "update_s": round(update_s, 3),
         "update_timings": {k: round(v, 3) for k, v in loaded.timings_.items() if k.startswith("update")},
         "refit_s": round(refit_s, 3),
+        "refit_timings": {k: round(v, 3) for k, v in refit.timings_.items()},
+        "layout": type(refit.layout_).__name__,
         "disk_to_disk_update_s": round(load_s + update_s + save_s, 3),
         "disk_to_disk_refit_s": round(refit_s + refit_save_s, 3),
         "speedup": round(refit_s / update_s, 1),
@@ -114,6 +116,8 @@ def main() -> None:
         f"Update vs refit: {r['n_base']:,} + {r['n_new']:,} synthetic vectors (d={r['dim']}), levels {r['levels_before']}\n\n"
         "| | update | full refit |\n|---|---|---|\n"
         f"| wall time, in memory (s) | {r['update_s']} | {r['refit_s']} |\n"
+        f"| of which the map ({r['layout']}: place new items vs fit) (s) | {r['update_timings']['update_layout']} | "
+        f"{r['refit_timings'].get('project', r['refit_timings'].get('layout', '?'))} |\n"
         f"| disk to disk: load + update + save vs fit + save (s) | {r['disk_to_disk_update_s']} | {r['disk_to_disk_refit_s']} |\n"
         f"| clusters needing a (LLM) title | {r['clusters_to_title_update']} | {r['clusters_to_title_refit']} |\n"
         f"| levels after | {r['levels_after']} | {r['levels_refit']} |\n"

@@ -184,20 +184,22 @@ def update_state(
         if state.embeddings is None
         else np.concatenate([np.asarray(state.embeddings), vectors.astype(state.embeddings.dtype)])
     )
+    t_layout = time.perf_counter()
     coords = np.concatenate([state.coords, state.projection.transform(vectors)]).astype(np.float32)
+    t_layout = time.perf_counter() - t_layout
     emit(cfg.on_progress, ProgressEvent("cluster", 1, message=f"placing {len(new):,} new items"))
     first = place_level_one(state, vectors, E_all, opts, rng)
     for note in first.notes:
         log.warning(note)
-    t_assign = time.perf_counter() - t0
+    t_assign = time.perf_counter() - t0 - t_layout
     growth = Growth(dataset=dataset, vectors=E_all, coords=coords, labeler=labeler, opts=opts, cfg=cfg, rng=rng)
     levels = grow_levels(state.hierarchy, first, growth)
-    t_label = time.perf_counter() - t0 - t_assign
+    t_label = time.perf_counter() - t0 - t_assign - t_layout
     hierarchy = Hierarchy(n_items=len(dataset), levels=levels)
     notes = ([id_note] if id_note else []) + first.notes
     changes = build_report(state.hierarchy, hierarchy, dataset, first, growth, notes, number)
     stats = [{**s, "stage": "update", "update": number} for s in growth.stats]
-    timings = {**state.timings, "update_assign": t_assign, "update_levels": t_label}
+    timings = {**state.timings, "update_layout": t_layout, "update_assign": t_assign, "update_levels": t_label}
     return FittedState(
         hierarchy,
         dataset,
