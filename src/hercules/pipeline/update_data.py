@@ -89,7 +89,7 @@ def take_dataset(ds: Dataset, rows: np.ndarray) -> Dataset:
     """The items at ``rows`` as a dataset of their own (for a labeler that sees only some clusters)."""
 
     def pick(values: list[str] | None) -> list[str] | None:
-        return None if values is None else [values[i] for i in rows]
+        return None if values is None else np.asarray(values, dtype=object)[rows].tolist()
 
     return Dataset(
         modality=ds.modality,
