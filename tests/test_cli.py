@@ -236,3 +236,12 @@ def test_retry_after_is_capped_by_llm_max_wait(tmp_path, corpus):
         r = subprocess.run([sys.executable, "-m", "hercules.cli.main", *args], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert time.monotonic() - t0 < 60 and "Title L2-0" in r.stdout
+
+
+def test_every_command_is_on_the_main_group():
+    r = CliRunner().invoke(cli, ["--help"])
+    assert r.exit_code == 0
+    for name in ("run", "update", "show", "membership", "predict", "evaluate", "export", "plot", "app"):
+        assert f"  {name} " in r.output, name
+    r = CliRunner().invoke(cli, ["update", "--help"])
+    assert r.exit_code == 0 and "--in-place" in r.output

@@ -11,6 +11,8 @@ import click
 
 from hercules.cli.results import app, evaluate, membership, predict, show
 from hercules.cli.run import run
+from hercules.cli.update import update
+from hercules.cli.viz import export, plot
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -25,18 +27,7 @@ def cli() -> None:
     """
 
 
-def _viz_commands() -> list[click.Command]:
-    """``export`` and ``plot`` live in their own module; until it is part of the tree, the CLI works without them."""
-    try:
-        from hercules.cli.viz import export, plot
-    except ModuleNotFoundError as e:
-        if e.name != "hercules.cli.viz":
-            raise
-        return []
-    return [export, plot]
-
-
-for _command in (run, show, membership, predict, evaluate, app, *_viz_commands()):
+for _command in (run, update, show, membership, predict, evaluate, app, export, plot):
     cli.add_command(_command)
 
 

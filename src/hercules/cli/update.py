@@ -51,7 +51,7 @@ def _llm_provider(spec: str, base_url: str | None) -> Any:
 
 def _labeler_note(model: Any, llm: str) -> None:
     """Say so when LLM-written titles will be joined by keyword titles."""
-    if llm == "none" and any(lab.source == "llm" for lvl in model.hierarchy_.levels for lab in lvl.labels):
+    if llm == "none" and any(lab.source.startswith("llm") for lvl in model.hierarchy_.levels for lab in lvl.labels):
         log.warning("this result has LLM-written titles; new and changed clusters get keyword titles unless you pass --llm")
 
 

@@ -96,7 +96,7 @@ class HierarchyViews:
         return self.hierarchy_.depth
 
     def clusters(self, level: int | None = None) -> list[Cluster]:
-        """Clusters of ``level`` (default: the top level), largest first."""
+        """Clusters of ``level`` (default: the top level), largest first (clusters added by ``update`` come last)."""
         self._check_fitted()
         t = self.hierarchy_.depth if level is None else level
         return [Cluster(self, t, j) for j in range(self.hierarchy_.level(t).k)]
