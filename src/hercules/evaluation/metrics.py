@@ -103,7 +103,7 @@ def title_alignment(title_vecs: np.ndarray, majority: Sequence[str], class_names
 
 def sibling_distinctness(title_vecs: np.ndarray, parents: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
     """Mean cosine similarity between sibling titles (lower is more distinct) and the share of duplicate sibling titles."""
-    sims, dups, pairs = [], 0, 0
+    sims, dups, titled = [], 0, 0  # titled: titles that have at least one sibling
     for p in np.unique(parents):
         idx = np.flatnonzero(parents == p)
         if len(idx) < 2:
@@ -113,8 +113,8 @@ def sibling_distinctness(title_vecs: np.ndarray, parents: np.ndarray, titles: Se
         sims.append(S[iu])
         low = [titles[i].strip().lower() for i in idx]
         dups += len(low) - len(set(low))
-        pairs += len(idx)
+        titled += len(idx)
     return {
         "sibling_title_similarity": float(np.concatenate(sims).mean()) if sims else float("nan"),
-        "duplicate_sibling_titles": dups / pairs if pairs else 0.0,
+        "duplicate_sibling_titles": dups / titled if titled else 0.0,
     }

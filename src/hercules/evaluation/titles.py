@@ -4,15 +4,12 @@ The rules live in :mod:`hercules.labeling.llm.quality`, shared with the labeler'
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 
 from hercules.common.groups import group_means
 from hercules.labeling.llm.quality import count_duplicates, generic_mask, identification_margins
-
-log = logging.getLogger(__name__)
 
 
 def title_space_reason(dataset: Any, encoder: Any) -> str | None:
