@@ -103,3 +103,13 @@ def read_vectors(path: str | None) -> Any:
 def write_csv(frame: Any, output: str | None, index: bool = True) -> None:
     """A result table to ``output`` or to standard output."""
     frame.to_csv(output if output else sys.stdout, index=index)
+
+
+def llm_provider(spec: str, base_url: str | None) -> Any:
+    """The LLM provider for ``--llm``; a bad spec or a missing backend is one clear line."""
+    from hercules.llm import get_llm
+
+    try:
+        return get_llm(spec, base_url=base_url) if base_url else get_llm(spec)
+    except (ValueError, RuntimeError, ImportError) as e:
+        raise click.ClickException(one_line(str(e))) from None

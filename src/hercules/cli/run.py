@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from hercules.cli.common import one_line, parse_levels_option, read_vectors, setup_logging, user_errors
+from hercules.cli.common import llm_provider, one_line, parse_levels_option, read_vectors, setup_logging, user_errors
 
 _POSITIVE = click.IntRange(min=1)
 _SECONDS = click.FloatRange(min=0, min_open=True)
@@ -115,16 +115,6 @@ def _options(f: Any) -> Any:
     return f
 
 
-def _llm_provider(spec: str, base_url: str | None) -> Any:
-    """The LLM provider for ``--llm``; a bad spec or a missing backend is one clear line."""
-    from hercules.llm import get_llm
-
-    try:
-        return get_llm(spec, base_url=base_url) if base_url else get_llm(spec)
-    except (ValueError, RuntimeError, ImportError) as e:
-        raise click.ClickException(one_line(str(e))) from None
-
-
 def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
     """``llm_options`` from the flags; unset flags are left out so the provider's defaults apply."""
     opts = {
@@ -194,7 +184,7 @@ def _model(o: dict[str, Any], llm: Any) -> Any:
 
 
 def _dry_run_report(model: Any, o: dict[str, Any]) -> None:
-    llm = _llm_provider(o["llm"] if o["llm"] != "none" else "fake", o["llm_base_url"])
+    llm = llm_provider(o["llm"] if o["llm"] != "none" else "fake", o["llm_base_url"])
     est = model.llm_cost_estimate(llm, **_llm_options(o))
     click.echo(est.to_string())
     click.echo(
@@ -232,7 +222,7 @@ def run(data: str, output: str, **o: Any) -> None:
             get_embedder(o["embedder"], progress=False)  # a bad spec fails now, not after reading the data
         if not o["dry_run"]:
             _check_destination(output, o["overwrite"])
-        llm = None if o["llm"] == "none" or o["dry_run"] else _llm_provider(o["llm"], o["llm_base_url"])
+        llm = None if o["llm"] == "none" or o["dry_run"] else llm_provider(o["llm"], o["llm_base_url"])
         model = _model(o, llm)
         from hercules.data import read_path
 

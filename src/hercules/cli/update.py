@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from hercules.cli.common import one_line, read_vectors, setup_logging, user_errors
+from hercules.cli.common import llm_provider, one_line, read_vectors, setup_logging, user_errors
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +37,6 @@ def _destination(result: str, output: str | None, in_place: bool, overwrite: boo
     except ValueError as e:
         raise click.ClickException(one_line(str(e))) from None
     return dest
-
-
-def _llm_provider(spec: str, base_url: str | None) -> Any:
-    """The LLM for ``--llm``; a bad spec or a missing backend is one clear line."""
-    from hercules.llm import get_llm
-
-    try:
-        return get_llm(spec, base_url=base_url) if base_url else get_llm(spec)
-    except (ValueError, RuntimeError, ImportError) as e:
-        raise click.ClickException(one_line(str(e))) from None
 
 
 def _labeler_note(model: Any, llm: str) -> None:
@@ -99,7 +89,7 @@ def update(result: str, data: str, output: str | None, in_place: bool, overwrite
         params = {k: o[k] for k in ("text_column", "id_column") if o[k]}
         model.set_params(**params, missing="drop" if o["drop_missing"] else "raise", progress=not o["no_progress"])
         if o["llm"] != "none":
-            model.set_params(llm=_llm_provider(o["llm"], o["llm_base_url"]))
+            model.set_params(llm=llm_provider(o["llm"], o["llm_base_url"]))
         _labeler_note(model, o["llm"])
         options = {k: o[k] for k in _UPDATE_OPTIONS if o[k] is not None}
         model.update(read_path(data), embeddings=read_vectors(o["embeddings_path"]), **options)
