@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -21,15 +20,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from hercules.clustering.auto_k import AutoKConfig
 from hercules.clustering.kmeans import assign
-from hercules.common.groups import group_means
-from hercules.common.progress import ProgressCallback, ProgressEvent, emit
+from hercules.common.progress import ProgressCallback
 from hercules.data.dataset import Dataset, InputError, prepare
 from hercules.embeddings import Embedder
 from hercules.hierarchy.views import HierarchyViews, membership_frame
 from hercules.labeling import KeywordLabeler, Labeler
-from hercules.layout import Layout, fit_layout
-from hercules.pipeline.builder import BuildConfig, LevelBuilder
 from hercules.pipeline.encoder import EncoderConfig, L0Encoder, check_matrix, vectors_dataset
+from hercules.pipeline.fit import fit_state
 from hercules.pipeline.policy import LevelPolicy
 from hercules.pipeline.state import FittedState
 
@@ -245,46 +242,13 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         at each stage and level. ``y`` is ignored (sklearn convention).
         """
         policy = self._check_params()
-        t_start = time.perf_counter()
         ds = self._fit_dataset(X, embeddings)
         for note in ds.notes:
             log.warning(note)
         policy.check_items(len(ds))
         labeler = self._labeler()
-        encoder = self._encoder(labeler)
-        emit(on_progress, ProgressEvent("embed", message=f"encoding {len(ds):,} items"))
-        t0 = time.perf_counter()
-        vectors = encoder.fit_transform(ds, embeddings)
-        t_embed = time.perf_counter() - t0
-        builder = LevelBuilder(
-            BuildConfig.from_params(self.get_params(), policy),
-            labeler,
-            encoder.embed_texts,
-            on_progress,
-            encoder.title_embedder(),
-        )
-        built = builder.build(vectors, ds, self.random_state)
-        emit(on_progress, ProgressEvent("layout", message="2-D layout"))
-        t0 = time.perf_counter()
-        projection, coords = self._fit_projection(vectors, built.hierarchy)
-        timings = {"embed": t_embed, **built.timings, "project": time.perf_counter() - t0}
-        timings["total"] = time.perf_counter() - t_start
-        llm_stats = encoder.llm_stats_ + built.llm_stats
-        state = FittedState(built.hierarchy, ds, encoder, projection, coords, vectors, vectors.shape[1], timings, llm_stats)
-        self._set_fitted(state)
-        emit(on_progress, ProgressEvent("done", done=built.hierarchy.depth, total=built.hierarchy.depth))
-        return self
-
-    def _fit_projection(self, vectors: np.ndarray, hierarchy: Any) -> tuple[Layout, np.ndarray]:
-        """The 2-D/3-D map of the items; each cluster sits at the mean of its members' coordinates."""
-        method = self.layout
-        if method == "auto":
-            method = os.environ.get("HERCULES_LAYOUT", "auto")
-        layout = fit_layout(vectors, method=method, n_components=self.n_components, random_state=self.random_state)
-        coords = layout.coords_
-        for level in hierarchy.levels:
-            level.coords = group_means(coords, hierarchy.item_labels(level.level), level.k)
-        return layout, coords
+        state = fit_state(self.get_params(), policy, ds, embeddings, labeler, self._encoder(labeler), on_progress)
+        return self._set_fitted(state)
 
     def _set_fitted(self, state: FittedState) -> Hercules:
         for attr, name in _FITTED.items():

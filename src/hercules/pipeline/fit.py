@@ -1,0 +1,82 @@
+"""One fit, start to finish: dataset -> level-0 vectors -> labelled hierarchy -> map, as a :class:`FittedState`.
+
+The estimator only checks parameters and picks the labeler and encoder; the order of the stages,
+their timings and progress events live here, so new stages (a clustering space, guidance by a
+judge, another execution engine) are wired in one place.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hercules.common.groups import group_means
+from hercules.common.progress import ProgressCallback, ProgressEvent, emit
+from hercules.data.dataset import Dataset
+from hercules.hierarchy.tree import Hierarchy
+from hercules.labeling.base import Labeler
+from hercules.layout import Layout, fit_layout
+from hercules.pipeline.builder import BuildConfig, LevelBuilder
+from hercules.pipeline.encoder import L0Encoder
+from hercules.pipeline.policy import LevelPolicy
+from hercules.pipeline.state import FittedState
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """How the 2-D/3-D map is drawn (the estimator's ``layout`` and ``n_components``)."""
+
+    layout: str = "auto"
+    n_components: int = 2
+
+    @property
+    def method(self) -> str:
+        """``"auto"`` defers to ``$HERCULES_LAYOUT``, then to UMAP when installed."""
+        return os.environ.get("HERCULES_LAYOUT", "auto") if self.layout == "auto" else self.layout
+
+
+def fit_projection(
+    vectors: np.ndarray, hierarchy: Hierarchy, config: MapConfig, random_state: int | None
+) -> tuple[Layout, np.ndarray]:
+    """The map of the items; each cluster sits at the mean of its members' coordinates."""
+    layout = fit_layout(vectors, method=config.method, n_components=config.n_components, random_state=random_state)
+    coords = layout.coords_
+    for level in hierarchy.levels:
+        level.coords = group_means(coords, hierarchy.item_labels(level.level), level.k)
+    return layout, coords
+
+
+def fit_state(
+    params: dict[str, Any],
+    policy: LevelPolicy,
+    ds: Dataset,
+    embeddings: Any,
+    labeler: Labeler,
+    encoder: L0Encoder,
+    on_progress: ProgressCallback | None = None,
+) -> FittedState:
+    """Everything ``Hercules.fit`` learns; ``params`` is the estimator's ``get_params()``."""
+    t_start = time.perf_counter()
+    random_state = params.get("random_state")
+    emit(on_progress, ProgressEvent("embed", message=f"encoding {len(ds):,} items"))
+    t0 = time.perf_counter()
+    vectors = encoder.fit_transform(ds, embeddings)
+    t_embed = time.perf_counter() - t0
+    builder = LevelBuilder(
+        BuildConfig.from_params(params, policy), labeler, encoder.embed_texts, on_progress, encoder.title_embedder()
+    )
+    built = builder.build(vectors, ds, random_state)
+    emit(on_progress, ProgressEvent("layout", message="2-D layout"))
+    t0 = time.perf_counter()
+    map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))
+    projection, coords = fit_projection(vectors, built.hierarchy, map_config, random_state)
+    timings = {"embed": t_embed, **built.timings, "project": time.perf_counter() - t0}
+    timings["total"] = time.perf_counter() - t_start
+    llm_stats = encoder.llm_stats_ + built.llm_stats
+    state = FittedState(built.hierarchy, ds, encoder, projection, coords, vectors, vectors.shape[1], timings, llm_stats)
+    emit(on_progress, ProgressEvent("done", done=built.hierarchy.depth, total=built.hierarchy.depth))
+    return state
