@@ -14,12 +14,12 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from hercules import Hercules
+from hercules.clustering.auto_k import AutoKConfig
 from hercules.common.groups import group_means
+from hercules.labeling import KeywordLabeler
 from hercules.pipeline.builder import BuildConfig, LevelBuilder
 from hercules.pipeline.encoder import vectors_dataset
 from hercules.pipeline.policy import LevelPolicy
-from hercules.labeling import KeywordLabeler
-from hercules.clustering.auto_k import AutoKConfig
 from hercules.space import IdentitySpace, ManifoldSpace, make_space, space_from_state
 
 HWU64_SAMPLE = "examples/data/hwu64_sample.csv"

@@ -125,6 +125,7 @@ class LevelBuilder:
         self.on_progress = on_progress
         self.timings = {"cluster": 0.0, "label": 0.0}
         self.in_space = False
+        self.space_items: np.ndarray | None = None
         self.llm_stats: list[dict[str, Any]] = []
 
     def build(
@@ -138,6 +139,7 @@ class LevelBuilder:
         rng = np.random.default_rng(random_state)
         hierarchy = Hierarchy(n_items=len(vectors))
         self.in_space = space_vectors is not None and space_vectors is not vectors
+        self.space_items = space_vectors
         nodes = _Nodes(vectors if space_vectors is None else space_vectors, np.ones(len(vectors), dtype=np.int64))
         bar = tqdm(total=cfg.policy.planned, desc="levels", unit="level", disable=not cfg.progress)
         limits = threadpool_limits(limits=cfg.n_threads, user_api="blas") if cfg.n_threads else nullcontext()
@@ -184,6 +186,8 @@ class LevelBuilder:
                 max_iter=cfg.max_iter,
                 max_points_per_centroid=cfg.max_points_per_centroid,
             )
+            if self.in_space and t > 1 and cfg.representation == "direct":
+                km = self._item_start(k, nodes, weights, km, rng)
             if cfg.resampling:
                 km = resample_refine(
                     nodes.vectors,
@@ -196,6 +200,19 @@ class LevelBuilder:
         except TooFewDistinctPointsError as e:
             raise InputError(f"level {t}: {e}") from None
         return km
+
+    def _item_start(
+        self, k: int, nodes: _Nodes, weights: np.ndarray | None, km: KMeansResult, rng: np.random.Generator
+    ) -> KMeansResult:
+        """In the clustering space (a few dimensions: items are cheap to cluster), k-means of the items
+        themselves gives one more start for the nodes' k-means; the lower inertia wins. Children stay whole,
+        so the nodes' weighted inertia is the items' inertia up to a constant: the win is measured at item level."""
+        cfg = self.config
+        flat = kmeans(
+            self.space_items, k, random_state=rng, max_iter=cfg.max_iter, max_points_per_centroid=cfg.max_points_per_centroid
+        )
+        warm = kmeans(nodes.vectors, k, sample_weight=weights, init=flat.centroids, random_state=rng, max_iter=cfg.max_iter)
+        return warm if warm.inertia < km.inertia else km
 
     def _build_level(
         self,

@@ -31,10 +31,17 @@ log = logging.getLogger(__name__)
 N_COMPONENTS = 5
 N_NEIGHBORS = 15
 MIN_DIST = 0.0
+#: Neighbour distances: "auto" is cosine (1 - cos) for unit-length rows, euclidean otherwise.
 #: UMAP is fitted on at most this many items; the others are placed by k-NN over the fitted references.
 FIT_SAMPLE = 20_000
 _PREFIX = "space_"
 _CHUNK = 100_000
+
+
+def unit_rows(X: np.ndarray, tol: float = 1e-3) -> bool:
+    """True when every row has unit length (normalised embeddings), judged on up to 10,000 rows."""
+    norms = np.linalg.norm(X[:10_000], axis=1)
+    return bool(np.all(np.abs(norms - 1.0) < tol))
 
 
 class ManifoldSpace(ClusteringSpace):
@@ -48,11 +55,13 @@ class ManifoldSpace(ClusteringSpace):
         n_neighbors: int = N_NEIGHBORS,
         min_dist: float = MIN_DIST,
         fit_sample: int | None = FIT_SAMPLE,
+        metric: str = "auto",
     ) -> None:
         self.n_components = int(n_components)
         self.n_neighbors = int(n_neighbors)
         self.min_dist = float(min_dist)
         self.fit_sample = fit_sample
+        self.metric = metric
         self.layout_: NeighborLayout | None = None
 
     def fit_transform(self, X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
@@ -65,6 +74,8 @@ class ManifoldSpace(ClusteringSpace):
         log.info("clustering space: UMAP of %d of %d items to %d dimensions", len(fit_idx), n, self.n_components)
         Xf = np.ascontiguousarray(X[fit_idx], dtype=np.float32)
         idx, dist = exact_knn(Xf, max(2, min(self.n_neighbors, len(Xf) - 1)))
+        if self.metric == "cosine" or (self.metric == "auto" and unit_rows(Xf)):
+            dist = dist * dist / 2  # unit vectors: 1 - cos (text embeddings; what BERTopic's UMAP uses)
         n_epochs = 200 if len(Xf) > 10_000 else 500  # umap-learn's defaults
         Yf = embed_graph(Xf, fuzzy_graph(idx, dist), self.n_components, self.min_dist, random_state, n_epochs)
         pca = PCAProjection(min(d, PCA_DIMS)).fit(Xf, random_state=random_state)
@@ -90,6 +101,7 @@ class ManifoldSpace(ClusteringSpace):
             "n_neighbors": self.n_neighbors,
             "min_dist": self.min_dist,
             "fit_sample": self.fit_sample,
+            "metric": self.metric,
         }
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -100,7 +112,7 @@ class ManifoldSpace(ClusteringSpace):
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ManifoldSpace:
-        space = cls(**{k: meta[k] for k in ("n_components", "n_neighbors", "min_dist", "fit_sample") if k in meta})
+        space = cls(**{k: meta[k] for k in ("n_components", "n_neighbors", "min_dist", "fit_sample", "metric") if k in meta})
         layout = layout_from_arrays({k[len(_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_PREFIX)})
         if not isinstance(layout, NeighborLayout):
             raise ValueError("the stored UMAP space holds no neighbour reference")
