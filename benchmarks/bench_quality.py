@@ -127,7 +127,7 @@ def bench_set(name: str, seeds: int, methods: list[str]) -> dict:
             continue
         runs = 1 if method == "Ward" else seeds  # deterministic
         scores: dict[str, list] = {t: [] for t in truths}
-        times, n_topics = [], []
+        times, n_topics = [], {t: [] for t in truths}
         for s in range(runs):
             t0 = time.perf_counter()
             preds = fn(X, docs, s)
@@ -136,7 +136,7 @@ def bench_set(name: str, seeds: int, methods: list[str]) -> dict:
                 times[-1] = default_times[s] + _REDUCE_S[s]
             for t, p in preds.items():
                 scores[t].append((adjusted_rand_score(truths[t], p), normalized_mutual_info_score(truths[t], p)))
-                n_topics.append(len(np.unique(p)))
+                n_topics[t].append(len(np.unique(p)))
         if "default" in method:
             default_times = list(times)
         for t, sc in scores.items():
@@ -151,7 +151,7 @@ def bench_set(name: str, seeds: int, methods: list[str]) -> dict:
                     "nmi": round(float(a[:, 1].mean()), 4),
                     "nmi_sd": round(float(a[:, 1].std()), 4),
                     "seconds": round(float(np.mean(times)), 2),
-                    "clusters": int(np.median(n_topics)),
+                    "clusters": int(np.median(n_topics[t])),
                     "runs": runs,
                 }
             )

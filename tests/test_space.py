@@ -134,15 +134,15 @@ def test_hwu64_sample_quality_in_the_space():
     """A fixed HWU64 sample (20 utterances per intent, 64 intents in 18 scenarios) with MiniLM vectors: both
     levels must stay at what the default space reached when this test was written, minus a small margin."""
     df = pd.read_csv(HWU64_SAMPLE)
-    m = Hercules([256, 64, 18], space="auto", text_column="text", progress=False)
-    m.set_params(space="umap").fit(df)
+    m = Hercules([256, 64, 18], space="umap", text_column="text", progress=False).fit(df)
     scores = {}
     for level, col in ((2, "intent"), (3, "scenario")):
         pred = m.hierarchy_.item_labels(level)
         scores[col] = (adjusted_rand_score(df[col], pred), normalized_mutual_info_score(df[col], pred))
-    print(scores)
     assert scores["intent"][0] >= FLOOR["intent"][0] and scores["intent"][1] >= FLOOR["intent"][1]
     assert scores["scenario"][0] >= FLOOR["scenario"][0] and scores["scenario"][1] >= FLOOR["scenario"][1]
 
 
-FLOOR = {"intent": (0.0, 0.0), "scenario": (0.0, 0.0)}  # set from a measured run below
+#: (ARI, NMI) floors: measured 0.557 / 0.813 (intents) and 0.531 / 0.731 (scenarios) with random_state=0 on the
+#: 2-core development VM (23 s with MiniLM embedding), minus 0.05 ARI and 0.03 NMI for BLAS and platform noise.
+FLOOR = {"intent": (0.50, 0.78), "scenario": (0.48, 0.70)}
