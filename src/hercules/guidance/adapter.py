@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-L2_GRID = (0.1, 0.01, 0.001)
+L2_GRID = (0.01, 0.001)
 
 
 @dataclass(frozen=True)
