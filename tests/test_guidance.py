@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from fault_server import FaultServer
 from sklearn.metrics import normalized_mutual_info_score as nmi
+from test_local_llm import llama_server  # noqa: F401 - the SmolLM2 server fixture on 127.0.0.1
 
 from hercules import Hercules
 from hercules.guidance import LabelJudge, LLMJudge, parse_guide
@@ -128,3 +129,13 @@ def test_killed_guided_run_resumes_without_asking_twice(tmp_path, corpus):
         judged = [p for p in second if "Answer with only" in p]
         assert judged and not answered_first & set(judged)  # nothing answered before is asked again
         assert len(judged) == len(set(judged))
+
+
+@pytest.mark.slow
+def test_llm_judge_with_a_real_small_model_on_localhost(llama_server, tmp_path):
+    texts = ["my card was declined at the shop", "payment with my card refused", "how do I change my PIN"]
+    llm = OpenAICompatibleProvider("smollm2", preset="llamacpp-server", base_url=llama_server, options=LLMOptions(timeout=300))
+    judge = LLMJudge(llm, texts, cache=ResponseCache(tmp_path / "c.sqlite"), progress=False)
+    triplet, pair = judge.triplets(np.array([[0, 1, 2]])), judge.pairs(np.array([[0, 1]]))
+    assert triplet[0] in (0, 1) and pair[0] in (0, 1)  # schema-constrained: always a usable answer
+    assert judge.stats["calls"] == 2 and judge.stats["prompt_tokens"] > 0

@@ -9,6 +9,7 @@ that is neither is retried and then counted as no answer (-1), never guessed.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -43,8 +44,22 @@ def pair_prompt(a: str, b: str, sense: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
+def answer_schema(options: list[str]) -> dict[str, Any]:
+    """Providers that constrain output (llama.cpp, most servers) answer ``{"answer": "<option>"}``."""
+    return {"type": "object", "properties": {"answer": {"type": "string", "enum": options}}, "required": ["answer"]}
+
+
+def _unwrap(text: str) -> str:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return str(value.get("answer", "")) if isinstance(value, dict) else str(value)
+
+
 def parse_choice(text: str) -> str:
     """'1' or '2' from an answer ('' when neither, or both, appear first)."""
+    text = _unwrap(text)
     for ch in text.strip():
         if ch in "12":
             return ch
@@ -56,7 +71,7 @@ def parse_choice(text: str) -> str:
 
 
 def parse_yes_no(text: str) -> str:
-    word = text.strip().strip(".!*\"' ").lower().split()
+    word = _unwrap(text).strip().strip(".!*\"' ").lower().split()
     return word[0].strip(".,!") if word and word[0].strip(".,!") in ("yes", "no") else ""
 
 
@@ -75,7 +90,7 @@ class LLMJudge:
         log_path: str | None = None,
         progress: bool = True,
     ) -> None:
-        self.llm = llm.with_options(max_tokens=4, temperature=0.0)
+        self.llm = llm.with_options(max_tokens=16, temperature=0.0)
         self.texts = [str(t)[:ITEM_CHARS].replace("\n", " ") for t in texts]
         self.sense = f"in this sense: {topic_seed}" if topic_seed else "in what it is about (its topic or intent)"
         self.policy = policy or RetryPolicy()
@@ -92,24 +107,27 @@ class LLMJudge:
         self.stats["triplets"] += len(q)
         t = self.texts
         msgs = [triplet_prompt(t[a], t[b], t[c], self.sense) for a, b, c in q]
-        answers = self._ask(msgs, parse_choice, "triplet questions")
+        answers = self._ask(msgs, parse_choice, "triplet questions", ["1", "2"])
         return np.array([{"1": 0, "2": 1}.get(a, -1) for a in answers], dtype=np.int8)
 
     def pairs(self, questions: np.ndarray) -> np.ndarray:
         q = np.asarray(questions, dtype=np.int64).reshape(-1, 2)
         self.stats["pairs"] += len(q)
         msgs = [pair_prompt(self.texts[a], self.texts[b], self.sense) for a, b in q]
-        answers = self._ask(msgs, parse_yes_no, "pair questions")
+        answers = self._ask(msgs, parse_yes_no, "pair questions", ["yes", "no"])
         return np.array([{"yes": 1, "no": 0}.get(a, -1) for a in answers], dtype=np.int8)
 
-    def _ask(self, messages: list[list[dict[str, str]]], parse: Any, what: str) -> list[str]:
+    def _ask(self, messages: list[list[dict[str, str]]], parse: Any, what: str, options: list[str]) -> list[str]:
         t0 = time.perf_counter()
-        answers = run_sync(self._ask_all(messages, parse, what))
+        schema = answer_schema(options) if self.llm.supports_json_schema else None
+        answers = run_sync(self._ask_all(messages, parse, what, schema))
         self.stats["wall_s"] += time.perf_counter() - t0
         self.stats["unanswered"] += sum(not a for a in answers)
         return answers
 
-    async def _ask_all(self, messages: list[list[dict[str, str]]], parse: Any, what: str) -> list[str]:
+    async def _ask_all(
+        self, messages: list[list[dict[str, str]]], parse: Any, what: str, schema: dict[str, Any] | None
+    ) -> list[str]:
         runner = LLMRunner(
             self.llm,
             self.policy,
@@ -122,15 +140,19 @@ class LLMJudge:
 
         async def one(msgs: list[dict[str, str]]) -> str:
             try:
-                return await runner.call(msgs, parse)
+                # temperature 0: an answer that is neither option would come back the same; not retried
+                return await runner.call(msgs, parse, schema=schema, retry_empty=False)
             except GaveUpError as e:
                 log.warning("%s", e)
                 return ""
             finally:
                 bar.update(1)
 
-        with bar:
-            out = await first_then_rest(one, messages)  # a bad key or model costs one request, not one per slot
+        try:
+            with bar:
+                out = await first_then_rest(one, messages)  # a bad key or model costs one request, not one per slot
+        finally:
+            await self.llm.aclose()  # HTTP clients are bound to this event loop
         st = runner.stats
         for key in ("calls", "cache_hits", "prompt_tokens", "completion_tokens"):
             self.stats[key] += getattr(st, key)
