@@ -4,18 +4,20 @@
     python benchmarks/bench_guidance.py labels     # label judge: accuracy and budget curves, k choice
     python benchmarks/bench_guidance.py llm        # the embedded Qwen2.5-Coder-1.5B as judge, 256 triplets
 
+Data: $HERCULES_DATA (default /work/shared/data) with banking77/test.csv and hwu64/hwu64.csv.
 Results: benchmarks/out/guidance_labels.{md,json}, benchmarks/out/guidance_llm.{md,json}.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import OUT, machine, write
+from common import machine, write
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
 from hercules import Hercules
@@ -23,7 +25,7 @@ from hercules.guidance.judge import LabelJudge
 from hercules.guidance.pairs import choose_k_by_pairs
 from hercules.labeling import KeywordLabeler
 
-DATA = Path("/work/shared/data") if Path("/work/shared/data").exists() else Path("data")
+DATA = Path(os.environ.get("HERCULES_DATA", "/work/shared/data"))  # banking77/test.csv, hwu64/hwu64.csv
 SETS = {
     "banking77": (DATA / "banking77" / "test.csv", ["category"], [77]),
     "hwu64": (DATA / "hwu64" / "hwu64.csv", ["intent", "scenario"], [64, 18]),
@@ -102,7 +104,9 @@ def part_labels() -> None:
         k_choice("hwu64", "scenario", 18),
     ]
     cols = ["set", "guide", "triplets", "nmi_L1_category", "nmi_L1_intent", "nmi_L2_scenario", "adapter", "control_acc"]
-    md = "## Stage 1: triplets (label judge, NOISE = 1 - judge accuracy), level NMI\n\n" + table(rows, cols + ["answered", "guide_s"])
+    md = "## Stage 1: triplets (label judge, NOISE = 1 - judge accuracy), level NMI\n\n" + table(
+        rows, cols + ["answered", "guide_s"]
+    )
     md += "\n\n## Stage 2: k chosen from 1,024 pair answers (90% judge)\n\n"
     md += table(ks, ["set", "column", "true_k", "chosen_k", "k_range", "within_20pct"])
     write("guidance_labels", {"machine": machine(), "fits": rows, "k_choice": ks}, md + "\n")

@@ -132,7 +132,7 @@ def test_killed_guided_run_resumes_without_asking_twice(tmp_path, corpus):
 
 
 @pytest.mark.slow
-def test_llm_judge_with_a_real_small_model_on_localhost(llama_server, tmp_path):
+def test_llm_judge_with_a_real_small_model_on_localhost(llama_server, tmp_path):  # noqa: F811
     texts = ["my card was declined at the shop", "payment with my card refused", "how do I change my PIN"]
     llm = OpenAICompatibleProvider("smollm2", preset="llamacpp-server", base_url=llama_server, options=LLMOptions(timeout=300))
     judge = LLMJudge(llm, texts, cache=ResponseCache(tmp_path / "c.sqlite"), progress=False)
