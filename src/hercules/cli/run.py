@@ -163,8 +163,9 @@ def _check_destination(output: str, overwrite: bool) -> None:
 def _model(o: dict[str, Any], llm: Any) -> Any:
     from hercules import Hercules
 
+    dry_guide = o["dry_run"] and o["guide"] == "llm"  # a dry run asks no question: it counts them
     return Hercules(
-        o["levels"],
+        "auto" if dry_guide and o["levels"] == "guided" else o["levels"],
         llm=llm,
         llm_options=_llm_options(o),
         representation=o["representation"],
@@ -174,7 +175,9 @@ def _model(o: dict[str, Any], llm: Any) -> Any:
         resampling_iterations=o["resampling_iterations"],
         resampling_points_per_cluster=o["resampling_points"],
         topic_seed=o["topic_seed"],
-        guide=None if o["dry_run"] and o["guide"] == "llm" else o["guide"],
+        guide=None if dry_guide else o["guide"],
+        guide_triplets=o["guide_triplets"],
+        guide_pairs=o["guide_pairs"],
         modality=o["modality"],
         text_column=o["text_column"],
         id_column=o["id_column"],
