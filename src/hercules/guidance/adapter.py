@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-L2_GRID = (0.01, 0.001)
+L2_GRID = (1.0, 0.1, 0.01, 0.001)
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,10 @@ def hits(X: np.ndarray, triplets: np.ndarray, W: np.ndarray | None = None) -> np
 
 
 def choose_l2(
-    X: np.ndarray, triplets: np.ndarray, rng: np.random.Generator, folds: int = 3, grid: tuple[float, ...] = L2_GRID
+    X: np.ndarray, triplets: np.ndarray, rng: np.random.Generator, folds: int = 3, grid: tuple[float, ...] | None = None
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """(best l2, held-out hits with the adapter, hits without): k-fold over the answers."""
+    grid = grid or L2_GRID
     fold = rng.permutation(len(triplets)) % folds
     base = hits(X, triplets)
     best: tuple[float, np.ndarray] = (grid[0], np.zeros(len(triplets), dtype=bool))
