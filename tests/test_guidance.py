@@ -139,3 +139,26 @@ def test_llm_judge_with_a_real_small_model_on_localhost(llama_server, tmp_path):
     triplet, pair = judge.triplets(np.array([[0, 1, 2]])), judge.pairs(np.array([[0, 1]]))
     assert triplet[0] in (0, 1) and pair[0] in (0, 1)  # schema-constrained: always a usable answer
     assert judge.stats["calls"] == 2 and judge.stats["prompt_tokens"] > 0
+
+
+def test_cli_run_with_a_guide_and_the_app_form(tmp_path, corpus):
+    from click.testing import CliRunner
+
+    from hercules.app.runner import Choices, validate_run
+    from hercules.cli.main import cli
+
+    data = tmp_path / "data.csv"
+    corpus.to_csv(data, index=False)
+    args = ["run", str(data), "--embedder", "hashing:256", "--levels", "6", "-o", str(tmp_path / "r"), "--no-progress"]
+    r = CliRunner().invoke(cli, [*args, "--guide", "labels:topic:0.1", "--guide-triplets", "128"])
+    assert r.exit_code == 0, r.output
+    assert "Guidance by labels:topic:0.1" in r.output and "/128 triplets answered" in r.output
+    r = CliRunner().invoke(cli, [*args, "--guide", "labels:nope", "--overwrite"])
+    assert r.exit_code != 0 and "no column 'nope'" in r.output
+    meta = {"upload": "upload.csv", "columns": ["text", "topic"], "rows": 240}
+    form = {"levels": "guided", "embedder": "auto", "representation": "direct", "guide": "labels:topic:0.2"}
+    assert validate_run(form, meta, Choices()).guide == "labels:topic:0.2"
+    with pytest.raises(ValueError, match="no column"):
+        validate_run({**form, "guide": "labels:nope"}, meta, Choices())
+    with pytest.raises(ValueError, match="needs a guide"):
+        validate_run({**form, "guide": ""}, meta, Choices())
