@@ -4,9 +4,9 @@ adapter that reshapes the level-0 vectors) and stage 2 (pairs -> k of a guided l
 The guard is two tests, both against the chance a coin would have:
 
 1. *Control questions* (before anything is trusted): an anchor, its nearest neighbour and a far
-   item (:func:`~hercules.guidance.select.control_triplets`). The judge's agreement with the embedding estimates its accuracy; when the one-sided
-   95% Wilson lower bound is not above 1/2, the judge is near chance: a WARNING, and no stage
-   uses its answers.
+   item (:func:`~hercules.guidance.select.control_triplets`). The judge's agreement with the
+   embedding estimates its accuracy; when the one-sided 95% Wilson lower bound is not above 1/2,
+   the judge is near chance: a WARNING, and no stage uses its answers.
 2. *Held-out answers* (stage 1): the adapter is cross-validated on the judge's own answers to the
    hard questions. If the adapter trained on some answers does not predict the others
    significantly better than the unadapted vectors do (paired one-sided test), the answers
