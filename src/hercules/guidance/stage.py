@@ -109,8 +109,8 @@ class Guide:
         }
         if not self.reliable:
             self._warn(
-                f"the judge {self.judge.name} agreed with {agree}/{int(ok.sum())} control questions the embedding is sure "
-                "about: not distinguishable from chance; its answers are not used"
+                f"the judge {self.judge.name} agreed with {agree}/{int(ok.sum())} control questions (an item's nearest "
+                "neighbour against a far item): not distinguishable from chance; its answers are not used"
             )
         return self.reliable
 
