@@ -103,6 +103,10 @@ class FaultServer:
         if fault == "partial" and len(ids) > 1:
             labels.pop(ids[-1])
         content = json.dumps(labels)
+        if "Answer with only 1 or 2" in prompt:  # a guidance judge's question: one-word answers
+            content = "1" if len(prompt) % 2 else "2"
+        elif "Answer with only yes or no" in prompt:
+            content = "yes" if len(prompt) % 2 else "no"
         if fault == "truncated":
             content = content[: len(content) // 2]
         elif fault == "prose":

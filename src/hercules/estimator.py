@@ -26,6 +26,7 @@ from hercules.hierarchy.views import HierarchyViews, membership_frame
 from hercules.labeling import KeywordLabeler, Labeler
 from hercules.pipeline.encoder import EncoderConfig, L0Encoder, check_matrix, vectors_dataset
 from hercules.pipeline.fit import fit_state
+from hercules.pipeline.guided import check_guide
 from hercules.pipeline.policy import LevelPolicy
 from hercules.pipeline.state import FittedState
 
@@ -52,10 +53,15 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    levels : list of int or "auto"
+    levels : list of int, "auto" or "guided"
         Clusters per level, **bottom-up** as in the paper: ``[100, 20, 5]`` gives
         100 clusters at level 1 and 5 at the top. ``"auto"`` chooses k per level
-        (sampled silhouette; see :mod:`hercules.clustering.auto_k`).
+        (sampled silhouette; see :mod:`hercules.clustering.auto_k`); ``"guided"`` lets the
+        ``guide`` judge choose level 1's k from pair questions, the rest as ``"auto"``.
+    guide, guide_triplets, guide_pairs : str or None, int, int
+        A judge that shapes the clustering (ClusterLLM, :mod:`hercules.guidance`): ``"llm"`` (the
+        ``llm``) or ``"labels:COLUMN[:NOISE]"`` (a label column, a fraction NOISE of answers flipped);
+        the triplet questions that reshape the vectors and the pair questions of ``levels="guided"``.
     representation : "direct" or "description"
         What is clustered above level 0: the cluster vectors (direct) or the
         embeddings of the clusters' descriptions (description).
@@ -139,6 +145,9 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         n_components: int = 2,
         layout: Literal["auto", "umap", "pca"] = "auto",
         topic_seed: str | None = None,
+        guide: str | None = None,
+        guide_triplets: int = 1024,
+        guide_pairs: int = 1024,
         modality: str = "auto",
         text_column: str | None = None,
         id_column: str | None = None,
@@ -172,6 +181,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         self.n_components = n_components
         self.layout = layout
         self.topic_seed = topic_seed
+        self.guide, self.guide_triplets, self.guide_pairs = guide, guide_triplets, guide_pairs
         self.modality = modality
         self.text_column = text_column
         self.id_column = id_column
@@ -196,6 +206,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         if self.missing not in ("raise", "drop"):
             raise ValueError(f"missing must be 'raise' or 'drop', got {self.missing!r}")
         self._llm_options()
+        check_guide(self.guide, self.guide_triplets, self.guide_pairs, self.levels)
         auto = AutoKConfig(max_k=self.auto_k_max, top_max=self.auto_k_top, min_branching=self.auto_k_min_branching)
         return LevelPolicy.from_levels(self.levels, auto)
 

@@ -22,7 +22,18 @@ from hercules.app.validate import BadRequest, clip, decode_upload, guarded
 
 log = logging.getLogger(__name__)
 
-RUN_FIELDS = ("text_column", "labels_column", "levels", "representation", "embedder", "llm", "topic_seed", "resampling", "seed")
+RUN_FIELDS = (
+    "text_column",
+    "labels_column",
+    "levels",
+    "representation",
+    "embedder",
+    "llm",
+    "topic_seed",
+    "guide",
+    "resampling",
+    "seed",
+)
 
 
 def _refuse(message: str) -> tuple:

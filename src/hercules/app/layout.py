@@ -117,7 +117,7 @@ def _config_card(ctx: AppContext) -> html.Div:
         className="card form",
         children=[
             html.H3("2. Configure"),
-            html.Label("Clusters per level, bottom-up (e.g. 100,20,5), or auto"),
+            html.Label("Clusters per level, bottom-up (e.g. 100,20,5), auto, or guided (the guide chooses level 1)"),
             dcc.Input(id="levels", value="auto"),
             html.Label("Representation"),
             dcc.RadioItems(id="representation", options=list(REPRESENTATIONS), value="direct", inline=True),
@@ -127,6 +127,8 @@ def _config_card(ctx: AppContext) -> html.Div:
             dcc.Dropdown(id="llm", value=ctx.choices.llms[0], clearable=False, options=list(ctx.choices.llms)),
             html.Label("Topic seed (optional)"),
             dcc.Input(id="topic-seed", value=""),
+            html.Label("Guide (optional): llm, or labels:COLUMN[:NOISE] to let known labels shape the clusters"),
+            dcc.Input(id="guide", value=""),
             dcc.Checklist(id="resampling", options=[{"label": " resampling refinement (Vo et al.)", "value": "on"}], value=[]),
             html.Label("Random seed"),
             dcc.Input(id="seed", value="0"),

@@ -52,6 +52,7 @@ class RunConfig:
     text_column: str | None
     labels_column: str | None
     kind: str  # "table" or "images"
+    guide: str | None = None  # a judge for guidance: "llm" or "labels:COLUMN[:NOISE]"
 
     def to_meta(self) -> dict:
         return asdict(self)
@@ -112,7 +113,23 @@ def validate_run(form: dict[str, Any], meta: dict, choices: Choices) -> RunConfi
         text_column=text_col,
         labels_column=_column(form.get("labels_column"), columns, "labels column"),
         kind=kind,
+        guide=_guide(form.get("guide"), columns, levels),
     )
+
+
+def _guide(value: Any, columns: list[str], levels: Any) -> str | None:
+    """The guide field: empty, ``llm`` or ``labels:COLUMN[:NOISE]`` naming an uploaded column."""
+    from hercules.guidance import parse_guide
+
+    text = (opt_str(value, "guide", 200) or "").strip()
+    if not text:
+        if levels == "guided":
+            raise ValueError("levels 'guided' needs a guide (llm, or labels:COLUMN)")
+        return None
+    kind, column, _ = parse_guide(text)
+    if kind == "labels" and column not in columns:
+        raise ValueError(f"guide: the upload has no column {clip(str(column), 60)!r}")
+    return text
 
 
 def read_upload(store: Store, rid: str, upload: Path) -> Any:
@@ -151,6 +168,7 @@ def run_job(store: Store, rid: str, config: RunConfig, job: Job) -> None:
         embedder=config.embedder,
         llm=None if config.llm == "none" else config.llm,
         topic_seed=config.topic_seed,
+        guide=config.guide,
         resampling=config.resampling,
         random_state=config.random_state,
         text_column=text_col,

@@ -31,8 +31,11 @@ _RUN_OPTIONS = [
         default="auto",
         show_default=True,
         callback=parse_levels_option,
-        help="Clusters per level, bottom-up (e.g. 100,20,5), or 'auto'.",
+        help="Clusters per level, bottom-up (e.g. 100,20,5), 'auto', or 'guided' (--guide's pair answers choose level 1).",
     ),
+    click.option("--guide", help="A judge that shapes the clusters: llm (the --llm) or labels:COLUMN[:NOISE]."),
+    click.option("--guide-triplets", type=click.IntRange(min=0), default=1024, show_default=True, help="Triplet questions."),
+    click.option("--guide-pairs", type=click.IntRange(min=0), default=1024, show_default=True, help="Pair questions (guided)."),
     click.option("--text-column", help="Column holding the text (or image paths). Default: detected."),
     click.option("--id-column", help="Column holding unique item ids. Default: row number."),
     click.option("--numeric-columns", help="Comma-separated numeric columns to cluster (numeric data)."),
@@ -167,8 +170,9 @@ def _check_destination(output: str, overwrite: bool) -> None:
 def _model(o: dict[str, Any], llm: Any) -> Any:
     from hercules import Hercules
 
+    dry_guide = o["dry_run"] and o["guide"] == "llm"  # a dry run asks no question: it counts them
     return Hercules(
-        o["levels"],
+        "auto" if dry_guide and o["levels"] == "guided" else o["levels"],
         llm=llm,
         llm_options=_llm_options(o),
         representation=o["representation"],
@@ -179,6 +183,9 @@ def _model(o: dict[str, Any], llm: Any) -> Any:
         resampling_iterations=o["resampling_iterations"],
         resampling_points_per_cluster=o["resampling_points"],
         topic_seed=o["topic_seed"],
+        guide=None if dry_guide else o["guide"],
+        guide_triplets=o["guide_triplets"],
+        guide_pairs=o["guide_pairs"],
         modality=o["modality"],
         text_column=o["text_column"],
         id_column=o["id_column"],
@@ -199,6 +206,15 @@ def _dry_run_report(model: Any, o: dict[str, Any]) -> None:
         f"\nTotal: {int(est.calls.sum())} calls, ~{int(est.prompt_tokens.sum()):,} prompt tokens, "
         f"<= {int(est.max_completion_tokens.sum()):,} completion tokens. Nothing was sent."
     )
+    if o["guide"] == "llm":
+        from hercules.guidance import estimate_tokens
+
+        pairs = o["guide_pairs"] if o["levels"] == "guided" else 0
+        g = estimate_tokens(model.dataset_.item_texts(), o["guide_triplets"] + 64, pairs, llm.count_tokens)
+        click.echo(
+            f"Guidance (--guide llm): at most {g['questions']:,} questions ({o['guide_triplets']:,} triplets + 64 control"
+            f" + {pairs:,} pairs), ~{g['prompt_tokens']:,} prompt tokens, ~{g['completion_tokens']:,} completion tokens."
+        )
 
 
 def _report(model: Any, output: str, depth: int) -> None:
@@ -208,6 +224,15 @@ def _report(model: Any, output: str, depth: int) -> None:
             f"LLM level {st['level']}: {st['clusters']} clusters, {st['calls']} calls ({st['cache_hits']} cached), "
             f"{st['prompt_tokens']:,}+{st['completion_tokens']:,} tokens, {st['failed_clusters']} kept keyword titles, "
             f"{st['wall_s']:.1f} s",
+            err=True,
+        )
+    g = getattr(model.encoder_, "guidance_", None)
+    if g:
+        ctl, tri = g.get("control", {}), g.get("triplets", {})
+        click.echo(
+            f"Guidance by {g['judge']}: control accuracy {ctl.get('accuracy', float('nan')):.0%}, "
+            f"{tri.get('answered', 0)}/{tri.get('asked', 0)} triplets answered, adapter "
+            f"{'applied' if tri.get('applied') else 'not applied'}" + "".join(f"; {w}" for w in g.get("warnings", [])),
             err=True,
         )
     t = model.timings_

@@ -3,6 +3,7 @@ LM Studio and llama.cpp's server all speak this protocol."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,7 @@ class OpenAICompatibleProvider(LLMProvider):
         self.context_window = context_window or p.context_window
         self.model_id = f"{preset}:{model}"
         self._client = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def cache_id(self) -> str:
@@ -116,11 +118,15 @@ class OpenAICompatibleProvider(LLMProvider):
         self._client = None
 
     def _get_client(self):
-        if self._client is None:
+        # An async client belongs to the event loop it was made in: each asyncio.run (one per
+        # level, or a user's own) gets its own, and one left from a closed loop is dropped, not reused.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
             from openai import AsyncOpenAI
 
             # Retries are ours (with Retry-After and batch shrinking), so the SDK's are off.
             self._client = AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=self.options.timeout)
+            self._client_loop = loop
         return self._client
 
     def _response_format(self, schema: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -169,6 +175,6 @@ class OpenAICompatibleProvider(LLMProvider):
         )
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        client, self._client = self._client, None
+        if client is not None and self._client_loop is asyncio.get_running_loop():
+            await client.close()

@@ -117,8 +117,10 @@ class LevelBuilder:
         embed_texts: Callable[[list[str], str], np.ndarray] | None = None,
         on_progress: ProgressCallback | None = None,
         embed_titles: Callable[[list[str], str], np.ndarray] | None = None,
+        guide_k: Callable[[int, np.ndarray, np.ndarray | None, np.ndarray | None], int | None] | None = None,
     ) -> None:
         self.config = config
+        self.guide_k = guide_k  # levels="guided": (t, node vectors, node sizes, item -> node) -> k or None
         self.labeler = labeler
         self.embed_texts = embed_texts  # description mode: embeds "title. description" of each cluster
         self.embed_titles = embed_titles  # into the item space, so a labeler can check its titles
@@ -170,8 +172,11 @@ class LevelBuilder:
             if t == 1:
                 raise InputError(f"level 1: {e}") from None
             return None
-        self.timings["cluster"] += time.perf_counter() - t0
         info = {"candidates": choice.candidates, "scores": [round(s, 5) for s in choice.scores]}
+        if self.guide_k is not None and (k := self.guide_k(t, nodes.vectors, weights, nodes.item_labels)) is not None:
+            info = {**info, "auto": choice.k, "guided": k}
+            choice.k = k
+        self.timings["cluster"] += time.perf_counter() - t0
         return (choice.k, info) if choice.k >= 2 else None
 
     def _cluster(self, t: int, k: int, nodes: _Nodes, rng: np.random.Generator) -> KMeansResult:

@@ -104,6 +104,8 @@ class L0Encoder:
         self.model_id_: str | None = None
         self.spec_: str | None = None
         self.scaler_: dict[str, np.ndarray] | None = None
+        self.adapter_: np.ndarray | None = None  # (d, d) linear map learned from a judge (guidance), applied last
+        self.guidance_: dict[str, Any] | None = None  # what the judge was asked and what was decided
         self.llm_stats_: list[dict[str, Any]] = []  # accounting of LLM item descriptions (level 0)
         self._text: Embedder | None = None
         self._image: Embedder | None = None
@@ -130,7 +132,17 @@ class L0Encoder:
         return self._image
 
     def embed_texts(self, texts: list[str], desc: str = "embedding") -> np.ndarray:
+        """Texts into the level-0 space (the guidance adapter included)."""
+        return self.adapt(self._embed_raw(texts, desc))
+
+    def _embed_raw(self, texts: list[str], desc: str) -> np.ndarray:
         return self.text_embedder().embed(texts, desc=desc)
+
+    def adapt(self, vectors: np.ndarray) -> np.ndarray:
+        """Vectors through the fitted guidance adapter (unchanged without one)."""
+        if self.adapter_ is None:
+            return vectors
+        return np.ascontiguousarray(vectors @ self.adapter_.T, dtype=np.float32)
 
     def title_embedder(self) -> Callable[[list[str], str], np.ndarray] | None:
         """``embed_texts`` when texts land in the same space as the level-0 vectors (text items or
@@ -165,7 +177,7 @@ class L0Encoder:
                 raise InputError(f"the model was fitted with embedder {self.model_id_!r} but {model_id!r} is in use")
         if n_features is not None and vectors.shape[1] != n_features:
             raise InputError(f"new vectors have {vectors.shape[1]} dimensions; the model was fitted on {n_features}")
-        return vectors
+        return self.adapt(vectors)
 
     def _encode(self, ds: Dataset, fitting: bool) -> tuple[np.ndarray, str]:
         rep = self.config.representation
@@ -178,7 +190,7 @@ class L0Encoder:
         if rep == "description":
             return self._encode_descriptions(ds, fitting)
         if ds.modality == "text":
-            return self.embed_texts(ds.texts or [], desc="embedding texts"), self.text_embedder().model_id
+            return self._embed_raw(ds.texts or [], desc="embedding texts"), self.text_embedder().model_id
         if ds.modality == "image":
             return self.image_embedder().embed(ds.image_paths or [], desc="embedding images"), self.image_embedder().model_id
         if ds.modality == "numeric":
@@ -195,7 +207,7 @@ class L0Encoder:
             if described.stats is not None:
                 self.llm_stats_.append(dict(described.stats))
             texts = [f"{lab.title}. {lab.description}" if lab is not None else t for lab, t in zip(described.labels, texts)]
-        return self.embed_texts(texts, desc="embedding L0 descriptions"), self.text_embedder().model_id
+        return self._embed_raw(texts, desc="embedding L0 descriptions"), self.text_embedder().model_id
 
     def _standardize(self, ds: Dataset, fitting: bool) -> np.ndarray:
         assert ds.numeric is not None
@@ -226,7 +238,9 @@ class L0Encoder:
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(JSON-able values, arrays) to save with a result."""
         arrays = {} if self.scaler_ is None else {"scaler_mean": self.scaler_["mean"], "scaler_scale": self.scaler_["scale"]}
-        return {"embedder": self.model_id_, "embedder_spec": self.spec_}, arrays
+        if self.adapter_ is not None:
+            arrays["guidance_adapter"] = self.adapter_
+        return {"embedder": self.model_id_, "embedder_spec": self.spec_, "guidance": self.guidance_}, arrays
 
     @classmethod
     def from_state(cls, config: EncoderConfig, values: dict[str, Any], arrays: dict[str, np.ndarray]) -> L0Encoder:
@@ -235,4 +249,6 @@ class L0Encoder:
         enc.spec_ = values.get("embedder_spec")
         if "scaler_mean" in arrays:
             enc.scaler_ = {"mean": arrays["scaler_mean"], "scale": arrays["scaler_scale"]}
+        enc.adapter_ = arrays.get("guidance_adapter")
+        enc.guidance_ = values.get("guidance")
         return enc

@@ -22,6 +22,7 @@ from hercules.labeling.base import Labeler
 from hercules.layout import Layout, fit_layout
 from hercules.pipeline.builder import BuildConfig, LevelBuilder
 from hercules.pipeline.encoder import L0Encoder
+from hercules.pipeline.guided import apply_guidance, guided_k, make_guide
 from hercules.pipeline.policy import LevelPolicy
 from hercules.pipeline.state import FittedState
 from hercules.space import ClusteringSpace, make_space
@@ -80,9 +81,20 @@ def fit_state(
     t0 = time.perf_counter()
     vectors = encoder.fit_transform(ds, embeddings)
     t_embed = time.perf_counter() - t0
+    guide = make_guide(params, ds, labeler)
+    if guide is not None:
+        emit(on_progress, ProgressEvent("guide", message=f"asking the judge {guide.judge.name}"))
+        t0 = time.perf_counter()
+        vectors = apply_guidance(guide, encoder, vectors, policy)
+        t_guide = time.perf_counter() - t0
     space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress)
     builder = LevelBuilder(
-        BuildConfig.from_params(params, policy), labeler, encoder.embed_texts, on_progress, encoder.title_embedder()
+        BuildConfig.from_params(params, policy),
+        labeler,
+        encoder.embed_texts,
+        on_progress,
+        encoder.title_embedder(),
+        guide_k=None if guide is None else guided_k(guide, policy),
     )
     built = builder.build(vectors, ds, random_state, space_vectors)
     emit(on_progress, ProgressEvent("layout", message="2-D layout"))
@@ -90,6 +102,9 @@ def fit_state(
     map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))
     projection, coords = fit_projection(vectors, built.hierarchy, map_config, random_state)
     timings = {"embed": t_embed, "space": t_space, **built.timings, "project": time.perf_counter() - t0}
+    if guide is not None:
+        timings["guide"] = t_guide
+        encoder.guidance_ = guide.finish()
     timings["total"] = time.perf_counter() - t_start
     llm_stats = encoder.llm_stats_ + built.llm_stats
     state = FittedState(built.hierarchy, ds, encoder, projection, coords, vectors, vectors.shape[1], timings, llm_stats)

@@ -15,15 +15,15 @@ from hercules.data.dataset import InputError
 
 
 def parse_levels(value: Any) -> list[int] | str:
-    """Validate ``levels``: ``"auto"`` or a bottom-up, strictly decreasing list of positive ints.
+    """Validate ``levels``: ``"auto"``, ``"guided"`` (automatic, level 1's k chosen by a judge) or a bottom-up, strictly decreasing list of positive ints.
 
     Accepts a string (``"100,20,5"``, ``"auto"``) or a sequence. Raises ``ValueError`` with a
     message a user can act on; never truncates (``10.7`` is an error, not 10).
     """
     if isinstance(value, str):
         text = value.strip().lower()
-        if text == "auto":
-            return "auto"
+        if text in ("auto", "guided"):
+            return text
         parts = [p.strip() for p in text.split(",")]
         if not text or any(not p for p in parts):
             raise ValueError(f"levels must be comma-separated integers, bottom-up (e.g. 100,20,5), or 'auto'; got {value!r}")
@@ -55,11 +55,12 @@ class LevelPolicy:
 
     fixed: tuple[int, ...] | None
     auto: AutoKConfig
+    guided: bool = False  # levels="guided": a judge's pair answers choose level 1's k (hercules.guidance)
 
     @classmethod
     def from_levels(cls, levels: Any, auto: AutoKConfig) -> LevelPolicy:
         parsed = parse_levels(levels)
-        return cls(None if parsed == "auto" else tuple(parsed), auto)
+        return cls(None if isinstance(parsed, str) else tuple(parsed), auto, parsed == "guided")
 
     @property
     def planned(self) -> int | None:

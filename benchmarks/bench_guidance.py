@@ -1,0 +1,128 @@
+"""Guidance by a judge (ClusterLLM) on Banking77 (test, 3,080 items, 77 intents) and HWU64 (11,033 items,
+64 intents > 18 scenarios), MiniLM vectors computed once and cached (in the hercules cache folder).
+
+    python benchmarks/bench_guidance.py labels     # label judge: accuracy and budget curves, k choice
+    python benchmarks/bench_guidance.py llm        # the embedded Qwen2.5-Coder-1.5B as judge, 256 triplets
+
+Data: $HERCULES_DATA (default /work/shared/data) with banking77/test.csv and hwu64/hwu64.csv.
+Results: benchmarks/out/guidance_labels.{md,json}, benchmarks/out/guidance_llm.{md,json}.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from common import machine, write
+from sklearn.metrics import normalized_mutual_info_score as nmi
+
+from hercules import Hercules
+from hercules.guidance.judge import LabelJudge
+from hercules.guidance.pairs import choose_k_by_pairs
+from hercules.labeling import KeywordLabeler
+
+DATA = Path(os.environ.get("HERCULES_DATA", "/work/shared/data"))  # banking77/test.csv, hwu64/hwu64.csv
+SETS = {
+    "banking77": (DATA / "banking77" / "test.csv", ["category"], [77]),
+    "hwu64": (DATA / "hwu64" / "hwu64.csv", ["intent", "scenario"], [64, 18]),
+}
+
+
+def vectors(name: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The set and its MiniLM vectors (computed once, cached under benchmarks/out/vectors)."""
+    path, _, _ = SETS[name]
+    df = pd.read_csv(path)
+    from hercules.common.paths import default_cache_dir
+
+    cache = default_cache_dir() / "bench_vectors" / f"{name}_minilm.npy"
+    if not cache.exists():
+        from hercules.embeddings import get_embedder
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, get_embedder("minilm", progress=False).embed(df.text.tolist()))
+    return df, np.load(cache)
+
+
+def fit(name: str, guide: str | None, triplets: int = 1024, seed: int = 0, **kw) -> tuple[dict, Hercules]:
+    df, X = vectors(name)
+    _, cols, levels = SETS[name]
+    t0 = time.perf_counter()
+    m = Hercules(levels, guide=guide, guide_triplets=triplets, random_state=seed, progress=False, layout="pca", **kw)
+    m.fit(df, embeddings=X)
+    row = {"set": name, "guide": guide or "none", "triplets": triplets if guide else 0, "seed": seed}
+    for t, col in enumerate(cols, start=1):
+        row[f"nmi_L{t}_{col}"] = round(nmi(df[col], m.hierarchy_.item_labels(t)), 4)
+    g = m.encoder_.guidance_ or {}
+    row["adapter"] = bool((g.get("triplets") or {}).get("applied"))
+    row["control_acc"] = (g.get("control") or {}).get("accuracy")
+    row["answered"] = (g.get("triplets") or {}).get("answered")
+    row["seconds"] = round(time.perf_counter() - t0, 1)
+    row["guide_s"] = round(m.timings_.get("guide", 0.0), 1)
+    print(row, flush=True)
+    return row, m
+
+
+def k_choice(name: str, col: str, true_k: int, noise: float = 0.1, pairs: int = 1024, seed: int = 0) -> dict:
+    """Stage 2 alone on the unadapted vectors: k from the judge's pair answers over the merge range."""
+    from hercules.clustering.auto_k import AutoKConfig, candidate_ks
+
+    df, X = vectors(name)
+    rng = np.random.default_rng(seed)
+    hi = max(candidate_ks(len(X), AutoKConfig()))
+    judge = LabelJudge(df[col].to_numpy(), noise=noise, seed=seed)
+    t0 = time.perf_counter()
+    ch = choose_k_by_pairs(X, judge.pairs, None, None, (2, hi), pairs, rng)
+    row = {"set": name, "column": col, "true_k": true_k, "chosen_k": ch.k, "k_range": [2, hi], "pairs": ch.pairs}
+    row["within_20pct"] = ch.k is not None and abs(ch.k - true_k) <= 0.2 * true_k
+    row["seconds"] = round(time.perf_counter() - t0, 1)
+    print(row, flush=True)
+    return row
+
+
+def table(rows: list[dict], cols: list[str]) -> str:
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def part_labels() -> None:
+    rows = [fit("banking77", None)[0]]
+    for noise in (0.0, 0.1, 0.2, 0.3):  # judge accuracy 100/90/80/70%
+        rows.append(fit("banking77", f"labels:category:{noise}")[0])
+    for budget in (256, 4096):
+        rows.append(fit("banking77", "labels:category:0.1", budget)[0])
+    rows.append(fit("banking77", "labels:category:0.5")[0])  # a coin: the guard must refuse it
+    rows.append(fit("hwu64", None)[0])
+    rows.append(fit("hwu64", "labels:intent:0.1")[0])
+    ks = [
+        k_choice("banking77", "category", 77),
+        k_choice("hwu64", "intent", 64),
+        k_choice("hwu64", "scenario", 18),
+    ]
+    cols = ["set", "guide", "triplets", "nmi_L1_category", "nmi_L1_intent", "nmi_L2_scenario", "adapter", "control_acc"]
+    md = "## Stage 1: triplets (label judge, NOISE = 1 - judge accuracy), level NMI\n\n" + table(
+        rows, cols + ["answered", "guide_s"]
+    )
+    md += "\n\n## Stage 2: k chosen from 1,024 pair answers (90% judge)\n\n"
+    md += table(ks, ["set", "column", "true_k", "chosen_k", "k_range", "within_20pct"])
+    write("guidance_labels", {"machine": machine(), "fits": rows, "k_choice": ks}, md + "\n")
+
+
+def part_llm() -> None:
+    base, _ = fit("banking77", None)
+    row, m = fit("banking77", "llm", 256, llm="local", labeler=KeywordLabeler(), llm_options={"timeout": 120})
+    g = m.encoder_.guidance_
+    md = (
+        "## The embedded Qwen2.5-Coder-1.5B as judge (Banking77 test, 256 triplets + control questions)\n\n"
+        + table([base, row], ["set", "guide", "triplets", "nmi_L1_category", "adapter", "control_acc", "answered", "guide_s"])
+        + f"\n\nGuard report: `{g}`\n"
+    )
+    write("guidance_llm", {"machine": machine(), "fits": [base, row], "report": g}, md)
+
+
+if __name__ == "__main__":
+    {"labels": part_labels, "llm": part_llm}[sys.argv[1] if len(sys.argv) > 1 else "labels"]()

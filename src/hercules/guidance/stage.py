@@ -1,0 +1,177 @@
+"""Guidance by a judge, as the fit uses it: the reliability guard, stage 1 (triplets -> a linear
+adapter that reshapes the level-0 vectors) and stage 2 (pairs -> k of a guided level).
+
+The guard is two tests, both against the chance a coin would have:
+
+1. *Control questions* (before anything is trusted): an anchor, its nearest neighbour and a far
+   item (:func:`~hercules.guidance.select.control_triplets`). The judge's agreement with the
+   embedding estimates its accuracy; when the one-sided 95% Wilson lower bound is not above 1/2,
+   the judge is near chance: a WARNING, and no stage uses its answers.
+2. *Held-out answers* (stage 1): the adapter is cross-validated on the judge's own answers to the
+   hard questions. If the adapter trained on some answers does not predict the others
+   significantly better than the unadapted vectors do (paired one-sided test), the answers
+   carry nothing the adapter can learn (a judge accurate on easy questions but guessing on the
+   hard ones): the adapter is not applied. So a poor judge costs questions, never quality.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hercules.clustering.auto_k import AutoKConfig, choose_k
+from hercules.guidance.adapter import apply_adapter, choose_l2, fit_adapter
+from hercules.guidance.judge import Judge
+from hercules.guidance.pairs import choose_k_by_pairs
+from hercules.guidance.select import control_triplets, entropy_triplets, oriented, soft_assign
+
+log = logging.getLogger(__name__)
+
+Z_ONE_SIDED = 1.645
+
+
+@dataclass(frozen=True)
+class GuideConfig:
+    """The estimator's guidance parameters, copied."""
+
+    spec: str | None = None
+    triplets: int = 1024
+    pairs: int = 1024
+    rounds: int = 2
+    controls: int = 64
+    random_state: int | None = 0
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> GuideConfig:
+        return cls(
+            spec=params.get("guide"),
+            triplets=int(params.get("guide_triplets", 1024)),
+            pairs=int(params.get("guide_pairs", 1024)),
+            random_state=params.get("random_state"),
+        )
+
+
+def wilson_lower(successes: int, n: int, z: float = Z_ONE_SIDED) -> float:
+    """Lower bound of the Wilson score interval of a proportion."""
+    if n == 0:
+        return 0.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float((centre - spread) / (1 + z * z / n))
+
+
+@dataclass
+class Guide:
+    """One judge guiding one fit; ``report`` (JSON-able) says what was asked and what was decided."""
+
+    judge: Judge
+    config: GuideConfig
+    report: dict[str, Any] = field(default_factory=dict)
+    reliable: bool | None = None
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.config.random_state)
+        self.report = {"judge": self.judge.name, "warnings": []}
+
+    def _warn(self, message: str) -> None:
+        log.warning("guidance: %s", message)
+        self.report["warnings"].append(message)
+
+    def finish(self) -> dict[str, Any]:
+        """The report with the judge's accounting, as plain JSON values (saved with the result)."""
+        import json
+
+        self.report["stats"] = dict(self.judge.stats)
+        return json.loads(json.dumps(self.report, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+    def check_judge(self, X: np.ndarray) -> bool:
+        """Guard 1: control questions (see module docstring); the verdict is kept in ``reliable``."""
+        if self.reliable is not None:
+            return self.reliable
+        n = min(self.config.controls, max(len(X) // 4, 1))
+        ctl = control_triplets(X, n, self.rng)
+        answers = self.judge.triplets(ctl.questions)
+        ok = answers >= 0
+        agree = int((answers[ok] == ctl.expect[ok]).sum())
+        lower = wilson_lower(agree, int(ok.sum()))
+        self.reliable = lower > 0.5
+        self.report["control"] = {
+            "questions": len(answers),
+            "answered": int(ok.sum()),
+            "accuracy": round(agree / max(int(ok.sum()), 1), 4),
+            "lower_bound": round(lower, 4),
+            "reliable": self.reliable,
+        }
+        if not self.reliable:
+            self._warn(
+                f"the judge {self.judge.name} agreed with {agree}/{int(ok.sum())} control questions (an item's nearest "
+                "neighbour against a far item): not distinguishable from chance; its answers are not used"
+            )
+        return self.reliable
+
+    def perspective(self, X: np.ndarray, k: int | None) -> np.ndarray | None:
+        """Stage 1: the adapter ``W`` learned from the judge's triplet answers, or None (guard, no budget)."""
+        cfg = self.config
+        if cfg.triplets < 1:
+            return None
+        t0 = time.perf_counter()
+        k = k or stage_k(X, self.rng)
+        if not self.check_judge(X):
+            return None
+        rounds = max(1, min(cfg.rounds, cfg.triplets // 128))
+        T = np.zeros((0, 3), dtype=np.int64)
+        asked = np.zeros(0, dtype=np.int64)
+        W, l2 = None, 0.01
+        for r in range(rounds):
+            n = cfg.triplets // rounds + (cfg.triplets % rounds if r == rounds - 1 else 0)
+            tr = entropy_triplets(soft_assign(apply_adapter(X, W), k, self.rng), n, self.rng, exclude=asked)
+            answers = self.judge.triplets(tr.questions)
+            asked = np.concatenate([asked, tr.questions[:, 0]])
+            T = np.concatenate([T, oriented(tr.questions, answers)])
+            if r == rounds - 1 and len(T) >= 30:
+                l2, held, base = choose_l2(X, T, self.rng)
+            W = fit_adapter(X, T, l2=l2).W if len(T) else None
+        info: dict[str, Any] = {"asked": int(len(asked)), "answered": int(len(T)), "k": int(k), "rounds": rounds, "l2": l2}
+        self.report["triplets"] = info
+        if len(T) < 30:
+            self._warn(f"only {len(T)} triplet questions answered: too few to learn from; no adapter")
+            return None
+        diff = held.astype(np.float64) - base
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else np.inf
+        info.update(heldout=round(float(held.mean()), 4), unadapted=round(float(base.mean()), 4))
+        info["applied"] = bool(diff.mean() > Z_ONE_SIDED * se)
+        info["seconds"] = round(time.perf_counter() - t0, 2)
+        if not info["applied"]:
+            self._warn(
+                f"an adapter learned from the judge's answers predicts its held-out answers {held.mean():.1%} of the time, "
+                f"the unadapted vectors {base.mean():.1%}: no significant gain, so the vectors are left as they are"
+            )
+            return None
+        return W
+
+    def choose_k(self, X: np.ndarray, sizes: np.ndarray | None, item_node: np.ndarray | None, auto: AutoKConfig) -> int | None:
+        """Stage 2: k of a guided level from pair answers, or None (keep the automatic k)."""
+        from hercules.clustering.auto_k import candidate_ks
+
+        if self.config.pairs < 1 or self.reliable is False:
+            return None
+        cands = candidate_ks(len(X), auto)
+        if not cands:
+            return None
+        choice = choose_k_by_pairs(X, self.judge.pairs, item_node, sizes, (2, max(cands)), self.config.pairs, self.rng)
+        self.report.setdefault("levels", []).append(
+            {"k": choice.k, "pairs": choice.pairs, "answered": choice.answered, "k_hi": max(cands)}
+        )
+        if choice.k is None:
+            self._warn("the judge's pair answers favour no k over any other (near chance); the automatic k is kept")
+        return choice.k
+
+
+def stage_k(X: np.ndarray, rng: np.random.Generator) -> int:
+    """Clusters for the entropy of stage 1 when level 1 has no fixed k: the automatic choice."""
+    return max(2, choose_k(X, AutoKConfig(), random_state=rng).k)

@@ -1,0 +1,164 @@
+"""Guidance by a judge (ClusterLLM): the label judge reshapes the vectors and picks k, the guard
+refuses a coin, the LLM judge survives a faulty server and resumes from its cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fault_server import FaultServer
+from sklearn.metrics import normalized_mutual_info_score as nmi
+from test_local_llm import llama_server  # noqa: F401 - the SmolLM2 server fixture on 127.0.0.1
+
+from hercules import Hercules
+from hercules.guidance import LabelJudge, LLMJudge, parse_guide
+from hercules.guidance.pairs import choose_k_by_pairs
+from hercules.llm import LLMOptions, OpenAICompatibleProvider, ResponseCache
+from hercules.llm.base import PermanentLLMError
+
+
+def distractor_set(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """6 topics in 8 dimensions, and a 4-way distractor as strong as the topics in 8 more: k-means
+    on the raw vectors mixes the two; a judge who knows the topics can teach the space which matters."""
+    rng = np.random.default_rng(seed)
+    y, z = rng.integers(0, 6, n), rng.integers(0, 4, n)
+    A, B = rng.normal(size=(6, 8)), rng.normal(size=(4, 8)) * 1.5
+    X = np.c_[A[y] + 0.6 * rng.normal(size=(n, 8)), B[z] + 0.6 * rng.normal(size=(n, 8)), rng.normal(size=(n, 16))]
+    return pd.DataFrame({"text": [f"item {i}" for i in range(n)], "topic": y}), X.astype(np.float32)
+
+
+def test_parse_guide():
+    assert parse_guide("llm") == ("llm", None, 0.0)
+    assert parse_guide("labels:category") == ("labels", "category", 0.0)
+    assert parse_guide("labels:my:col:0.25") == ("labels", "my:col", 0.25)
+    for bad in ("label:x", "labels:", "labels:x:1.5", "gpt"):
+        with pytest.raises(ValueError):
+            parse_guide(bad)
+    with pytest.raises(ValueError, match="needs a judge"):
+        Hercules("guided").fit(["a", "b", "c"])
+
+
+def test_label_judge_answers_with_known_noise():
+    y = np.repeat(np.arange(10), 100)
+    rng = np.random.default_rng(0)
+    q = np.stack([rng.integers(0, 1000, 4000), rng.integers(0, 1000, 4000)], axis=1)
+    truth = (y[q[:, 0]] == y[q[:, 1]]).astype(np.int8)
+    assert (LabelJudge(y).pairs(q) == truth).all()
+    assert abs((LabelJudge(y, noise=0.2, seed=1).pairs(q) == truth).mean() - 0.8) < 0.03
+    t = LabelJudge(y).triplets(np.array([[0, 1, 500], [0, 500, 1], [0, 500, 600]]))
+    assert t.tolist() == [0, 1, -1]
+
+
+def test_label_judge_reshapes_the_space_and_predict_uses_it(tmp_path):
+    df, X = distractor_set()
+    base = Hercules([6], progress=False).fit(df, embeddings=X)
+    guided = Hercules([6], guide="labels:topic:0.1", guide_triplets=256, progress=False).fit(df, embeddings=X)
+    report = guided.encoder_.guidance_
+    assert report["control"]["reliable"] and report["triplets"]["applied"]
+    assert guided.encoder_.adapter_.shape == (32, 32)
+    before, after = nmi(df.topic, base.labels_), nmi(df.topic, guided.labels_)
+    assert after > before + 0.05, (before, after)
+    # saved with the result; predict maps new vectors through the adapter
+    guided.save(tmp_path / "r")
+    loaded = Hercules.load(tmp_path / "r")
+    np.testing.assert_allclose(loaded.encoder_.adapter_, guided.encoder_.adapter_)
+    assert (loaded.predict(embeddings=X) == guided.labels_).mean() > 0.95
+
+
+def test_guard_rejects_a_random_judge():
+    df, X = distractor_set()
+    base = Hercules([6], progress=False).fit(df, embeddings=X)
+    coin = Hercules([6], guide="labels:topic:0.5", guide_triplets=256, progress=False).fit(df, embeddings=X)
+    report = coin.encoder_.guidance_
+    assert report["control"]["reliable"] is False and report["warnings"]
+    assert coin.encoder_.adapter_ is None
+    assert (coin.labels_ == base.labels_).all()  # never worse than no guidance: the same clustering
+
+
+def test_pair_answers_choose_k():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 12, 1200)
+    X = (rng.normal(size=(12, 16)) * 3)[y] + rng.normal(size=(1200, 16))
+    choice = choose_k_by_pairs(X, LabelJudge(y, noise=0.1).pairs, None, None, (2, 60), 600, rng)
+    assert choice.k is not None and 10 <= choice.k <= 14, choice
+    coin = choose_k_by_pairs(X, LabelJudge(y, noise=0.5).pairs, None, None, (2, 60), 600, rng)
+    assert coin.k is None  # a coin favours no k
+
+
+def test_guided_levels_end_to_end():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 12, 1200)
+    X = ((rng.normal(size=(12, 16)) * 3)[y] + rng.normal(size=(1200, 16))).astype(np.float32)
+    df = pd.DataFrame({"text": [f"t{i}" for i in range(1200)], "label": y})
+    m = Hercules("guided", guide="labels:label:0.1", guide_triplets=0, guide_pairs=600, progress=False).fit(df, embeddings=X)
+    level = m.hierarchy_.level(1)
+    assert level.auto_k["guided"] == level.k and 10 <= level.k <= 14, level.auto_k
+
+
+def _triplets(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 40, size=(n, 3))
+
+
+def test_llm_judge_retries_through_a_faulty_server_and_caches(tmp_path):
+    texts = [f"text number {i} about topic {i % 4}" for i in range(40)]
+    with FaultServer(script=["500", "429"]) as server:
+        llm = OpenAICompatibleProvider("m", preset="openai", base_url=server.url, api_key="k", options=LLMOptions(timeout=10))
+        cache = ResponseCache(tmp_path / "c.sqlite")
+        judge = LLMJudge(llm, texts, cache=cache, progress=False)
+        answers = judge.triplets(_triplets(12))
+        assert set(answers.tolist()) <= {0, 1} and len(answers) == 12  # every question answered after the retries
+        assert len(server.requests) == 12 + 2
+        assert judge.pairs(np.array([[0, 1], [2, 3]])).tolist() in ([1, 0], [0, 1], [1, 1], [0, 0])
+        again = LLMJudge(llm, texts, cache=cache, progress=False).triplets(_triplets(12))
+        assert (again == answers).all() and len(server.requests) == 12 + 2 + 2  # all from the cache
+
+
+def test_killed_guided_run_resumes_without_asking_twice(tmp_path, corpus):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    with FaultServer(script=["ok"] * 20, default="401") as server:
+        llm = OpenAICompatibleProvider("m", preset="openai", base_url=server.url, api_key="k", options=LLMOptions(timeout=10))
+        params = {"llm": llm, "llm_options": {"cache": cache}, "guide": "llm", "guide_triplets": 64, "progress": False}
+        with pytest.raises(PermanentLLMError):  # the run dies after 20 answers
+            Hercules([4], embedder="hashing:256", **params).fit(corpus)
+        asked = [r["messages"][-1]["content"] for r in server.requests]
+        answered_first = set(asked[:20])
+        server.default = "ok"
+        n_first = len(server.requests)
+        Hercules([4], embedder="hashing:256", **params).fit(corpus)
+        second = [r["messages"][-1]["content"] for r in server.requests[n_first:]]
+        judged = [p for p in second if "Answer with only" in p]
+        assert judged and not answered_first & set(judged)  # nothing answered before is asked again
+        assert len(judged) == len(set(judged))
+
+
+@pytest.mark.slow
+def test_llm_judge_with_a_real_small_model_on_localhost(llama_server, tmp_path):  # noqa: F811
+    texts = ["my card was declined at the shop", "payment with my card refused", "how do I change my PIN"]
+    llm = OpenAICompatibleProvider("smollm2", preset="llamacpp-server", base_url=llama_server, options=LLMOptions(timeout=300))
+    judge = LLMJudge(llm, texts, cache=ResponseCache(tmp_path / "c.sqlite"), progress=False)
+    triplet, pair = judge.triplets(np.array([[0, 1, 2]])), judge.pairs(np.array([[0, 1]]))
+    assert triplet[0] in (0, 1) and pair[0] in (0, 1)  # schema-constrained: always a usable answer
+    assert judge.stats["calls"] == 2 and judge.stats["prompt_tokens"] > 0
+
+
+def test_cli_run_with_a_guide_and_the_app_form(tmp_path, corpus):
+    from click.testing import CliRunner
+
+    from hercules.app.runner import Choices, validate_run
+    from hercules.cli.main import cli
+
+    data = tmp_path / "data.csv"
+    corpus.to_csv(data, index=False)
+    args = ["run", str(data), "--embedder", "hashing:256", "--levels", "6", "-o", str(tmp_path / "r"), "--no-progress"]
+    r = CliRunner().invoke(cli, [*args, "--guide", "labels:topic:0.1", "--guide-triplets", "128"])
+    assert r.exit_code == 0, r.output
+    assert "Guidance by labels:topic:0.1" in r.output and "/128 triplets answered" in r.output
+    r = CliRunner().invoke(cli, [*args, "--guide", "labels:nope", "--overwrite"])
+    assert r.exit_code != 0 and "no column 'nope'" in r.output
+    meta = {"upload": "upload.csv", "columns": ["text", "topic"], "rows": 240}
+    form = {"levels": "guided", "embedder": "auto", "representation": "direct", "guide": "labels:topic:0.2"}
+    assert validate_run(form, meta, Choices()).guide == "labels:topic:0.2"
+    with pytest.raises(ValueError, match="no column"):
+        validate_run({**form, "guide": "labels:nope"}, meta, Choices())
+    with pytest.raises(ValueError, match="needs a guide"):
+        validate_run({**form, "guide": ""}, meta, Choices())
