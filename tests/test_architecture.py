@@ -24,6 +24,7 @@ RANK = {
     "llm": 2,
     "layout": 2,
     "labeling": 3,
+    "engines": 3,
     "evaluation": 4,
     "pipeline": 4,
     "persistence": 5,

@@ -117,8 +117,10 @@ class LevelBuilder:
         embed_texts: Callable[[list[str], str], np.ndarray] | None = None,
         on_progress: ProgressCallback | None = None,
         embed_titles: Callable[[list[str], str], np.ndarray] | None = None,
+        level1_kmeans: Callable[..., KMeansResult] = kmeans,
     ) -> None:
         self.config = config
+        self.level1_kmeans = level1_kmeans  # an engine's: level 1 clusters every item
         self.labeler = labeler
         self.embed_texts = embed_texts  # description mode: embeds "title. description" of each cluster
         self.embed_titles = embed_titles  # into the item space, so a labeler can check its titles
@@ -170,7 +172,7 @@ class LevelBuilder:
         cfg = self.config
         weights = nodes.sizes.astype(np.float64) if (cfg.weighted and t > 1) else None
         try:
-            km = kmeans(
+            km = (self.level1_kmeans if t == 1 else kmeans)(
                 nodes.vectors,
                 k,
                 sample_weight=weights,

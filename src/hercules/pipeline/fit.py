@@ -17,6 +17,7 @@ import numpy as np
 from hercules.common.groups import group_means
 from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset
+from hercules.engines import get_engine
 from hercules.hierarchy.tree import Hierarchy
 from hercules.labeling.base import Labeler
 from hercules.layout import Layout, fit_layout
@@ -62,14 +63,24 @@ def fit_state(
     """Everything ``Hercules.fit`` learns; ``params`` is the estimator's ``get_params()``."""
     t_start = time.perf_counter()
     random_state = params.get("random_state")
-    emit(on_progress, ProgressEvent("embed", message=f"encoding {len(ds):,} items"))
-    t0 = time.perf_counter()
-    vectors = encoder.fit_transform(ds, embeddings)
-    t_embed = time.perf_counter() - t0
-    builder = LevelBuilder(
-        BuildConfig.from_params(params, policy), labeler, encoder.embed_texts, on_progress, encoder.title_embedder()
-    )
-    built = builder.build(vectors, ds, random_state)
+    engine = get_engine(params.get("engine", "local"), params.get("ray_address"), progress=params.get("progress", True))
+    try:
+        emit(on_progress, ProgressEvent("embed", message=f"encoding {len(ds):,} items"))
+        t0 = time.perf_counter()
+        encoder.wrap_text = engine.wrap_embedder
+        vectors = encoder.fit_transform(ds, embeddings)
+        t_embed = time.perf_counter() - t0
+        builder = LevelBuilder(
+            BuildConfig.from_params(params, policy),
+            labeler,
+            encoder.embed_texts,
+            on_progress,
+            encoder.title_embedder(),
+            level1_kmeans=engine.kmeans,
+        )
+        built = builder.build(vectors, ds, random_state)
+    finally:
+        engine.close()
     emit(on_progress, ProgressEvent("layout", message="2-D layout"))
     t0 = time.perf_counter()
     map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))
