@@ -48,7 +48,7 @@ class RateLimiter:
             wait = 0.0
             for i, amount in enumerate((requests, tokens)):
                 rate = self.rates[i]
-                if rate and amount:
+                if rate:  # a bucket in debt holds every call back, whatever it asks for
                     self._level[i] -= amount
                     wait = max(wait, -self._level[i] / rate)
             self.waited_s += wait
