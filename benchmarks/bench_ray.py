@@ -58,6 +58,11 @@ def one(workload: str, engine: str, n: int, labels_out: str) -> dict:
     m = Hercules(levels, engine=engine, layout="pca", progress=False, **extra).fit(data, **kw)
     wall = time.perf_counter() - t
     np.save(labels_out, m.hierarchy_.item_labels(1))
+    level1 = {}
+    if engine == "ray":
+        from hercules.engines import ray_kmeans
+
+        level1 = {k: round(v, 2) for k, v in ray_kmeans.last_timings.items()}
     return {
         "workload": workload,
         "engine": engine,
@@ -68,6 +73,7 @@ def one(workload: str, engine: str, n: int, labels_out: str) -> dict:
         "timings": {k: round(v, 2) for k, v in m.timings_.items()},
         "driver_peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_before_fit_mb": round(base, 1),
+        "ray_level1_s": level1,
     }
 
 

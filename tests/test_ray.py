@@ -173,3 +173,31 @@ def test_killed_embedding_worker_is_retried(ray_cluster, tmp_path):
     assert np.allclose(model.embeddings_, expected, atol=1e-6)  # every batch came back, in order
     assert model.levels_ == [20, 4] and len(model.labels_) == len(texts)
     assert len(EmbeddingCache()) >= len(set(texts))  # the actors wrote to the driver's cache file
+
+
+def test_empty_clusters_are_reseeded_as_in_process(ray_cluster):
+    """Two centroids far from every point: in-process and distributed re-seeding pick the same donors."""
+    from hercules.clustering.kmeans import assign, fill_empty
+    from hercules.engines.ray_engine import worker_env
+    from hercules.engines.ray_kmeans import _assign_all, _reseed_empty
+
+    X = _blobs(6_000, d=8, centres=6, seed=1)
+    C = np.vstack([X[:6], np.full((2, 8), 50.0, dtype=np.float32)])
+    labels, dist = assign(X, C)
+    counts = np.bincount(labels, minlength=8)
+    assert (counts == 0).sum() == 2
+    expected_C = C.copy()
+    fill_empty(X, labels, dist, expected_C, counts)
+    ray.init(address=ray_cluster, runtime_env=worker_env())
+    try:
+        blocks = [ray.put({"row": np.arange(s, s + 1500), "vector": X[s : s + 1500]}) for s in range(0, 6000, 1500)]
+        got, dist_refs, stats = _assign_all(blocks, C, len(X), progress=False)
+        stats = [stats[0].copy(), stats[1].copy(), stats[2]]
+        got_C = C.copy()
+        _reseed_empty(blocks, dist_refs, got, got_C, stats)
+    finally:
+        ray.shutdown()
+    assert np.array_equal(got, labels) and np.array_equal(got_C, expected_C)
+    assert np.array_equal(stats[1], np.bincount(labels, minlength=8))
+    sums = np.stack([X[labels == j].sum(axis=0, dtype=np.float64) for j in range(8)])
+    assert np.allclose(stats[0], sums, atol=1e-3)

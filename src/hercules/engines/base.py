@@ -52,6 +52,10 @@ def get_engine(name: str = "local", address: str | None = None, *, progress: boo
             raise ValueError("ray_address is only used with engine='ray'")
         return LocalEngine()
     if name == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise ImportError("engine='ray' needs Ray: pip install 'hercules-cluster[ray]'")
         from hercules.engines.ray_engine import RayEngine
 
         return RayEngine(address, progress=progress)

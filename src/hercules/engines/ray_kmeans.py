@@ -18,6 +18,7 @@ float rounding (per-block float32 sums added in float64).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,8 @@ from hercules.common.groups import group_sums
 log = logging.getLogger(__name__)
 
 _FAN_IN = 8  # partial sums added per reduce task
+#: Seconds per phase of the last distributed run (logged; read by benchmarks/bench_ray.py).
+last_timings: dict[str, float] = {}
 
 
 def is_distributed(n: int, k: int, kwargs: dict[str, Any]) -> bool:
@@ -159,14 +162,16 @@ def distributed_kmeans(
 ) -> KMeansResult:
     """:func:`~hercules.clustering.kmeans.kmeans` of the ``n`` rows (``d`` columns) held in ``blocks`` (see module docstring)."""
     rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    t0 = time.perf_counter()
     fit_idx = fit_sample(n, k, max_points_per_centroid, rng)
     assert fit_idx is not None, "is_distributed() decides when the fit sample is a true sample"
     Xf = _gather_rows(blocks, fit_idx, d)
     wf = np.ones(len(Xf), dtype=np.float64)
-    log.info("ray: level 1 fit on %d sampled rows, then assignment over %d blocks", len(Xf), len(blocks))
+    t1 = time.perf_counter()
     centroids = seed_centroids(Xf, wf, k, rng, None)
     centroids, n_iter = lloyd(Xf, wf, centroids, max_iter, tol)[2:]
     del Xf
+    t2 = time.perf_counter()
     labels, dist_refs, stats_t = _assign_all(blocks, centroids, n, progress)
     stats = [stats_t[0].copy(), stats_t[1].copy(), stats_t[2]]  # object-store arrays are read-only
     if (stats[1] == 0).any():
@@ -176,4 +181,9 @@ def distributed_kmeans(
     pos = counts > 0
     centroids = centroids.copy()
     centroids[pos] = (sums[pos] / counts[pos, None]).astype(np.float32)
+    last_timings.clear()
+    last_timings.update(
+        gather_sample=t1 - t0, fit_sample=t2 - t1, assign_reduce=time.perf_counter() - t2, rows=n, fit_rows=len(fit_idx)
+    )
+    log.info("ray: level 1 of %d rows in %d blocks: %s", n, len(blocks), {k_: round(v, 2) for k_, v in last_timings.items()})
     return KMeansResult(labels=labels, centroids=centroids, inertia=float(stats[2]), n_iter=n_iter)
