@@ -1,22 +1,19 @@
-"""LLM labelling throughput against a real llama.cpp server: concurrency 1 vs N slots, and the cache.
+"""LLM labelling throughput on this machine: in-process llama.cpp vs its C++ server with N slots.
 
-Starts llama.cpp's C++ server (``--server-bin path/to/llama-server``, built from llama.cpp with
-``-DLLAMA_BUILD_SERVER=ON``; it serves ``--slots`` requests at once with continuous batching) with
-a packaged model, labels the level-1 clusters of Banking77 at each concurrency with the cache
-off, then once more with the cache on twice to measure the hit rate.
+The in-process binding decodes one sequence at a time; ``llama-server`` (``--llm local-server``,
+built by ``scripts/build_llama_server.sh``) decodes all its slots together. For each backend this
+labels the same level-1 clusters of Banking77 with the response cache off and reports wall time,
+tokens, tokens/s, seconds per cluster and the titles' identification score, then re-runs the last
+configuration twice with the cache on to measure the hit rate.
 
-    .venv/bin/python benchmarks/bench_llm.py --server-bin /path/llama-server --model qwen0.5b --k 24
+    .venv/bin/python benchmarks/bench_llm.py --model qwen1.5b --k 24 --slots 1,2,4
 """
 
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -25,105 +22,71 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, write  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--server-bin", required=True)
     ap.add_argument("--model", default="qwen1.5b")
-    ap.add_argument("--slots", type=int, default=4)
+    ap.add_argument("--slots", default="1,2,4", help="server slot counts to try (0 = the in-process backend)")
+    ap.add_argument("--in-process", action="store_true", help="also run the in-process backend")
     ap.add_argument("--k", type=int, default=24, help="level-1 clusters to label")
-    ap.add_argument("--batch-size", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=1, help="clusters per prompt")
+    ap.add_argument("--no-verify", action="store_true")
     a = ap.parse_args()
 
     from hercules import Hercules
-    from hercules.embeddings import EmbeddingCache, get_embedder
-    from hercules.llm import LLMOptions, OpenAICompatibleProvider, ResponseCache
-    from hercules.llm.local import resolve_model
+    from hercules.llm import LLMOptions, ResponseCache
+    from hercules.llm.local import LlamaCppProvider
+    from hercules.llm.local_server import LocalServerProvider
 
     df = pd.read_csv(Path(__file__).parent.parent / "examples/data/banking77_test.csv")
-    E = get_embedder("minilm", cache=EmbeddingCache(), progress=False).embed(df.text.tolist())
-    port = free_port()
-    ctx = 4096 * a.slots
-    proc = subprocess.Popen(
-        [
-            a.server_bin,
-            "-m",
-            str(resolve_model(a.model)),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "-c",
-            str(ctx),
-            "-np",
-            str(a.slots),
-            "-t",
-            str(a.threads),
-            "--log-disable",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
+    opts = LLMOptions(max_tokens=400, timeout=1800)
+
+    def run(name: str, llm, conc: int, cache) -> dict:
+        llm_options = {"cache": cache, "concurrency": conc, "batch_size": a.batch_size, "verify": not a.no_verify}
+        m = Hercules([a.k], embedder="minilm", progress=False, llm=llm, llm_options=llm_options).fit(df[["text"]])
+        wall = m.timings_["label"]  # labelling alone (the embeddings come from the cache after the first run)
+        st = m.llm_stats_[0]
+        ev = m.evaluate(level=1)
+        row = {
+            "backend": name,
+            "wall_s": round(wall, 1),
+            "s_per_cluster": round(wall / a.k, 2),
+            **{k: st[k] for k in ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "failed_clusters")},
+            "tokens_per_s": round((st["prompt_tokens"] + st["completion_tokens"]) / wall, 1),
+            "completion_tokens_per_s": round(st["completion_tokens"] / wall, 2),
+            "identification": ev.get("title_identification"),
+            "titles": [c.title for c in m.clusters(1)][:6],
+        }
+        print(row, flush=True)
+        return row
+
     rows = []
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url + "/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        llm = OpenAICompatibleProvider(
-            a.model, preset="llamacpp-server", base_url=url, options=LLMOptions(max_tokens=400, timeout=600), context_window=4096
-        )
-
-        def run(conc: int, cache) -> dict:
-            t = time.perf_counter()
-            m = Hercules(
-                [a.k], progress=False, llm=llm, llm_options={"cache": cache, "concurrency": conc, "batch_size": a.batch_size}
-            ).fit(df, embeddings=E)
-            st = m.llm_stats_[0]
-            return {
-                "concurrency": conc,
-                "wall_s": time.perf_counter() - t,
-                **{k: st[k] for k in ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "failed_clusters")},
-                "titles": [c.title for c in m.clusters(1)][:6],
-            }
-
-        for conc in (1, a.slots):
-            rows.append(run(conc, False))
-            print(rows[-1], flush=True)
-        with tempfile.TemporaryDirectory() as td:
-            cache = ResponseCache(Path(td) / "c.sqlite")
-            first, second = run(a.slots, cache), run(a.slots, cache)
-        hit = second["cache_hits"] / max(second["cache_hits"] + second["calls"], 1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    speedup = rows[0]["wall_s"] / rows[1]["wall_s"]
+    if a.in_process:
+        rows.append(run("in-process", LlamaCppProvider(a.model, options=opts), 1, False))
+    servers = []
+    for slots in [int(s) for s in a.slots.split(",") if s]:
+        llm = LocalServerProvider(a.model, parallel=slots, options=opts)
+        servers.append(llm)
+        try:
+            rows.append(run(f"server, {slots} slots", llm, slots, False))
+            if slots == int(a.slots.split(",")[-1]):
+                with tempfile.TemporaryDirectory() as td:
+                    cache = ResponseCache(Path(td) / "c.sqlite")
+                    first, second = run("cache 1st", llm, slots, cache), run("cache 2nd", llm, slots, cache)
+        finally:
+            llm.stop()
+    hit = second["cache_hits"] / max(second["cache_hits"] + second["calls"], 1)
     table = (
-        f"llama.cpp server, {a.model}, {a.slots} slots, {a.threads} threads; {a.k} Banking77 clusters, "
-        f"{a.batch_size} per prompt\n\n| concurrency | wall s | calls | prompt tokens | completion tokens |\n|---|---|---|---|---|\n"
+        f"{a.model}, {a.k} Banking77 level-1 clusters, {a.batch_size} per prompt, verify {'off' if a.no_verify else 'on'}, "
+        "2 threads, cache off\n\n| backend | wall s | s/cluster | calls | prompt tok | completion tok | tok/s | "
+        "completion tok/s | identification |\n|---|---|---|---|---|---|---|---|---|\n"
     )
     for r in rows:
         table += (
-            f"| {r['concurrency']} | {r['wall_s']:.1f} | {r['calls']} | {r['prompt_tokens']:,} | {r['completion_tokens']:,} |\n"
+            f"| {r['backend']} | {r['wall_s']} | {r['s_per_cluster']} | {r['calls']} | {r['prompt_tokens']:,} | "
+            f"{r['completion_tokens']:,} | {r['tokens_per_s']} | {r['completion_tokens_per_s']} | {r['identification']} |\n"
         )
-    table += (
-        f"\nSpeed-up from concurrency: {speedup:.2f}x. Second run with the cache: {hit:.0%} hits, {second['calls']} calls "
-        f"({second['wall_s']:.1f} s vs {first['wall_s']:.1f} s).\n"
-    )
-    write(
-        f"llm_{a.model}",
-        {"machine": machine(), "rows": rows, "speedup": speedup, "cache_hit_rate": hit, "first": first, "second": second},
-        table,
-    )
+    table += f"\nRe-run with the cache: {hit:.0%} hits, {second['calls']} calls ({second['wall_s']} s vs {first['wall_s']} s).\n"
+    write(f"llm_{a.model}", {"machine": machine(), "args": vars(a), "rows": rows, "cache_hit_rate": hit}, table)
 
 
 if __name__ == "__main__":

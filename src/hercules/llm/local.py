@@ -54,6 +54,7 @@ PACKAGED = {
 #: sha256 of the assembled model files: the chunk packages are third-party uploads, so verify.
 EXPECTED_SHA256 = {
     "qwen1.5b": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    "qwen0.5b": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     "smollm2": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 }
 

@@ -1,7 +1,8 @@
 """Choose an LLM by spec string; built-in and third-party providers register the same way.
 
 ``none``; ``fake`` (deterministic, offline, for tests); ``local`` (= ``llamacpp:qwen1.5b``);
-``llamacpp:<qwen1.5b|qwen0.5b|smollm2|path.gguf>`` (in-process); ``openai:<model>``,
+``llamacpp:<qwen1.5b|qwen0.5b|smollm2|path.gguf>`` (in-process); ``local-server:<model>[@SLOTS]``
+(the same models behind llama.cpp's C++ server on 127.0.0.1, SLOTS sequences decoded together); ``openai:<model>``,
 ``gemini:<model>``, ``ollama:<model>``, ``vllm:<model>``, ``lmstudio:<model>``,
 ``llamacpp-server:<model>`` (OpenAI-compatible HTTP; ``OPENAI_BASE_URL``/``--llm-base-url``
 override the address). Packages add providers via the entry-point group ``hercules.llms``.
@@ -36,7 +37,15 @@ def _llamacpp(arg: str, **kw: Any) -> LLMProvider:
     return LlamaCppProvider(arg or "qwen1.5b", options=kw.get("options"))
 
 
+def _local_server(arg: str, **kw: Any) -> LLMProvider:
+    from hercules.llm.local_server import LocalServerProvider
+
+    model, _, slots = (arg or "qwen1.5b").partition("@")
+    return LocalServerProvider(model or "qwen1.5b", parallel=int(slots) if slots else 4, options=kw.get("options"))
+
+
 register_llm("fake", _fake)
+register_llm("local-server", _local_server)
 register_llm("llamacpp", _llamacpp)
 register_llm("local", lambda arg, **kw: _llamacpp("qwen1.5b", **kw))
 for _preset in PRESETS:
