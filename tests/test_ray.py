@@ -76,6 +76,10 @@ def ray_cluster():
     tmp = tempfile.mkdtemp(prefix="hray", dir="/tmp")  # short: Ray's socket paths must stay under 107 bytes
     ports = _free_ports(16)
     gcs, dash, minw = ports[0], ports[1], 20000 + (ports[2] % 20000)
+    # Token auth off, explicitly: a token left in ~/.ray by any earlier local ray.init() would otherwise turn it on
+    # for some of these processes and not others. The nodes listen on 127.0.0.1 only.
+    saved_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # this process: the drivers the tests start
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]), "RAY_ADDRESS": ""}
     common = ["--num-cpus", "1", "--object-store-memory", STORE, "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
     head = [ray_bin, "start", "--head", "--port", str(gcs), "--dashboard-port", str(dash), "--temp-dir", tmp]
@@ -101,6 +105,10 @@ def ray_cluster():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(tmp, ignore_errors=True)
+        if saved_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved_mode
 
 
 def _blobs(n: int, d: int = 32, centres: int = 60, seed: int = 0) -> np.ndarray:

@@ -137,7 +137,7 @@ def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
         if o[f"llm_{key}"] is not None:
             opts[key] = o[f"llm_{key}"]
     for key, flag in (("requests_per_minute", "llm_rpm"), ("tokens_per_minute", "llm_tpm")):
-        if o[flag] is not None:
+        if o.get(flag) is not None:
             opts[key] = o[flag]
     return opts
 
