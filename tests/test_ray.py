@@ -53,19 +53,24 @@ def _node_ports(ports: list[int]) -> list[str]:
     return [x for name, p in zip(names, ports) for x in (name, str(p))]
 
 
-def _pids_under(marker: str) -> list[int]:
-    """Processes whose command line names ``marker`` (our private temp dir or GCS port)."""
-    pids = []
+def _pids_under(*markers: str) -> list[int]:
+    """Processes whose command line names one of ``markers`` (our private temp dir, our GCS port), and all their
+    descendants (Ray's agents rename themselves to ``ray::...`` and are found only as children of the raylet)."""
+    cmds, parent = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            cmds[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            parent[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if marker in cmd:
-            pids.append(int(entry))
-    return pids
+    found = {pid for pid, cmd in cmds.items() if any(m in cmd for m in markers)}
+    while True:
+        more = {pid for pid, ppid in parent.items() if ppid in found} - found
+        if not more:
+            return sorted(found)
+        found |= more
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +101,12 @@ def ray_cluster():
     finally:
         if ray.is_initialized():
             ray.shutdown()
-        for marker in (tmp, f"127.0.0.1:{gcs}", f"--gcs_server_port={gcs}", f"--gcs-address=127.0.0.1:{gcs}"):
-            for pid in _pids_under(marker):
+        ours = _pids_under(tmp, f"127.0.0.1:{gcs}", f"--gcs_server_port={gcs}")  # before any dies and orphans its children
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in ours:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
-        time.sleep(1.0)
-        for pid in _pids_under(tmp) + _pids_under(f"127.0.0.1:{gcs}"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, sig)
+            time.sleep(1.0)
         shutil.rmtree(tmp, ignore_errors=True)
         if saved_mode is None:
             os.environ.pop("RAY_AUTH_MODE", None)
