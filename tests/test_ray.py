@@ -212,3 +212,23 @@ def test_empty_clusters_are_reseeded_as_in_process(ray_cluster):
     assert np.array_equal(stats[1], np.bincount(labels, minlength=8))
     sums = np.stack([X[labels == j].sum(axis=0, dtype=np.float64) for j in range(8)])
     assert np.allclose(stats[0], sums, atol=1e-3)
+
+
+def test_cli_run_on_the_cluster(ray_cluster, tmp_path):
+    """``hercules run --engine ray --ray-address``: embedded on the cluster's actors, saved, loadable."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from hercules.cli.main import main
+
+    rng = np.random.default_rng(1)
+    words = np.array(["red", "green", "blue", "cyan", "black", "white", "grey", "pink", "gold", "teal"])
+    texts = [" ".join(rng.choice(words, 5)) + f" t{i % 700}" for i in range(11_000)]
+    pd.DataFrame({"text": texts}).to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "out"
+    args = ["run", str(tmp_path / "d.csv"), "-o", str(out), "--engine", "ray", "--ray-address", ray_cluster]
+    res = CliRunner().invoke(main, [*args, "--embedder", "hashing:64", "--levels", "20,4", "--no-progress", "-q"])
+    assert res.exit_code == 0, res.output
+    model = Hercules.load(out)
+    assert model.levels_ == [20, 4] and len(model.dataset_) == 11_000 and model.engine == "ray"
+    assert np.allclose(np.asarray(model.embeddings_, dtype=np.float32)[:50], HashingEmbedder(64).embed(texts[:50]), atol=1e-2)
