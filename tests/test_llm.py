@@ -1,5 +1,6 @@
 """LLM labelling: parsing, batching, retries, cache and resume, against a fault-injecting local server."""
 
+
 import numpy as np
 import pytest
 
