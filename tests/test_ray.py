@@ -219,7 +219,7 @@ def test_cli_run_on_the_cluster(ray_cluster, tmp_path):
     import pandas as pd
     from click.testing import CliRunner
 
-    from hercules.cli.main import main
+    from hercules.cli.main import cli
 
     rng = np.random.default_rng(1)
     words = np.array(["red", "green", "blue", "cyan", "black", "white", "grey", "pink", "gold", "teal"])
@@ -227,7 +227,7 @@ def test_cli_run_on_the_cluster(ray_cluster, tmp_path):
     pd.DataFrame({"text": texts}).to_csv(tmp_path / "d.csv", index=False)
     out = tmp_path / "out"
     args = ["run", str(tmp_path / "d.csv"), "-o", str(out), "--engine", "ray", "--ray-address", ray_cluster]
-    res = CliRunner().invoke(main, [*args, "--embedder", "hashing:64", "--levels", "20,4", "--no-progress", "-q"])
+    res = CliRunner().invoke(cli, [*args, "--embedder", "hashing:64", "--levels", "20,4", "--no-progress", "-q"])
     assert res.exit_code == 0, res.output
     model = Hercules.load(out)
     assert model.levels_ == [20, 4] and len(model.dataset_) == 11_000 and model.engine == "ray"
