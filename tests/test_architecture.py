@@ -25,6 +25,7 @@ RANK = {
     "layout": 2,
     "labeling": 3,
     "guidance": 3,
+    "engines": 3,
     "evaluation": 4,
     "pipeline": 4,
     "persistence": 5,
