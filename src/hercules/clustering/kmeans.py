@@ -117,7 +117,7 @@ def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.Generator, sample_weig
     return centers
 
 
-def _fill_empty(X: np.ndarray, labels: np.ndarray, dist: np.ndarray, centroids: np.ndarray, counts: np.ndarray) -> bool:
+def fill_empty(X: np.ndarray, labels: np.ndarray, dist: np.ndarray, centroids: np.ndarray, counts: np.ndarray) -> bool:
     """Give each empty cluster the point farthest from its centroid. Returns True if any moved."""
     empty = np.flatnonzero(counts == 0)
     if len(empty) == 0:
@@ -150,7 +150,7 @@ def _fill_empty(X: np.ndarray, labels: np.ndarray, dist: np.ndarray, centroids: 
     return True
 
 
-def _lloyd(
+def lloyd(
     X: np.ndarray,
     w: np.ndarray,
     centroids: np.ndarray,
@@ -173,7 +173,7 @@ def _lloyd(
         nz = totals > 0
         new[nz] = (sums[nz] / totals[nz, None]).astype(np.float32)
         if not nz.all():
-            _fill_empty(X, labels, dist, new, counts)
+            fill_empty(X, labels, dist, new, counts)
         shift = float(np.sum((new - centroids) ** 2))
         centroids = new
         if shift <= thresh:
@@ -181,7 +181,14 @@ def _lloyd(
     return labels, dist, centroids, n_iter
 
 
-def _seed(Xf: np.ndarray, wf: np.ndarray, k: int, rng: np.random.Generator, init: np.ndarray | None) -> np.ndarray:
+def fit_sample(n: int, k: int, max_points_per_centroid: int | None, rng: np.random.Generator) -> np.ndarray | None:
+    """Sorted rows of the fit sample (uniform; weights travel with the points), or None to fit on all ``n``."""
+    if max_points_per_centroid is not None and n > max_points_per_centroid * k:
+        return np.sort(rng.choice(n, size=max_points_per_centroid * k, replace=False))
+    return None
+
+
+def seed_centroids(Xf: np.ndarray, wf: np.ndarray, k: int, rng: np.random.Generator, init: np.ndarray | None) -> np.ndarray:
     """Starting centroids: ``init`` when given, else k-means++ on a subsample (it is sequential
     in k and would dominate the fit on all points)."""
     if init is not None:
@@ -251,22 +258,18 @@ def kmeans(
         ]
         return min(runs, key=lambda r: r.inertia)
 
-    # Fit sample (uniform; weights travel with the points).
-    if max_points_per_centroid is not None and n > max_points_per_centroid * k:
-        fit_idx = np.sort(rng.choice(n, size=max_points_per_centroid * k, replace=False))
-        Xf, wf = X[fit_idx], w[fit_idx]
-    else:
-        fit_idx, Xf, wf = None, X, w
+    fit_idx = fit_sample(n, k, max_points_per_centroid, rng)
+    Xf, wf = (X, w) if fit_idx is None else (X[fit_idx], w[fit_idx])
 
-    centroids = _seed(Xf, wf, k, rng, init)
-    labels, dist, centroids, n_iter = _lloyd(Xf, wf, centroids, max_iter, tol)
+    centroids = seed_centroids(Xf, wf, k, rng, init)
+    labels, dist, centroids, n_iter = lloyd(Xf, wf, centroids, max_iter, tol)
 
     if fit_idx is not None:
         labels, dist = assign(X, centroids)
     # Final parents are the means of their members; re-seed any cluster left empty.
     counts = np.bincount(labels, minlength=k)
     if (counts == 0).any():
-        _fill_empty(X, labels, dist, centroids, counts)
+        fill_empty(X, labels, dist, centroids, counts)
     sums, totals = _weighted_sums(X, labels, w, k)
     pos = totals > 0
     centroids = centroids.copy()
@@ -315,7 +318,7 @@ def resample_refine(
         labels, dist = assign(X, centroids)
         counts = np.bincount(labels, minlength=k)
         if (counts == 0).any():
-            _fill_empty(X, labels, dist, centroids, counts)
+            fill_empty(X, labels, dist, centroids, counts)
     sums, totals = _weighted_sums(X, labels, w, k)
     centroids = (sums / np.maximum(totals, 1e-12)[:, None]).astype(np.float32)
     inertia = float(np.dot(assign(X, centroids)[1].astype(np.float64), w))

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from hercules.common.retry import RetryPolicy
 from hercules.llm.base import LLMError, LLMProvider, LLMResponse, RateLimitError, TransientLLMError
 from hercules.llm.cache import PromptLog, ResponseCache, request_key
+from hercules.llm.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class LLMRunner:
         prompt_log: PromptLog | None = None,
         breaker_failures: int = 8,
         on_breaker: str = "",
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.llm = llm
         self.policy = policy
@@ -104,6 +106,7 @@ class LLMRunner:
         self.on_breaker = on_breaker
         self.stats = CallStats()
         self._sem = asyncio.Semaphore(concurrency or llm.max_concurrency)
+        self.limiter = limiter if limiter is not None and limiter.active else None
 
     async def call(
         self,
@@ -147,6 +150,8 @@ class LLMRunner:
             if self.breaker.is_open:
                 raise GaveUpError(f"{self.what}: no more calls after {self.breaker.threshold} failures in a row")
             retry_after: float | None = None
+            if self.limiter is not None:
+                await self.limiter.acquire(sum(self.llm.count_tokens(t) for t in _texts(messages)))
             t0 = time.perf_counter()
             try:
                 r = await asyncio.wait_for(self.llm.acomplete(messages, schema=schema), timeout=self.llm.options.timeout)
@@ -194,9 +199,11 @@ class LLMRunner:
 
     def _account(self, messages: Messages, r: LLMResponse) -> None:
         self.stats.calls += 1
-        texts = [m["content"] for m in messages if isinstance(m.get("content"), str)]
-        self.stats.prompt_tokens += r.prompt_tokens or sum(self.llm.count_tokens(t) for t in texts)
-        self.stats.completion_tokens += r.completion_tokens or self.llm.count_tokens(r.text)
+        self.stats.prompt_tokens += r.prompt_tokens or sum(self.llm.count_tokens(t) for t in _texts(messages))
+        completion = r.completion_tokens or self.llm.count_tokens(r.text)
+        self.stats.completion_tokens += completion
+        if self.limiter is not None:
+            self.limiter.charge(completion)
 
     def _log(self, messages: Messages, ids: list[str], response: str | None, error: str | None, t0: float, n_valid: int) -> None:
         if self.prompt_log is not None:
@@ -212,6 +219,10 @@ class LLMRunner:
                     "valid": n_valid,
                 }
             )
+
+
+def _texts(messages: Messages) -> list[str]:
+    return [m["content"] for m in messages if isinstance(m.get("content"), str)]
 
 
 def _count(parsed: Any) -> int:

@@ -118,9 +118,11 @@ class LevelBuilder:
         on_progress: ProgressCallback | None = None,
         embed_titles: Callable[[list[str], str], np.ndarray] | None = None,
         guide_k: Callable[[int, np.ndarray, np.ndarray | None, np.ndarray | None], int | None] | None = None,
+        level1_kmeans: Callable[..., KMeansResult] = kmeans,
     ) -> None:
         self.config = config
         self.guide_k = guide_k  # levels="guided": (t, node vectors, node sizes, item -> node) -> k or None
+        self.level1_kmeans = level1_kmeans  # an engine's: level 1 clusters every item
         self.labeler = labeler
         self.embed_texts = embed_texts  # description mode: embeds "title. description" of each cluster
         self.embed_titles = embed_titles  # into the item space, so a labeler can check its titles
@@ -183,7 +185,7 @@ class LevelBuilder:
         cfg = self.config
         weights = nodes.sizes.astype(np.float64) if (cfg.weighted and t > 1) else None
         try:
-            km = kmeans(
+            km = (self.level1_kmeans if t == 1 else kmeans)(
                 nodes.vectors,
                 k,
                 sample_weight=weights,

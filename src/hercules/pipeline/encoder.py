@@ -109,6 +109,7 @@ class L0Encoder:
         self.llm_stats_: list[dict[str, Any]] = []  # accounting of LLM item descriptions (level 0)
         self._text: Embedder | None = None
         self._image: Embedder | None = None
+        self.wrap_text: Callable[[Embedder], Embedder] | None = None  # an engine's: the same model, run on its workers
 
     # ------------------------------------------------------------------ embedders
     def _cache(self) -> EmbeddingCache | None:
@@ -120,6 +121,8 @@ class L0Encoder:
         if self._text is None:
             spec = self.spec_ if (self.spec_ and self.config.embedder == "auto") else self.config.embedder
             self._text = get_embedder(spec, cache=self._cache(), progress=self.config.progress)
+            if self.wrap_text is not None:
+                self._text = self.wrap_text(self._text)
             self.spec_ = getattr(self._text, "spec", None) or self.spec_
         return self._text
 

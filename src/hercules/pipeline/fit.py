@@ -17,6 +17,7 @@ import numpy as np
 from hercules.common.groups import group_means
 from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset
+from hercules.engines import get_engine
 from hercules.hierarchy.tree import Hierarchy
 from hercules.labeling.base import Labeler
 from hercules.layout import Layout, fit_layout
@@ -77,26 +78,32 @@ def fit_state(
     """Everything ``Hercules.fit`` learns; ``params`` is the estimator's ``get_params()``."""
     t_start = time.perf_counter()
     random_state = params.get("random_state")
-    emit(on_progress, ProgressEvent("embed", message=f"encoding {len(ds):,} items"))
-    t0 = time.perf_counter()
-    vectors = encoder.fit_transform(ds, embeddings)
-    t_embed = time.perf_counter() - t0
-    guide = make_guide(params, ds, labeler)
-    if guide is not None:
-        emit(on_progress, ProgressEvent("guide", message=f"asking the judge {guide.judge.name}"))
+    engine = get_engine(params.get("engine", "local"), params.get("ray_address"), progress=params.get("progress", True))
+    try:
+        emit(on_progress, ProgressEvent("embed", message=f"encoding {len(ds):,} items"))
         t0 = time.perf_counter()
-        vectors = apply_guidance(guide, encoder, vectors, policy)
-        t_guide = time.perf_counter() - t0
-    space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress)
-    builder = LevelBuilder(
-        BuildConfig.from_params(params, policy),
-        labeler,
-        encoder.embed_texts,
-        on_progress,
-        encoder.title_embedder(),
-        guide_k=None if guide is None else guided_k(guide, policy),
-    )
-    built = builder.build(vectors, ds, random_state, space_vectors)
+        encoder.wrap_text = engine.wrap_embedder
+        vectors = encoder.fit_transform(ds, embeddings)
+        t_embed = time.perf_counter() - t0
+        guide = make_guide(params, ds, labeler)
+        if guide is not None:
+            emit(on_progress, ProgressEvent("guide", message=f"asking the judge {guide.judge.name}"))
+            t0 = time.perf_counter()
+            vectors = apply_guidance(guide, encoder, vectors, policy)
+            t_guide = time.perf_counter() - t0
+        space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress)
+        builder = LevelBuilder(
+            BuildConfig.from_params(params, policy),
+            labeler,
+            encoder.embed_texts,
+            on_progress,
+            encoder.title_embedder(),
+            guide_k=None if guide is None else guided_k(guide, policy),
+            level1_kmeans=engine.kmeans,
+        )
+        built = builder.build(vectors, ds, random_state, space_vectors)
+    finally:
+        engine.close()
     emit(on_progress, ProgressEvent("layout", message="2-D layout"))
     t0 = time.perf_counter()
     map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))

@@ -35,6 +35,7 @@ from hercules.labeling.llm.prompt import (
 from hercules.labeling.llm.verify import choose_candidates, title_space, verify_and_repair
 from hercules.llm.base import ContextOverflowError, LLMProvider, TransientLLMError
 from hercules.llm.cache import PromptLog
+from hercules.llm.ratelimit import RateLimiter
 from hercules.llm.runner import CallStats, LLMRunner, first_then_rest
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class LLMLabeler:
         self.cache = o.response_cache()
         self.prompt_log = PromptLog(o.log_path) if o.log_path else None
         self.keywords = KeywordLabeler()
+        self.limiter = RateLimiter(o.requests_per_minute, o.tokens_per_minute)  # one for every level of the run
 
     # ---------------------------------------------------------------- planning
     def plan(self, ctx: LevelContext, fallback: list[ClusterLabel] | None = None) -> Plan:
@@ -190,6 +192,7 @@ class LLMLabeler:
             prompt_log=self.prompt_log,
             breaker_failures=o.breaker_failures,
             on_breaker=on_breaker,
+            limiter=self.limiter,
         )
 
     def _keyword_labels(self, ctx: LevelContext) -> list[ClusterLabel]:

@@ -31,6 +31,8 @@ class LLMLabelerOptions(BaseModel):
     backoff: float = Field(1.0, ge=0, description="first wait before a retry, in seconds; doubles each time")
     max_wait: float = Field(60.0, gt=0, description="cap on any single wait, a server's Retry-After included")
     timeout: float | None = Field(None, gt=0, description="seconds per call, overriding the provider's options.timeout")
+    requests_per_minute: float | None = Field(None, gt=0, description="rate limit on LLM calls of the whole run (None: none)")
+    tokens_per_minute: float | None = Field(None, gt=0, description="rate limit on prompt + completion tokens per minute")
     breaker_failures: int = Field(8, ge=1, description="failed calls in a row after which a level stops calling the LLM")
     cache: bool | ResponseCache = Field(True, description="True (default cache), False, or a ResponseCache")
     log_path: str | Path | None = Field(None, description="JSONL file receiving every prompt and answer")

@@ -1,0 +1,127 @@
+"""In-process vs the Ray engine on a local Ray, on this machine: wall time, overhead ratio, driver peak memory.
+
+Two workloads, each engine in its own process (so peak RSS is per run):
+* vectors: N synthetic clustered vectors (d=384) to a [1000, 100, 10] hierarchy, no embedding, no LLM
+  (the workload of bench_scale.py); the Ray run does the level-1 assignment and sums as Ray tasks;
+* texts: M synthetic texts embedded by the hashing embedder (no cache) to [100, 10]; the Ray run
+  embeds them on a Ray Data actor pool.
+The Ray runs start a local Ray first (its start-up is timed apart) with 2 CPUs and a 3 GB object store.
+
+    .venv/bin/python benchmarks/bench_ray.py                 # 1M vectors, 200k texts
+    .venv/bin/python benchmarks/bench_ray.py --n 100000 --texts 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import clustered_vectors, machine, peak_rss_mb, write  # noqa: E402
+
+
+def _texts(m: int) -> list[str]:
+    rng = np.random.default_rng(0)
+    vocab = np.array([f"w{i}" for i in range(5000)])
+    topics = rng.integers(0, 5000, size=(200, 40))
+    pick = rng.integers(0, 200, m)
+    return [" ".join(vocab[topics[t][rng.integers(0, 40, 10)]]) for t in pick]
+
+
+def one(workload: str, engine: str, n: int, labels_out: str) -> dict:
+    from hercules import Hercules
+
+    ray_start = 0.0
+    if engine == "ray":
+        import ray
+
+        t = time.perf_counter()
+        from hercules.engines.ray_engine import worker_env
+
+        ray.init(num_cpus=2, object_store_memory=3_000_000_000, include_dashboard=False, runtime_env=worker_env())
+        ray_start = time.perf_counter() - t
+    if workload == "vectors":
+        data, kw, levels = None, {"embeddings": clustered_vectors(n)}, [1000, 100, 10]
+        extra = {}
+    else:
+        data, kw, levels = _texts(n), {}, [100, 10]
+        extra = {"embedder": "hashing:384", "cache": False}
+    base = peak_rss_mb()
+    t = time.perf_counter()
+    m = Hercules(levels, engine=engine, layout="pca", progress=False, **extra).fit(data, **kw)
+    wall = time.perf_counter() - t
+    np.save(labels_out, m.hierarchy_.item_labels(1))
+    level1 = {}
+    if engine == "ray":
+        from hercules.engines import ray_kmeans
+
+        level1 = {k: round(v, 2) for k, v in ray_kmeans.last_timings.items()}
+    return {
+        "workload": workload,
+        "engine": engine,
+        "n": n,
+        "levels": m.levels_,
+        "fit_s": round(wall, 2),
+        "ray_start_s": round(ray_start, 2),
+        "timings": {k: round(v, 2) for k, v in m.timings_.items()},
+        "driver_peak_rss_mb": round(peak_rss_mb(), 1),
+        "rss_before_fit_mb": round(base, 1),
+        "ray_level1_s": level1,
+    }
+
+
+def run_pair(workload: str, n: int) -> list[dict]:
+    from sklearn.metrics import adjusted_rand_score
+
+    rows, labels = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine in ("local", "ray"):
+            out = f"{tmp}/{engine}.npy"
+            cmd = [sys.executable, __file__, "--one", workload, engine, str(n), out]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                raise RuntimeError(res.stderr[-3000:])
+            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+            labels.append(np.load(out))
+            print(rows[-1], flush=True)
+    ari = adjusted_rand_score(labels[0], labels[1])
+    for r in rows:
+        r["level1_ari_vs_local"] = round(float(ari), 5)
+        r["level1_equal_fraction"] = round(float((labels[0] == labels[1]).mean()), 5)
+    rows[1]["overhead_ratio"] = round(rows[1]["fit_s"] / rows[0]["fit_s"], 2)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1_000_000, help="vectors")
+    ap.add_argument("--texts", type=int, default=200_000, help="texts to embed (0: skip)")
+    ap.add_argument("--one", nargs=4, metavar=("WORKLOAD", "ENGINE", "N", "LABELS_OUT"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        w, e, n, out = a.one
+        print(json.dumps(one(w, e, int(n), out)))
+        return
+    rows = run_pair("vectors", a.n) + (run_pair("texts", a.texts) if a.texts else [])
+    table = (
+        "| workload | N | engine | fit s | embed s | cluster s | Ray start s | overhead | driver peak RSS MB | L1 ARI vs local |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    for r in rows:
+        table += (
+            f"| {r['workload']} | {r['n']:,} | {r['engine']} | {r['fit_s']} | {r['timings']['embed']} | "
+            f"{r['timings']['cluster']} | {r['ray_start_s'] or ''} | {r.get('overhead_ratio', '')} | "
+            f"{r['driver_peak_rss_mb']} | {r['level1_ari_vs_local']} |\n"
+        )
+    write(f"ray_{a.n}", {"machine": machine(), "rows": rows}, table)
+
+
+if __name__ == "__main__":
+    main()

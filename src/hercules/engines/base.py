@@ -1,0 +1,62 @@
+"""The engine protocol and the in-process engine (today's code path, unchanged)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from hercules.clustering.kmeans import KMeansResult, kmeans
+from hercules.embeddings.base import Embedder
+
+ENGINES = ("local", "ray")
+
+
+class Engine(Protocol):
+    """What the fit asks of an execution engine."""
+
+    name: str
+
+    def wrap_embedder(self, embedder: Embedder) -> Embedder:
+        """The same model (same ``model_id``, same vectors), run where the engine runs."""
+        ...
+
+    def kmeans(self, X: np.ndarray, k: int, **kwargs: Any) -> KMeansResult:
+        """Level-1 k-means of the item vectors (the arguments of :func:`hercules.clustering.kmeans.kmeans`)."""
+        ...
+
+    def close(self) -> None:
+        """Give back what the engine started (a local Ray); a no-op in-process."""
+        ...
+
+
+class LocalEngine:
+    """Everything in this process: the embedder as is, :func:`~hercules.clustering.kmeans.kmeans`."""
+
+    name = "local"
+
+    def wrap_embedder(self, embedder: Embedder) -> Embedder:
+        return embedder
+
+    def kmeans(self, X: np.ndarray, k: int, **kwargs: Any) -> KMeansResult:
+        return kmeans(X, k, **kwargs)
+
+    def close(self) -> None:
+        return None
+
+
+def get_engine(name: str = "local", address: str | None = None, *, progress: bool = True) -> Engine:
+    """``"local"`` or ``"ray"`` (``address``: a Ray cluster; default ``$RAY_ADDRESS``, else a local Ray for the run)."""
+    if name == "local":
+        if address is not None:
+            raise ValueError("ray_address is only used with engine='ray'")
+        return LocalEngine()
+    if name == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise ImportError("engine='ray' needs Ray: pip install 'hercules-cluster[ray]'")
+        from hercules.engines.ray_engine import RayEngine
+
+        return RayEngine(address, progress=progress)
+    raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {name!r}")

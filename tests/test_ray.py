@@ -1,0 +1,234 @@
+"""The Ray engine on a real two-node Ray cluster on this machine.
+
+The fixture starts a head node (``ray start --head --num-cpus 1``) and a second node joined to it,
+each with its own ports and a private temp dir, so nothing here can touch another Ray on the
+machine; at the end it stops exactly the processes of those two nodes (never ``ray stop``, which
+would stop every Ray of the user). Tasks and actors thus cross process and node boundaries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+from sklearn.metrics import adjusted_rand_score  # noqa: E402
+
+from hercules import Hercules  # noqa: E402
+from hercules.embeddings.cache import EmbeddingCache  # noqa: E402
+from hercules.embeddings.providers import HashingEmbedder  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fixture finds its Ray processes in /proc")
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+STORE = "100000000"  # object store per node (bytes): the tests move a few MB
+
+
+def _free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _node_ports(ports: list[int]) -> list[str]:
+    names = ["--node-manager-port", "--object-manager-port", "--metrics-export-port", "--runtime-env-agent-port"]
+    names += ["--dashboard-agent-listen-port", "--dashboard-agent-grpc-port"]
+    return [x for name, p in zip(names, ports) for x in (name, str(p))]
+
+
+def _pids_under(*markers: str) -> list[int]:
+    """Processes whose command line names one of ``markers`` (our private temp dir, our GCS port), and all their
+    descendants (Ray's agents rename themselves to ``ray::...`` and are found only as children of the raylet)."""
+    cmds, parent = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmds[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            parent[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found = {pid for pid, cmd in cmds.items() if any(m in cmd for m in markers)}
+    while True:
+        more = {pid for pid, ppid in parent.items() if ppid in found} - found
+        if not more:
+            return sorted(found)
+        found |= more
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
+    if ray_bin is None:
+        pytest.skip("the ray command is not installed")
+    tmp = tempfile.mkdtemp(prefix="hray", dir="/tmp")  # short: Ray's socket paths must stay under 107 bytes
+    ports = _free_ports(16)
+    gcs, dash, minw = ports[0], ports[1], 20000 + (ports[2] % 20000)
+    # Token auth off, explicitly: a token left in ~/.ray by any earlier local ray.init() would otherwise turn it on
+    # for some of these processes and not others. The nodes listen on 127.0.0.1 only.
+    saved_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # this process: the drivers the tests start
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]), "RAY_ADDRESS": ""}
+    common = ["--num-cpus", "1", "--object-store-memory", STORE, "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
+    head = [ray_bin, "start", "--head", "--port", str(gcs), "--dashboard-port", str(dash), "--temp-dir", tmp]
+    head += ["--include-dashboard", "false", "--min-worker-port", str(minw), "--max-worker-port", str(minw + 200)]
+    worker = [ray_bin, "start", "--address", f"127.0.0.1:{gcs}", "--min-worker-port", str(minw + 300)]
+    worker += ["--max-worker-port", str(minw + 500)]
+    address = f"127.0.0.1:{gcs}"
+    try:
+        for cmd in (head + common + _node_ports(ports[3:9]), worker + common + _node_ports(ports[9:15])):
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd[:3])} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        yield address
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        ours = _pids_under(tmp, f"127.0.0.1:{gcs}", f"--gcs_server_port={gcs}")  # before any dies and orphans its children
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in ours:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            time.sleep(1.0)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if saved_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved_mode
+
+
+def _blobs(n: int, d: int = 32, centres: int = 60, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(centres, d)).astype(np.float32) * 3
+    X = C[rng.integers(0, centres, n)] + rng.normal(size=(n, d)).astype(np.float32)
+    return X.astype(np.float32)
+
+
+def test_two_nodes_joined(ray_cluster):
+    ray.init(address=ray_cluster)
+    try:
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        assert len(nodes) == 2 and ray.cluster_resources()["CPU"] == 2
+    finally:
+        ray.shutdown()
+
+
+def test_same_result_as_in_process_on_50k(ray_cluster):
+    """Same seed, same hierarchy: the level-1 fit sample, seeding and Lloyd are the same bits;
+    the assignment pass and the sums run as Ray tasks over blocks held on both nodes."""
+    X = _blobs(50_000)
+    kw = {"layout": "pca", "progress": False, "random_state": 3, "max_points_per_centroid": 64}
+    local = Hercules([120, 12], **kw).fit(embeddings=X)
+    dist = Hercules([120, 12], engine="ray", ray_address=ray_cluster, **kw).fit(embeddings=X)
+    assert not ray.is_initialized()  # the engine disconnects after the fit
+    for t in (1, 2):
+        a, b = local.hierarchy_.item_labels(t), dist.hierarchy_.item_labels(t)
+        assert adjusted_rand_score(a, b) >= 0.99, t
+    lab1 = dist.hierarchy_.item_labels(1)
+    assert (local.hierarchy_.item_labels(1) == lab1).mean() >= 0.999
+    assert np.allclose(local.hierarchy_.level(1).centroids, dist.hierarchy_.level(1).centroids, atol=1e-4)
+    assert np.array_equal(np.bincount(lab1, minlength=120), dist.hierarchy_.level(1).sizes)
+
+
+class _DyingOnce(HashingEmbedder):
+    """Kills its own worker process (SIGKILL) on the first batch that holds the marker text."""
+
+    def __init__(self, flag: str, **kw) -> None:
+        super().__init__(64, **kw)
+        self.flag = flag
+
+    def _embed_batch(self, items: list[str]) -> np.ndarray:
+        if "MARKER" in items and not os.path.exists(self.flag):
+            Path(self.flag).write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super()._embed_batch(items)
+
+
+def test_killed_embedding_worker_is_retried(ray_cluster, tmp_path):
+    import ray.cloudpickle as cp
+
+    cp.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
+    rng = np.random.default_rng(0)
+    words = np.array(["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "lambda", "theta", "zeta"])
+    texts = [" ".join(rng.choice(words, 6)) + f" n{i % 500}" for i in range(12_000)]
+    texts[7_000] = "MARKER"
+    flag = str(tmp_path / "killed")
+    model = Hercules(
+        [20, 4],
+        embedder=_DyingOnce(flag, cache=EmbeddingCache()),
+        engine="ray",
+        ray_address=ray_cluster,
+        progress=False,
+        layout="pca",
+    )
+    model.fit(texts)
+    assert os.path.exists(flag) and int(Path(flag).read_text()) != os.getpid()  # a worker died mid-embedding
+    expected = HashingEmbedder(64).embed(texts)
+    assert np.allclose(model.embeddings_, expected, atol=1e-6)  # every batch came back, in order
+    assert model.levels_ == [20, 4] and len(model.labels_) == len(texts)
+    assert len(EmbeddingCache()) >= len(set(texts))  # the actors wrote to the driver's cache file
+
+
+def test_empty_clusters_are_reseeded_as_in_process(ray_cluster):
+    """Two centroids far from every point: in-process and distributed re-seeding pick the same donors."""
+    from hercules.clustering.kmeans import assign, fill_empty
+    from hercules.engines.ray_engine import worker_env
+    from hercules.engines.ray_kmeans import _assign_all, _reseed_empty
+
+    X = _blobs(6_000, d=8, centres=6, seed=1)
+    C = np.vstack([X[:6], np.full((2, 8), 50.0, dtype=np.float32)])
+    labels, dist = assign(X, C)
+    counts = np.bincount(labels, minlength=8)
+    assert (counts == 0).sum() == 2
+    expected_C = C.copy()
+    fill_empty(X, labels, dist, expected_C, counts)
+    ray.init(address=ray_cluster, runtime_env=worker_env())
+    try:
+        blocks = [ray.put({"row": np.arange(s, s + 1500), "vector": X[s : s + 1500]}) for s in range(0, 6000, 1500)]
+        got, dist_refs, stats = _assign_all(blocks, C, len(X), progress=False)
+        stats = [stats[0].copy(), stats[1].copy(), stats[2]]
+        got_C = C.copy()
+        _reseed_empty(blocks, dist_refs, got, got_C, stats)
+    finally:
+        ray.shutdown()
+    assert np.array_equal(got, labels) and np.array_equal(got_C, expected_C)
+    assert np.array_equal(stats[1], np.bincount(labels, minlength=8))
+    sums = np.stack([X[labels == j].sum(axis=0, dtype=np.float64) for j in range(8)])
+    assert np.allclose(stats[0], sums, atol=1e-3)
+
+
+def test_cli_run_on_the_cluster(ray_cluster, tmp_path):
+    """``hercules run --engine ray --ray-address``: embedded on the cluster's actors, saved, loadable."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from hercules.cli.main import cli
+
+    rng = np.random.default_rng(1)
+    words = np.array(["red", "green", "blue", "cyan", "black", "white", "grey", "pink", "gold", "teal"])
+    texts = [" ".join(rng.choice(words, 5)) + f" t{i % 700}" for i in range(11_000)]
+    pd.DataFrame({"text": texts}).to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "out"
+    args = ["run", str(tmp_path / "d.csv"), "-o", str(out), "--engine", "ray", "--ray-address", ray_cluster]
+    res = CliRunner().invoke(cli, [*args, "--embedder", "hashing:64", "--levels", "20,4", "--no-progress", "-q"])
+    assert res.exit_code == 0, res.output
+    model = Hercules.load(out)
+    assert model.levels_ == [20, 4] and len(model.dataset_) == 11_000 and model.engine == "ray"
+    assert np.allclose(np.asarray(model.embeddings_, dtype=np.float32)[:50], HashingEmbedder(64).embed(texts[:50]), atol=1e-2)
