@@ -26,6 +26,8 @@ def _private_cache(tmp_path_factory, monkeypatch):
     # Maps are PCA in tests unless a test asks for UMAP (layout="umap"): UMAP's import and fit
     # cost seconds per model, and no other test looks at the map.
     monkeypatch.setenv("HERCULES_LAYOUT", "pca")
+    # Clustering runs in the level-0 space unless a test asks for a manifold (space="umap"; tests/test_space.py).
+    monkeypatch.setenv("HERCULES_SPACE", "none")
 
 
 def make_corpus(n_per_topic: int = 40, seed: int = 0) -> pd.DataFrame:

@@ -23,6 +23,7 @@ RANK = {
     "embeddings": 2,
     "llm": 2,
     "layout": 2,
+    "space": 2,
     "labeling": 3,
     "guidance": 3,
     "engines": 3,

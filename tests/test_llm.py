@@ -1,6 +1,5 @@
 """LLM labelling: parsing, batching, retries, cache and resume, against a fault-injecting local server."""
 
-
 import numpy as np
 import pytest
 

@@ -19,7 +19,6 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from hercules.clustering.auto_k import AutoKConfig
-from hercules.clustering.kmeans import assign
 from hercules.common.progress import ProgressCallback
 from hercules.data.dataset import Dataset, InputError, prepare
 from hercules.embeddings import Embedder
@@ -45,6 +44,7 @@ _FITTED = {
     "timings_": "timings",
     "llm_stats_": "llm_stats",
     "changes_": "changes",
+    "space_": "space",
 }
 
 
@@ -95,6 +95,11 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
     auto_k_max, auto_k_top, auto_k_min_branching
         Auto-k bounds: largest k, the size at which a level is a fine top level,
         and the minimum mean number of children per parent.
+    space : "auto", "umap" or "none"
+        Where every level is clustered and new items are routed (:mod:`hercules.space`): a 5-d UMAP of the
+        level-0 vectors (fitted on at most 20,000 items, the rest placed by nearest neighbours) or the level-0
+        vectors themselves. Titles, evidence and shown centroids always use the level-0 vectors. ``"auto"``:
+        ``$HERCULES_SPACE`` if set, else UMAP when installed and there are at least 100 items.
     n_components : int
         Dimensions of the map coordinates (``coords_``; 2 for plots, 1-3 allowed).
     layout : "auto", "umap" or "pca"
@@ -139,6 +144,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         auto_k_min_branching: int = 3,
         max_iter: int = 25,
         max_points_per_centroid: int | None = 256,
+        space: Literal["auto", "umap", "none"] = "auto",
         n_components: int = 2,
         layout: Literal["auto", "umap", "pca"] = "auto",
         topic_seed: str | None = None,
@@ -176,6 +182,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         self.auto_k_min_branching = auto_k_min_branching
         self.max_iter = max_iter
         self.max_points_per_centroid = max_points_per_centroid
+        self.space = space
         self.n_components = n_components
         self.layout = layout
         self.topic_seed = topic_seed
@@ -197,6 +204,8 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
     def _check_params(self) -> LevelPolicy:
         if self.representation not in ("direct", "description"):
             raise ValueError(f"representation must be 'direct' or 'description', got {self.representation!r}")
+        if self.space not in ("auto", "umap", "none"):
+            raise ValueError(f"space must be 'auto', 'umap' or 'none', got {self.space!r}")
         if self.layout not in ("auto", "umap", "pca"):
             raise ValueError(f"layout must be 'auto', 'umap' or 'pca', got {self.layout!r}")
         if self.n_components not in (1, 2, 3):
@@ -309,10 +318,9 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         return vectors, (ds.ids if ds is not None else np.arange(len(vectors)))
 
     def _route(self, X: Any, embeddings: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Level-1 cluster of new items (nearest level-1 centroid in the L0 space) and their ids."""
+        """Level-1 cluster of new items (nearest level-1 centroid in the clustering space) and their ids."""
         vectors, ids = self._new_vectors(X, embeddings)
-        # Level-1 centroids are item means in the L0 space in every mode.
-        return assign(vectors, self.hierarchy_.level(1).centroids)[0], ids
+        return self._state().route(vectors), ids
 
     def predict(self, X: Any = None, *, embeddings: Any = None, level: int = 1) -> np.ndarray:
         """Cluster index at ``level`` for new items, routed up through every level."""

@@ -22,7 +22,7 @@ MAX_LOG_LINES = 20_000  # a job's in-memory log keeps the latest lines
 MAX_LINE = 2_000  # characters per log line (a record may quote user data)
 MAX_MESSAGE = 500  # characters of a status message shown in the page
 
-_STAGE_PROGRESS = {"embed": 0.1, "cluster": 0.3, "label": 0.3, "layout": 0.95, "done": 0.99}
+_STAGE_PROGRESS = {"embed": 0.1, "space": 0.2, "cluster": 0.3, "label": 0.3, "layout": 0.95, "done": 0.99}
 
 
 @dataclass

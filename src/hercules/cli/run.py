@@ -95,6 +95,13 @@ _RUN_OPTIONS = [
     click.option(
         "--dry-run", is_flag=True, help="Cluster, then report the LLM calls and tokens labelling would cost; no LLM calls."
     ),
+    click.option(
+        "--space",
+        type=click.Choice(["auto", "umap", "none"]),
+        default="auto",
+        show_default=True,
+        help="Where levels are clustered: a 5-d UMAP of the vectors, or the vectors themselves (auto: UMAP if installed).",
+    ),
     click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights."),
     click.option("--resampling/--no-resampling", default=False, show_default=True, help="Vo et al. resampling refinement."),
     click.option("--resampling-iterations", type=_POSITIVE, default=10, show_default=True),
@@ -184,6 +191,7 @@ def _model(o: dict[str, Any], llm: Any) -> Any:
         representation=o["representation"],
         embedder=o["embedder"],
         weighted=not o["unweighted"],
+        space=o["space"],
         resampling=o["resampling"],
         resampling_iterations=o["resampling_iterations"],
         resampling_points_per_cluster=o["resampling_points"],

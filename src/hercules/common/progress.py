@@ -10,7 +10,8 @@ from dataclasses import dataclass
 class ProgressEvent:
     """One step of a fit.
 
-    ``stage`` is one of ``"embed"``, ``"guide"`` (a judge is asked), ``"cluster"``, ``"label"``, ``"level"`` (a level finished),
+    ``stage`` is one of ``"embed"``, ``"guide"`` (a judge is asked), ``"space"`` (the clustering space), ``"cluster"``,
+    ``"label"``, ``"level"`` (a level finished),
     ``"layout"``, ``"done"``. ``level`` is the hierarchy level it concerns (None for item stages).
     ``done``/``total`` count levels for ``"level"`` events (``total`` is None when k is automatic).
     """

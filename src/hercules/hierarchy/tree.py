@@ -39,6 +39,7 @@ class Level:
     auto_k: dict | None = None  # candidates and scores when chosen automatically
     coords: np.ndarray | None = None  # (k, n_components) PCA coordinates
     description_embeddings: np.ndarray | None = None  # (k, d') embedded "title. description"
+    space_centroids: np.ndarray | None = None  # (k, d'') centroids in the clustering space (None: the L0 space)
 
     @property
     def k(self) -> int:

@@ -47,16 +47,23 @@ def import_umap() -> Any:
         return None
 
 
-def _embed(Z: np.ndarray, n_components: int, n_neighbors: int, min_dist: float, random_state: int | None) -> np.ndarray:
+def umap_embed(Z: np.ndarray, n_components: int, n_neighbors: int, min_dist: float, random_state: int | None) -> np.ndarray:
     """UMAP of ``Z``: our own k-NN graph (:mod:`hercules.layout.fuzzy`), umap-learn's layout optimisation."""
+    idx, dist = NeighborIndex(Z).query(Z, n_neighbors)
+    n_epochs = 200 if len(Z) > 10_000 else 300  # umap-learn uses 500 below 10k; 300 is 40% sooner (README pictures: 300)
+    return embed_graph(Z, fuzzy_graph(idx, dist), n_components, min_dist, random_state, n_epochs)
+
+
+def embed_graph(
+    Z: np.ndarray, graph: Any, n_components: int, min_dist: float, random_state: int | None, n_epochs: int
+) -> np.ndarray:
+    """umap-learn's layout optimisation of a fuzzy neighbour ``graph`` of the rows of ``Z`` (also the
+    clustering space's manifold step, :mod:`hercules.space`)."""
     from umap.umap_ import find_ab_params, simplicial_set_embedding
 
-    idx, dist = NeighborIndex(Z).query(Z, n_neighbors)
-    graph = fuzzy_graph(idx, dist)
     a, b = find_ab_params(1.0, min_dist)
     rs = np.random.RandomState(random_state)
     init = "spectral" if len(Z) >= 100 else "random"
-    n_epochs = 200 if len(Z) > 10_000 else 300  # umap-learn uses 500 below 10k; 300 is 40% sooner (README pictures: 300)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # spectral-init fallbacks on disconnected or tiny graphs
         Y, _ = simplicial_set_embedding(
@@ -129,7 +136,7 @@ class NeighborLayout(Layout):
         fit_idx = np.sort(rng.choice(n, sample, replace=False)) if sample is not None and n > sample else np.arange(n)
         pca = PCAProjection(min(d, PCA_DIMS)).fit(vectors, random_state=random_state)
         Z = pca.transform(vectors[fit_idx])
-        Y = _embed(Z, n_components, max(2, min(n_neighbors, len(fit_idx) - 1)), min_dist, random_state)
+        Y = umap_embed(Z, n_components, max(2, min(n_neighbors, len(fit_idx) - 1)), min_dist, random_state)
         ref_pos = np.arange(len(fit_idx))
         if len(ref_pos) > MAX_REFERENCE:
             ref_pos = np.sort(rng.choice(len(fit_idx), MAX_REFERENCE, replace=False))

@@ -4,7 +4,7 @@ Layout (``SCHEMA_VERSION`` 1)::
 
     result/
       hercules.json     tree, titles, descriptions, sizes, parameters (readable)
-      arrays.npz        parent links, centroids, 2-D/3-D coordinates, PCA, scaler
+      arrays.npz        parent links, centroids, 2-D/3-D coordinates, PCA, scaler, the clustering space
       items.parquet     item ids, the items (text/path/values) and metadata columns
       embeddings.npy    optional L0 vectors (float16 by default), memory-mapped on load
 
@@ -148,7 +148,10 @@ def _arrays(state: FittedState, encoder_arrays: dict[str, np.ndarray]) -> dict[s
             arrays[f"coords_L{lvl.level}"] = lvl.coords
         if lvl.description_embeddings is not None:
             arrays[f"desc_emb_L{lvl.level}"] = lvl.description_embeddings.astype(np.float32)
+        if lvl.space_centroids is not None:
+            arrays[f"space_centroids_L{lvl.level}"] = lvl.space_centroids.astype(np.float32)
     arrays.update(state.projection.to_arrays())
+    arrays.update(state.space.to_state()[1])
     arrays.update(encoder_arrays)
     return arrays
 
@@ -184,6 +187,7 @@ def save(
         "timings_s": {k: round(v, 4) for k, v in state.timings.items()},
         "llm_stats": _jsonable(state.llm_stats),
         "changes": _jsonable(state.changes),  # the change report of the last update, if any
+        "space": _jsonable(state.space.to_state()[0]),  # the clustering space's settings (arrays: space_*)
         "levels": _levels_json(state.hierarchy),
     }
     dest.parent.mkdir(parents=True, exist_ok=True)

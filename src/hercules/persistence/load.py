@@ -18,6 +18,7 @@ from hercules.layout import Layout, PCALayout, PCAProjection, layout_from_arrays
 from hercules.persistence.folder import FORMAT, SCHEMA_VERSION, ResultFormatError
 from hercules.pipeline.encoder import EncoderConfig, L0Encoder
 from hercules.pipeline.state import FittedState
+from hercules.space import space_from_state
 
 
 def _read_meta(src: Path) -> dict[str, Any]:
@@ -104,6 +105,7 @@ def _hierarchy(meta: dict, arrays: dict[str, np.ndarray], src: Path) -> Hierarch
                 auto_k=lj.get("auto_k"),
                 coords=arrays.get(f"coords_L{t}"),
                 description_embeddings=arrays.get(f"desc_emb_L{t}"),
+                space_centroids=arrays.get(f"space_centroids_L{t}"),
             )
         )
         below = k
@@ -159,6 +161,7 @@ def load_state(path: str | os.PathLike) -> tuple[FittedState, dict[str, Any]]:
         hierarchy = _hierarchy(meta, arrays, src)
         dataset = _dataset(meta, items)
         projection = _layout(arrays)
+        space = space_from_state(meta.get("space"), arrays)  # older results: the identity space
     except (KeyError, TypeError, ValueError) as e:
         if isinstance(e, ResultFormatError):
             raise
@@ -180,5 +183,6 @@ def load_state(path: str | os.PathLike) -> tuple[FittedState, dict[str, Any]]:
         timings=meta.get("timings_s", {}),
         llm_stats=meta.get("llm_stats", []),
         changes=changes,
+        space=space,
     )
     return state, params

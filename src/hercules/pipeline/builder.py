@@ -128,15 +128,23 @@ class LevelBuilder:
         self.embed_titles = embed_titles  # into the item space, so a labeler can check its titles
         self.on_progress = on_progress
         self.timings = {"cluster": 0.0, "label": 0.0}
+        self.in_space = False
+        self.space_items: np.ndarray | None = None
         self.llm_stats: list[dict[str, Any]] = []
 
-    def build(self, vectors: np.ndarray, ds: Dataset, random_state: int | None) -> BuildResult:
+    def build(
+        self, vectors: np.ndarray, ds: Dataset, random_state: int | None, space_vectors: np.ndarray | None = None
+    ) -> BuildResult:
+        """``space_vectors``: the items in the clustering space (:mod:`hercules.space`), where every level is
+        clustered; ``vectors`` (level 0) stay what labels and shown centroids are made of. None: the same."""
         from threadpoolctl import threadpool_limits
 
         cfg = self.config
         rng = np.random.default_rng(random_state)
         hierarchy = Hierarchy(n_items=len(vectors))
-        nodes = _Nodes(vectors, np.ones(len(vectors), dtype=np.int64))
+        self.in_space = space_vectors is not None and space_vectors is not vectors
+        self.space_items = space_vectors
+        nodes = _Nodes(vectors if space_vectors is None else space_vectors, np.ones(len(vectors), dtype=np.int64))
         bar = tqdm(total=cfg.policy.planned, desc="levels", unit="level", disable=not cfg.progress)
         limits = threadpool_limits(limits=cfg.n_threads, user_api="blas") if cfg.n_threads else nullcontext()
         with limits, bar:
@@ -185,6 +193,8 @@ class LevelBuilder:
                 max_iter=cfg.max_iter,
                 max_points_per_centroid=cfg.max_points_per_centroid,
             )
+            if self.in_space and t > 1 and cfg.representation == "direct":
+                km = self._item_start(k, nodes, weights, km, rng)
             if cfg.resampling:
                 km = resample_refine(
                     nodes.vectors,
@@ -197,6 +207,19 @@ class LevelBuilder:
         except TooFewDistinctPointsError as e:
             raise InputError(f"level {t}: {e}") from None
         return km
+
+    def _item_start(
+        self, k: int, nodes: _Nodes, weights: np.ndarray | None, km: KMeansResult, rng: np.random.Generator
+    ) -> KMeansResult:
+        """In the clustering space (a few dimensions: items are cheap to cluster), k-means of the items
+        themselves gives one more start for the nodes' k-means; the lower inertia wins. Children stay whole,
+        so the nodes' weighted inertia is the items' inertia up to a constant: the win is measured at item level."""
+        cfg = self.config
+        flat = kmeans(
+            self.space_items, k, random_state=rng, max_iter=cfg.max_iter, max_points_per_centroid=cfg.max_points_per_centroid
+        )
+        warm = kmeans(nodes.vectors, k, sample_weight=weights, init=flat.centroids, random_state=rng, max_iter=cfg.max_iter)
+        return warm if warm.inertia < km.inertia else km
 
     def _build_level(
         self,
@@ -214,9 +237,14 @@ class LevelBuilder:
         emit(self.on_progress, ProgressEvent("cluster", t, message=f"level {t}: clustering into {k}"))
         parent, centroids, sizes = _order_by_size(self._cluster(t, k, nodes, rng), nodes.sizes, k)
         item_labels = parent if nodes.item_labels is None else parent[nodes.item_labels]
-        if cfg.representation == "direct" and not cfg.weighted:
+        space_centroids = None
+        if self.in_space and (t == 1 or cfg.representation == "direct"):  # k-means ran in the clustering space:
+            # people see level-0 item means
+            space_centroids, centroids = centroids, group_means(vectors, item_labels, k)
+        elif cfg.representation == "direct" and not cfg.weighted:
             centroids = group_means(vectors, item_labels, k)  # unweighted: show item means, not means of means
         level = Level(t, parent, centroids, sizes, [], requested_k=None if auto_info else k, auto_k=auto_info)
+        level.space_centroids = space_centroids
         self.timings["cluster"] += time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -233,7 +261,7 @@ class LevelBuilder:
             texts = [f"{lab.title}. {lab.description}" for lab in level.labels]
             level.description_embeddings = self.embed_texts(texts, f"embedding L{t} descriptions")
             return level, _Nodes(level.description_embeddings, level.sizes, item_labels)
-        return level, _Nodes(centroids, level.sizes, item_labels)
+        return level, _Nodes(centroids if space_centroids is None else space_centroids, level.sizes, item_labels)
 
     def _label(self, ctx: LevelContext, k: int) -> list[ClusterLabel]:
         out = self.labeler.label_level(ctx)

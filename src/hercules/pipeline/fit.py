@@ -26,6 +26,7 @@ from hercules.pipeline.encoder import L0Encoder
 from hercules.pipeline.guided import apply_guidance, guided_k, make_guide
 from hercules.pipeline.policy import LevelPolicy
 from hercules.pipeline.state import FittedState
+from hercules.space import ClusteringSpace, make_space
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,19 @@ def fit_projection(
     for level in hierarchy.levels:
         level.coords = group_means(coords, hierarchy.item_labels(level.level), level.k)
     return layout, coords
+
+
+def fit_space(
+    vectors: np.ndarray, method: str, random_state: int | None, on_progress: ProgressCallback | None = None
+) -> tuple[ClusteringSpace, np.ndarray | None, float]:
+    """(fitted clustering space, the items in it or None for the identity, seconds)."""
+    t0 = time.perf_counter()
+    space = make_space(method, len(vectors))
+    if space.is_identity:
+        return space, None, 0.0
+    emit(on_progress, ProgressEvent("space", message=f"clustering space ({space.method}) of {len(vectors):,} items"))
+    space_vectors = space.fit_transform(vectors, random_state)
+    return space, space_vectors, time.perf_counter() - t0
 
 
 def fit_state(
@@ -77,6 +91,7 @@ def fit_state(
             t0 = time.perf_counter()
             vectors = apply_guidance(guide, encoder, vectors, policy)
             t_guide = time.perf_counter() - t0
+        space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress)
         builder = LevelBuilder(
             BuildConfig.from_params(params, policy),
             labeler,
@@ -86,19 +101,20 @@ def fit_state(
             guide_k=None if guide is None else guided_k(guide, policy),
             level1_kmeans=engine.kmeans,
         )
-        built = builder.build(vectors, ds, random_state)
+        built = builder.build(vectors, ds, random_state, space_vectors)
     finally:
         engine.close()
     emit(on_progress, ProgressEvent("layout", message="2-D layout"))
     t0 = time.perf_counter()
     map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))
     projection, coords = fit_projection(vectors, built.hierarchy, map_config, random_state)
-    timings = {"embed": t_embed, **built.timings, "project": time.perf_counter() - t0}
+    timings = {"embed": t_embed, "space": t_space, **built.timings, "project": time.perf_counter() - t0}
     if guide is not None:
         timings["guide"] = t_guide
         encoder.guidance_ = guide.finish()
     timings["total"] = time.perf_counter() - t_start
     llm_stats = encoder.llm_stats_ + built.llm_stats
     state = FittedState(built.hierarchy, ds, encoder, projection, coords, vectors, vectors.shape[1], timings, llm_stats)
+    state.space = space
     emit(on_progress, ProgressEvent("done", done=built.hierarchy.depth, total=built.hierarchy.depth))
     return state

@@ -114,6 +114,7 @@ class LevelOne:
     limit: Thresholds
     splits: list[tuple[int, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    space_centroids: np.ndarray | None = None  # (k, d'') in the clustering space (None: identity space)
 
     @property
     def k(self) -> int:
@@ -188,12 +189,13 @@ def update_state(
     coords = np.concatenate([state.coords, state.projection.transform(vectors)]).astype(np.float32)
     t_layout = time.perf_counter() - t_layout
     emit(cfg.on_progress, ProgressEvent("cluster", 1, message=f"placing {len(new):,} new items"))
-    first = place_level_one(state, vectors, E_all, opts, rng)
+    first = place_in_space(state, vectors, E_all, opts, rng)
     for note in first.notes:
         log.warning(note)
     t_assign = time.perf_counter() - t0 - t_layout
     growth = Growth(dataset=dataset, vectors=E_all, coords=coords, labeler=labeler, opts=opts, cfg=cfg, rng=rng)
     levels = grow_levels(state.hierarchy, first, growth)
+    levels[0].space_centroids = first.space_centroids
     t_label = time.perf_counter() - t0 - t_assign - t_layout
     hierarchy = Hierarchy(n_items=len(dataset), levels=levels)
     notes = ([id_note] if id_note else []) + first.notes
@@ -211,7 +213,31 @@ def update_state(
         timings,
         list(state.llm_stats) + stats,
         changes,
+        state.space,
     )
+
+
+def place_in_space(
+    state: FittedState, V: np.ndarray, E_all: np.ndarray | None, opts: UpdateOptions, rng: np.random.Generator
+) -> LevelOne:
+    """:func:`place_level_one` in the clustering space the levels were fitted in: outliers, new clusters and
+    splits are judged there (new items placed through the space's transform); level-1 centroids stay level-0
+    item means (old ones move only by their new members, as in the identity space)."""
+    L1 = state.hierarchy.level(1)
+    if state.space.is_identity or L1.space_centroids is None:
+        return place_level_one(state, V, E_all, opts, rng)
+    S_old = None if state.embeddings is None else state.space.transform(np.asarray(state.embeddings, dtype=np.float32))
+    S_new = state.space.transform(V)
+    S_all = None if S_old is None else np.concatenate([S_old, S_new])
+    levels = [dataclasses.replace(L1, centroids=L1.space_centroids), *state.hierarchy.levels[1:]]
+    view = dataclasses.replace(state, embeddings=S_old, hierarchy=Hierarchy(state.hierarchy.n_items, levels))
+    first = place_level_one(view, S_new, S_all, opts, rng)
+    n_old = state.hierarchy.n_items
+    centroids = _grown_centroids(L1.centroids, L1.sizes, V, first.labels[n_old:], first.k)
+    for pair in first.splits:  # split halves (E_all is there when splits are): means of their members
+        for j in pair:
+            centroids[j] = np.asarray(E_all[first.labels == j], dtype=np.float32).mean(axis=0)  # type: ignore[index]
+    return dataclasses.replace(first, centroids=centroids, space_centroids=first.centroids)
 
 
 def place_level_one(
