@@ -63,6 +63,7 @@ class _ServerProcess:
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
         self.lock = threading.Lock()
+        atexit.register(self.stop)  # once per process object, not once per (re)start
 
     def start(self) -> str:
         with self.lock:
@@ -70,7 +71,6 @@ class _ServerProcess:
                 return self.url
             port = _free_port()
             self.proc = subprocess.Popen(self.cmd_for_port(port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            atexit.register(self.stop)
             url = f"http://127.0.0.1:{port}"
             self._wait_healthy(url)
             self.url = url
