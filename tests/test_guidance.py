@@ -162,3 +162,40 @@ def test_cli_run_with_a_guide_and_the_app_form(tmp_path, corpus):
         validate_run({**form, "guide": "labels:nope"}, meta, Choices())
     with pytest.raises(ValueError, match="needs a guide"):
         validate_run({**form, "guide": ""}, meta, Choices())
+
+
+def styled_corpus(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Texts of 3 topics in 3 styles: MiniLM groups them by topic, the judge asks for the style."""
+    rng = np.random.default_rng(seed)
+    topics = ["refund money back", "password login account", "delivery parcel shipping"]
+    styles = ["dude lol honestly whatever bro", "kindly respectfully dear sir madam", "urgent asap immediately now help"]
+    y, z = rng.integers(0, 3, n), rng.integers(0, 3, n)
+    words = [" ".join([*rng.choice(topics[a].split(), 2), *rng.choice(styles[b].split(), 5)]) for a, b in zip(y, z)]
+    return pd.DataFrame({"text": words, "style": z})
+
+
+def test_minilm_is_fine_tuned_saved_and_used_by_predict(tmp_path):
+    """MiniLM texts: the judge's answers fine-tune a copy of the model (not the adapter) and the
+    clusters follow the judge; the result folder carries the model, predict embeds with it, and a
+    repeated run reuses the tuned weights."""
+    df = styled_corpus()
+    params = {"embedder": "minilm", "guide": "labels:style:0.1", "guide_triplets": 128, "progress": False}
+    base = Hercules([3], embedder="minilm", progress=False).fit(df)
+    m = Hercules([3], **params).fit(df)
+    report = m.encoder_.guidance_["triplets"]
+    assert report["applied"] and report["method"] == "finetune" and not report["tune_reused"], report
+    assert m.encoder_.adapter_ is None and m.encoder_.model_id_.startswith("st:all-MiniLM-L6-v2+guided-")
+    assert nmi(df["style"], m.labels_) > nmi(df["style"], base.labels_) + 0.2, (nmi(df["style"], m.labels_), report)
+    m.save(tmp_path / "r")
+    assert (tmp_path / "r" / "embedder" / "config.json").exists()
+    loaded = Hercules.load(tmp_path / "r")
+    again = loaded.encoder_.embed_texts(df.text.tolist()[:20])
+    assert np.allclose(again, m.embeddings_[:20], atol=1e-4)  # new texts go through the tuned model
+    assert (loaded.predict(df) == m.labels_).mean() > 0.95
+    from hercules.embeddings.providers import SentenceTransformerEmbedder
+    from hercules.guidance.finetune import finetune
+
+    answers = np.array([[0, 1, 2], [3, 4, 5]])  # a killed or repeated run finds its tuned model: no second training
+    first = finetune(SentenceTransformerEmbedder(), df.text.tolist(), answers, progress=False)
+    again = finetune(SentenceTransformerEmbedder(), df.text.tolist(), answers, progress=False)
+    assert not first.reused and again.reused and again.path == first.path and again.model_id == first.model_id

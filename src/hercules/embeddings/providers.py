@@ -27,12 +27,17 @@ class SentenceTransformerEmbedder(Embedder):
 
     batch_size = 64
 
-    def __init__(self, model: str = "minilm", device: str = "cpu", **kw) -> None:
+    def __init__(self, model: str = "minilm", device: str = "cpu", model_id: str | None = None, **kw) -> None:
         super().__init__(**kw)
         self.model = model
         self.device = device
-        self.model_id = f"st:{'all-MiniLM-L6-v2' if model == 'minilm' else Path(model).name}"
+        # model_id: a fine-tuned copy (guidance) keeps its own id wherever its folder is copied
+        self.model_id = model_id or f"st:{'all-MiniLM-L6-v2' if model == 'minilm' else Path(model).name}"
         self._st = None
+
+    def model_path(self) -> str:
+        """The model's folder (the installed MiniLM package's, or the one given)."""
+        return self._path()
 
     def _path(self) -> str:
         if self.model != "minilm":

@@ -73,6 +73,7 @@ class Guide:
     config: GuideConfig
     report: dict[str, Any] = field(default_factory=dict)
     reliable: bool | None = None
+    answers: np.ndarray | None = None  # (m, 3) answered triplets (anchor, closer, farther) of stage 1
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.config.random_state)
@@ -136,6 +137,7 @@ class Guide:
             if r == rounds - 1 and len(T) >= 30:
                 l2, held, base = choose_l2(X, T, self.rng)
             W = fit_adapter(X, T, l2=l2).W if len(T) else None
+        self.answers = T
         info: dict[str, Any] = {"asked": int(len(asked)), "answered": int(len(T)), "k": int(k), "rounds": rounds, "l2": l2}
         self.report["triplets"] = info
         if len(T) < 30:
@@ -165,7 +167,7 @@ class Guide:
             return None
         choice = choose_k_by_pairs(X, self.judge.pairs, item_node, sizes, (2, max(cands)), self.config.pairs, self.rng)
         self.report.setdefault("levels", []).append(
-            {"k": choice.k, "pairs": choice.pairs, "answered": choice.answered, "k_hi": max(cands)}
+            {"k": choice.k, "pairs": choice.pairs, "answered": choice.answered, "k_hi": max(cands), "yes_rates": choice.rates}
         )
         if choice.k is None:
             self._warn("the judge's pair answers favour no k over any other (near chance); the automatic k is kept")

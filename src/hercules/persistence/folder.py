@@ -36,7 +36,8 @@ from hercules.pipeline.state import FittedState
 
 SCHEMA_VERSION = 1
 FORMAT = "hercules-result"
-RESULT_FILES = ("arrays.npz", "items.parquet", "embeddings.npy", "hercules.json")  # hercules.json last
+RESULT_FILES = ("arrays.npz", "items.parquet", "embeddings.npy", "embedder", "hercules.json")  # hercules.json last
+TUNED_DIR = "embedder"  # a text embedder fine-tuned by a judge (guidance), as a sentence-transformers folder
 
 
 class ResultFormatError(ValueError):
@@ -197,6 +198,8 @@ def save(
         _items_frame(ds).to_parquet(tmp / "items.parquet", index=False)
         if embeddings is not None and state.embeddings is not None:
             np.save(tmp / "embeddings.npy", np.asarray(state.embeddings).astype(embeddings))
+        if state.encoder.tuned_ is not None:
+            shutil.copytree(state.encoder.tuned_["path"], tmp / TUNED_DIR)
         (tmp / "hercules.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
         _move_into_place(tmp, dest)
     finally:
@@ -226,6 +229,8 @@ def _move_into_place(tmp: Path, dest: Path) -> None:
     (dest / "hercules.json").unlink(missing_ok=True)
     for name in RESULT_FILES:
         new = tmp / name
+        if (dest / name).is_dir():
+            shutil.rmtree(dest / name)
         if new.exists():
             os.replace(new, dest / name)
         elif name != "hercules.json":

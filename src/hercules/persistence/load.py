@@ -15,7 +15,7 @@ import pandas as pd
 from hercules.data.dataset import Dataset, Variable
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.layout import Layout, PCALayout, PCAProjection, layout_from_arrays
-from hercules.persistence.folder import FORMAT, SCHEMA_VERSION, ResultFormatError
+from hercules.persistence.folder import FORMAT, SCHEMA_VERSION, TUNED_DIR, ResultFormatError
 from hercules.pipeline.encoder import EncoderConfig, L0Encoder
 from hercules.pipeline.state import FittedState
 from hercules.space import space_from_state
@@ -172,10 +172,12 @@ def load_state(path: str | os.PathLike) -> tuple[FittedState, dict[str, Any]]:
         raise ResultFormatError(f"{src / 'hercules.json'} is damaged: changes is not an object")
     coords = _require(arrays, "item_coords", (n, None), src)
     params = dict(meta["params"])
+    if meta.get("tuned_embedder") and not (src / TUNED_DIR / "config.json").exists():
+        raise ResultFormatError(f"{src} is damaged: its fine-tuned embedder folder {TUNED_DIR}/ is missing")
     state = FittedState(
         hierarchy=hierarchy,
         dataset=dataset,
-        encoder=L0Encoder.from_state(EncoderConfig.from_params(params), meta, arrays),
+        encoder=L0Encoder.from_state(EncoderConfig.from_params(params), meta, arrays, str(src / TUNED_DIR)),
         projection=projection,
         coords=coords,
         embeddings=_embeddings(src, n, d),

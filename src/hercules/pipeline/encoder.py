@@ -106,6 +106,7 @@ class L0Encoder:
         self.scaler_: dict[str, np.ndarray] | None = None
         self.adapter_: np.ndarray | None = None  # (d, d) linear map learned from a judge (guidance), applied last
         self.guidance_: dict[str, Any] | None = None  # what the judge was asked and what was decided
+        self.tuned_: dict[str, str] | None = None  # {"path", "model_id"}: the text embedder fine-tuned by a judge
         self.llm_stats_: list[dict[str, Any]] = []  # accounting of LLM item descriptions (level 0)
         self._text: Embedder | None = None
         self._image: Embedder | None = None
@@ -120,6 +121,11 @@ class L0Encoder:
         """The text embedder (built on first use; after a load, from the saved spec)."""
         if self._text is None:
             spec = self.spec_ if (self.spec_ and self.config.embedder == "auto") else self.config.embedder
+            if self.tuned_ is not None:  # fine-tuned by a judge (guidance): its own folder and id
+                from hercules.embeddings.providers import SentenceTransformerEmbedder
+
+                kw = {"model_id": self.tuned_["model_id"], "cache": self._cache(), "progress": self.config.progress}
+                spec = SentenceTransformerEmbedder(self.tuned_["path"], **kw)
             self._text = get_embedder(spec, cache=self._cache(), progress=self.config.progress)
             if self.wrap_text is not None:
                 self._text = self.wrap_text(self._text)
@@ -243,11 +249,22 @@ class L0Encoder:
         arrays = {} if self.scaler_ is None else {"scaler_mean": self.scaler_["mean"], "scaler_scale": self.scaler_["scale"]}
         if self.adapter_ is not None:
             arrays["guidance_adapter"] = self.adapter_
-        return {"embedder": self.model_id_, "embedder_spec": self.spec_, "guidance": self.guidance_}, arrays
+        values = {"embedder": self.model_id_, "embedder_spec": self.spec_, "guidance": self.guidance_}
+        return values | {"tuned_embedder": None if self.tuned_ is None else self.tuned_["model_id"]}, arrays
+
+    def use_tuned(self, path: str, model_id: str) -> None:
+        """From now on, texts are embedded by the fine-tuned model in ``path`` (guidance)."""
+        self.tuned_ = {"path": str(path), "model_id": model_id}
+        self._text = None
 
     @classmethod
-    def from_state(cls, config: EncoderConfig, values: dict[str, Any], arrays: dict[str, np.ndarray]) -> L0Encoder:
+    def from_state(
+        cls, config: EncoderConfig, values: dict[str, Any], arrays: dict[str, np.ndarray], tuned_dir: str | None = None
+    ) -> L0Encoder:
+        """``tuned_dir``: where the result folder keeps the fine-tuned embedder, if it has one."""
         enc = cls(config)
+        if values.get("tuned_embedder") and tuned_dir is not None:
+            enc.tuned_ = {"path": str(tuned_dir), "model_id": values["tuned_embedder"]}
         enc.model_id_ = values.get("embedder")
         enc.spec_ = values.get("embedder_spec")
         if "scaler_mean" in arrays:

@@ -89,7 +89,7 @@ def fit_state(
         if guide is not None:
             emit(on_progress, ProgressEvent("guide", message=f"asking the judge {guide.judge.name}"))
             t0 = time.perf_counter()
-            vectors = apply_guidance(guide, encoder, vectors, policy)
+            vectors = apply_guidance(guide, encoder, vectors, policy, ds, embeddings)
             t_guide = time.perf_counter() - t0
         space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress)
         builder = LevelBuilder(
@@ -98,7 +98,7 @@ def fit_state(
             encoder.embed_texts,
             on_progress,
             encoder.title_embedder(),
-            guide_k=None if guide is None else guided_k(guide, policy),
+            guide_k=None if guide is None else guided_k(guide, policy, vectors),
             level1_kmeans=engine.kmeans,
         )
         built = builder.build(vectors, ds, random_state, space_vectors)

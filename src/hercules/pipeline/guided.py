@@ -11,6 +11,7 @@ import numpy as np
 
 from hercules.data.dataset import Dataset, InputError
 from hercules.guidance import Guide, GuideConfig, LLMJudge, label_judge, parse_guide
+from hercules.guidance.finetune import can_tune, finetune
 from hercules.labeling.base import Labeler
 from hercules.pipeline.encoder import L0Encoder
 from hercules.pipeline.policy import LevelPolicy
@@ -61,24 +62,37 @@ def make_guide(params: dict[str, Any], ds: Dataset, labeler: Labeler | None = No
     return Guide(judge, GuideConfig.from_params(params))
 
 
-def apply_guidance(guide: Guide, encoder: L0Encoder, vectors: np.ndarray, policy: LevelPolicy) -> np.ndarray:
-    """Stage 1: the judge's adapter into the encoder, and the vectors through it (unchanged if refused)."""
+def apply_guidance(
+    guide: Guide, encoder: L0Encoder, vectors: np.ndarray, policy: LevelPolicy, ds: Dataset, embeddings: Any = None
+) -> np.ndarray:
+    """Stage 1: texts embedded by a sentence-transformers model (MiniLM) are re-embedded by a copy
+    fine-tuned on the judge's answers; other vectors (images, numbers, precomputed, other embedders)
+    go through the judge's linear adapter. Unchanged when the guard refuses the answers."""
     W = guide.perspective(vectors, policy.fixed[0] if policy.fixed else None)
-    if W is None:
+    if W is None or guide.answers is None:
         return vectors
-    encoder.adapter_ = W
-    return encoder.adapt(vectors)
+    texts = ds.texts if (ds.modality == "text" and embeddings is None and encoder.config.representation == "direct") else None
+    if texts is None or not can_tune(encoder.text_embedder()):
+        encoder.adapter_ = W
+        guide.report["triplets"]["method"] = "adapter"
+        return encoder.adapt(vectors)
+    tuned = finetune(encoder.text_embedder(), list(texts), guide.answers, guide.config.random_state, progress=encoder.config.progress)
+    encoder.use_tuned(str(tuned.path), tuned.model_id)
+    guide.report["triplets"].update(method="finetune", tune_seconds=round(tuned.seconds, 1), tune_reused=tuned.reused)
+    return encoder.fit_transform(ds)
 
 
-def guided_k(guide: Guide, policy: LevelPolicy) -> GuideK | None:
+def guided_k(guide: Guide, policy: LevelPolicy, vectors: np.ndarray) -> GuideK | None:
     """Stage 2 for ``levels="guided"``: the judge picks level 1's k (None: the automatic k stays).
 
+    The merge tree is built on the (guided) level-0 ``vectors``, not in the clustering space: a UMAP
+    space's Ward merges follow its local neighbourhoods, and chose k less reliably (benchmarks).
     Upper levels keep the automatic k: one "same category?" question cannot tell two granularities apart.
     """
     if not policy.guided:
         return None
 
     def choose(t: int, X: np.ndarray, sizes: np.ndarray | None, item_node: np.ndarray | None) -> int | None:
-        return guide.choose_k(X, sizes, item_node, policy.auto) if t == 1 else None
+        return guide.choose_k(vectors, None, None, policy.auto) if t == 1 else None
 
     return choose
