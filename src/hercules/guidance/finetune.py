@@ -93,7 +93,12 @@ def finetune(
 
 
 def _train(
-    base: SentenceTransformerEmbedder, texts: list[str], triplets: np.ndarray, seed: int | None, config: TuneConfig, progress: bool
+    base: SentenceTransformerEmbedder,
+    texts: list[str],
+    triplets: np.ndarray,
+    seed: int | None,
+    config: TuneConfig,
+    progress: bool,
 ):
     import torch
     from sentence_transformers import SentenceTransformer

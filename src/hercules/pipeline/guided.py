@@ -76,7 +76,9 @@ def apply_guidance(
         encoder.adapter_ = W
         guide.report["triplets"]["method"] = "adapter"
         return encoder.adapt(vectors)
-    tuned = finetune(encoder.text_embedder(), list(texts), guide.answers, guide.config.random_state, progress=encoder.config.progress)
+    tuned = finetune(
+        encoder.text_embedder(), list(texts), guide.answers, guide.config.random_state, progress=encoder.config.progress
+    )
     encoder.use_tuned(str(tuned.path), tuned.model_id)
     guide.report["triplets"].update(method="finetune", tune_seconds=round(tuned.seconds, 1), tune_reused=tuned.reused)
     return encoder.fit_transform(ds)
