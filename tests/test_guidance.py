@@ -175,11 +175,11 @@ def styled_corpus(n: int = 120, seed: int = 0) -> pd.DataFrame:
 
 
 def test_minilm_is_fine_tuned_saved_and_used_by_predict(tmp_path):
-    """MiniLM texts: the judge's answers fine-tune a copy of the model (not the adapter) and the
+    """MiniLM texts, guide_tune: the judge's answers fine-tune a copy of the model (not the adapter) and the
     clusters follow the judge; the result folder carries the model, predict embeds with it, and a
     repeated run reuses the tuned weights."""
     df = styled_corpus()
-    params = {"embedder": "minilm", "guide": "labels:style:0.1", "guide_triplets": 128, "progress": False}
+    params = {"embedder": "minilm", "guide": "labels:style:0.1", "guide_triplets": 128, "guide_tune": True, "progress": False}
     base = Hercules([3], embedder="minilm", progress=False).fit(df)
     m = Hercules([3], **params).fit(df)
     report = m.encoder_.guidance_["triplets"]

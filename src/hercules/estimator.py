@@ -58,10 +58,12 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         100 clusters at level 1 and 5 at the top. ``"auto"`` chooses k per level
         (sampled silhouette; see :mod:`hercules.clustering.auto_k`); ``"guided"`` lets the
         ``guide`` judge choose level 1's k from pair questions, the rest as ``"auto"``.
-    guide, guide_triplets, guide_pairs : str or None, int, int
+    guide, guide_triplets, guide_pairs, guide_tune : str or None, int, int, bool
         A judge that shapes the clustering (ClusterLLM, :mod:`hercules.guidance`): ``"llm"`` (the
         ``llm``) or ``"labels:COLUMN[:NOISE]"`` (a label column, a fraction NOISE of answers flipped);
-        the triplet questions that reshape the vectors and the pair questions of ``levels="guided"``.
+        the triplet questions that reshape the vectors (a linear adapter; with ``guide_tune`` and texts
+        embedded by a sentence-transformers model such as MiniLM, a fine-tuned copy of the model, saved
+        with the result) and the pair questions of ``levels="guided"``.
     representation : "direct" or "description"
         What is clustered above level 0: the cluster vectors (direct) or the
         embeddings of the clusters' descriptions (description).
@@ -151,6 +153,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         guide: str | None = None,
         guide_triplets: int = 1024,
         guide_pairs: int = 1024,
+        guide_tune: bool = False,
         modality: str = "auto",
         text_column: str | None = None,
         id_column: str | None = None,
@@ -186,7 +189,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         self.n_components = n_components
         self.layout = layout
         self.topic_seed = topic_seed
-        self.guide, self.guide_triplets, self.guide_pairs = guide, guide_triplets, guide_pairs
+        self.guide, self.guide_triplets, self.guide_pairs, self.guide_tune = guide, guide_triplets, guide_pairs, guide_tune
         self.modality = modality
         self.text_column = text_column
         self.id_column = id_column

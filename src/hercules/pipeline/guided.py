@@ -65,14 +65,14 @@ def make_guide(params: dict[str, Any], ds: Dataset, labeler: Labeler | None = No
 def apply_guidance(
     guide: Guide, encoder: L0Encoder, vectors: np.ndarray, policy: LevelPolicy, ds: Dataset, embeddings: Any = None
 ) -> np.ndarray:
-    """Stage 1: texts embedded by a sentence-transformers model (MiniLM) are re-embedded by a copy
-    fine-tuned on the judge's answers; other vectors (images, numbers, precomputed, other embedders)
-    go through the judge's linear adapter. Unchanged when the guard refuses the answers."""
+    """Stage 1: the vectors through the judge's linear adapter; with ``guide_tune``, texts embedded by a
+    sentence-transformers model (MiniLM) are instead re-embedded by a copy fine-tuned on the answers
+    (other vectors keep the adapter). Unchanged when the guard refuses the answers."""
     W = guide.perspective(vectors, policy.fixed[0] if policy.fixed else None)
     if W is None or guide.answers is None:
         return vectors
     texts = ds.texts if (ds.modality == "text" and embeddings is None and encoder.config.representation == "direct") else None
-    if texts is None or not can_tune(encoder.text_embedder()):
+    if not guide.config.tune or texts is None or not can_tune(encoder.text_embedder()):
         encoder.adapter_ = W
         guide.report["triplets"]["method"] = "adapter"
         return encoder.adapt(vectors)
