@@ -175,7 +175,7 @@ def styled_corpus(n: int = 120, seed: int = 0) -> pd.DataFrame:
 
 
 def test_minilm_is_fine_tuned_saved_and_used_by_predict(tmp_path):
-    """MiniLM texts, guide_tune: the judge's answers fine-tune a copy of the model (not the adapter) and the
+    """MiniLM texts: the judge's answers fine-tune a copy of the model (then the adapter) and the
     clusters follow the judge; the result folder carries the model, predict embeds with it, and a
     repeated run reuses the tuned weights."""
     df = styled_corpus()
@@ -183,8 +183,8 @@ def test_minilm_is_fine_tuned_saved_and_used_by_predict(tmp_path):
     base = Hercules([3], embedder="minilm", progress=False).fit(df)
     m = Hercules([3], **params).fit(df)
     report = m.encoder_.guidance_["triplets"]
-    assert report["applied"] and report["method"] == "finetune" and not report["tune_reused"], report
-    assert m.encoder_.adapter_ is None and m.encoder_.model_id_.startswith("st:all-MiniLM-L6-v2+guided-")
+    assert report["applied"] and report["method"] == "finetune+adapter" and not report["tune_reused"], report
+    assert m.encoder_.adapter_ is not None and m.encoder_.model_id_.startswith("st:all-MiniLM-L6-v2+guided-")
     assert nmi(df["style"], m.labels_) > nmi(df["style"], base.labels_) + 0.2, (nmi(df["style"], m.labels_), report)
     m.save(tmp_path / "r")
     assert (tmp_path / "r" / "embedder" / "config.json").exists()

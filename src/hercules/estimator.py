@@ -61,9 +61,9 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
     guide, guide_triplets, guide_pairs, guide_tune : str or None, int, int, bool
         A judge that shapes the clustering (ClusterLLM, :mod:`hercules.guidance`): ``"llm"`` (the
         ``llm``) or ``"labels:COLUMN[:NOISE]"`` (a label column, a fraction NOISE of answers flipped);
-        the triplet questions that reshape the vectors (a linear adapter; with ``guide_tune`` and texts
-        embedded by a sentence-transformers model such as MiniLM, a fine-tuned copy of the model, saved
-        with the result) and the pair questions of ``levels="guided"``.
+        the triplet questions that reshape the vectors (a linear adapter; texts embedded by a
+        sentence-transformers model such as MiniLM: with ``guide_tune``, first a copy of the model
+        fine-tuned on the answers, saved with the result) and the pair questions of ``levels="guided"``.
     representation : "direct" or "description"
         What is clustered above level 0: the cluster vectors (direct) or the
         embeddings of the clusters' descriptions (description).
@@ -153,7 +153,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         guide: str | None = None,
         guide_triplets: int = 1024,
         guide_pairs: int = 1024,
-        guide_tune: bool = False,
+        guide_tune: bool = True,
         modality: str = "auto",
         text_column: str | None = None,
         id_column: str | None = None,

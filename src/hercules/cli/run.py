@@ -36,7 +36,12 @@ _RUN_OPTIONS = [
     click.option("--guide", help="A judge that shapes the clusters: llm (the --llm) or labels:COLUMN[:NOISE]."),
     click.option("--guide-triplets", type=click.IntRange(min=0), default=1024, show_default=True, help="Triplet questions."),
     click.option("--guide-pairs", type=click.IntRange(min=0), default=1024, show_default=True, help="Pair questions (guided)."),
-    click.option("--guide-tune", is_flag=True, help="Fine-tune the text embedder (MiniLM) on the answers, not a linear adapter."),
+    click.option(
+        "--guide-tune/--no-guide-tune",
+        default=True,
+        show_default=True,
+        help="Fine-tune the text embedder (MiniLM) on the answers before the linear adapter.",
+    ),
     click.option("--text-column", help="Column holding the text (or image paths). Default: detected."),
     click.option("--id-column", help="Column holding unique item ids. Default: row number."),
     click.option("--numeric-columns", help="Comma-separated numeric columns to cluster (numeric data)."),

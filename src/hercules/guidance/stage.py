@@ -44,7 +44,7 @@ class GuideConfig:
     rounds: int = 2
     controls: int = 64
     random_state: int | None = 0
-    tune: bool = False  # fine-tune a sentence-transformers text embedder instead of the linear adapter
+    tune: bool = True  # fine-tune a sentence-transformers text embedder (then the adapter on its vectors)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> GuideConfig:
@@ -52,7 +52,7 @@ class GuideConfig:
             spec=params.get("guide"),
             triplets=int(params.get("guide_triplets", 1024)),
             pairs=int(params.get("guide_pairs", 1024)),
-            tune=bool(params.get("guide_tune", False)),
+            tune=bool(params.get("guide_tune", True)),
             random_state=params.get("random_state"),
         )
 
