@@ -93,8 +93,8 @@ def apply_guidance(
 def guided_k(guide: Guide, policy: LevelPolicy, vectors: np.ndarray) -> GuideK | None:
     """Stage 2 for ``levels="guided"``: the judge picks level 1's k (None: the automatic k stays).
 
-    The merge tree is built on the (guided) level-0 ``vectors``, not in the clustering space: a UMAP
-    space's Ward merges follow its local neighbourhoods, and chose k less reliably (benchmarks).
+    The merge tree is built on the (guided) level-0 ``vectors``, not in the clustering space: in a probe
+    (90% judge, 2 seeds) the UMAP space's merges chose 114 for Banking77's 77 where the level-0 vectors chose 76-78.
     Upper levels keep the automatic k: one "same category?" question cannot tell two granularities apart.
     """
     if not policy.guided:
