@@ -4,6 +4,7 @@
     python benchmarks/bench_guidance.py labels     # 90% label judge, 1,024 triplets, the default: MiniLM fine-tuned + adapter
     python benchmarks/bench_guidance.py curves     # judge accuracy and budget curves on precomputed vectors (adapter alone)
     python benchmarks/bench_guidance.py k          # stage 2 alone: k chosen from 1,024 pair answers, 5 seeds
+    python benchmarks/bench_guidance.py guided     # levels="guided" end to end: level 1's k and NMI
     python benchmarks/bench_guidance.py llm        # the embedded Qwen2.5-Coder-1.5B as judge, 256 triplets
 
 Every fit uses the default clustering space (space="auto": UMAP 5-d). Data: $HERCULES_DATA (default
@@ -122,6 +123,25 @@ def part_curves() -> None:
     write("guidance_curves", {"machine": machine(), "fits": rows}, md + "\n")
 
 
+def part_guided() -> None:
+    """levels="guided" end to end from the texts (default guide): level 1's k from pair answers in the guided space."""
+    rows = []
+    for name, guide, truth in (("banking77", "labels:category:0.1", 77), ("hwu64", "labels:intent:0.1", 64)):
+        df, _ = vectors(name)
+        t0 = time.perf_counter()
+        m = Hercules("guided", guide=guide, random_state=0, progress=False, layout="pca").fit(df)
+        col = guide.split(":")[1]
+        level = m.hierarchy_.level(1)
+        row = {"set": name, "guide": guide, "true_k": truth, "k_L1": level.k, "nmi_L1": round(nmi(df[col], m.labels_), 4)}
+        row["levels"] = [lv.k for lv in m.hierarchy_.levels]
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        print(row, flush=True)
+        rows.append(row)
+    md = "## levels='guided' end to end (90% judge, 1,024 triplets + 1,024 pairs, from the texts, space auto)\n\n"
+    md += table(rows, ["set", "guide", "true_k", "k_L1", "nmi_L1", "levels", "seconds"])
+    write("guidance_guided", {"machine": machine(), "fits": rows}, md + "\n")
+
+
 def part_k() -> None:
     ks = [k_choice("banking77", "category", 77), k_choice("hwu64", "intent", 64), k_choice("hwu64", "scenario", 18)]
     md = "## Stage 2: k chosen from 1,024 pair answers of a 90% judge (5 seeds)\n\n"
@@ -142,5 +162,5 @@ def part_llm() -> None:
 
 
 if __name__ == "__main__":
-    parts = {"labels": part_labels, "curves": part_curves, "k": part_k, "llm": part_llm}
+    parts = {"labels": part_labels, "curves": part_curves, "k": part_k, "guided": part_guided, "llm": part_llm}
     parts[sys.argv[1] if len(sys.argv) > 1 else "labels"]()
