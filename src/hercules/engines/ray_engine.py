@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from hercules.clustering.kmeans import KMeansResult, kmeans
 from hercules.embeddings.base import Embedder, EmbeddingError
 from hercules.embeddings.cache import EmbeddingCache
+from hercules.space import ClusteringSpace
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,14 @@ class RayEngine:
     def n_workers(self) -> int:
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
-    # ------------------------------------------------------------------ embedding
+    # ------------------------------------------------------------------ reading, embedding
+    def read(self, path: str | os.PathLike) -> pd.DataFrame:
+        """``path`` read as a Ray Data pipeline (:mod:`hercules.engines.ray_read`)."""
+        from hercules.engines.ray_read import read_with_ray
+
+        self.connect()
+        return read_with_ray(path)
+
     def wrap_embedder(self, embedder: Embedder) -> Embedder:
         return embedder if isinstance(embedder, RayEmbedder) else RayEmbedder(embedder, self)
 
@@ -191,12 +199,29 @@ class RayEngine:
             raise EmbeddingError(f"ray: {seen} vectors came back for {n} inputs")
         return vectors
 
-    # ------------------------------------------------------------------ level 1
+    # ------------------------------------------------------------------ clustering space, level 1
+    def known_blocks(self, X: np.ndarray) -> list[Any] | None:
+        """The object-store blocks ``X`` was gathered from (embedded or placed on the cluster), if any."""
+        known = self._blocks.get(id(X))
+        return known[1] if known is not None and known[0] is X else None
+
+    def fit_space(self, space: ClusteringSpace, X: np.ndarray, random_state: int | None) -> np.ndarray:
+        """A UMAP space of vectors held in blocks: fitted on its sample here, every block placed by a Ray task
+        (:mod:`hercules.engines.ray_space`); vectors only on the driver (given, not embedded here) stay in-process."""
+        blocks = self.known_blocks(X)
+        if blocks is None or not hasattr(space, "fit_reference"):
+            return space.fit_transform(X, random_state)
+        from hercules.engines.ray_space import place_on_blocks
+
+        Y, refs = place_on_blocks(space, X, blocks, random_state, self.progress)
+        self._blocks[id(Y)] = (Y, refs)
+        return Y
+
     def blocks_of(self, X: np.ndarray) -> list[Any]:
         """The object-store blocks of ``X``: those it was gathered from, else ``X`` put in ~64 MB blocks."""
-        known = self._blocks.get(id(X))
-        if known is not None and known[0] is X:
-            return known[1]
+        known = self.known_blocks(X)
+        if known is not None:
+            return known
         self.connect()
         rows = max(1, BLOCK_BYTES // max(1, 4 * X.shape[1]))
         refs = [
