@@ -122,7 +122,8 @@ def _to_pandas(kind: str, files: list[Path], per_file: bool, root: Path) -> pd.D
         raise _Fallback(f"column(s) {binary} are not valid UTF-8")
     df = table.to_pandas()  # numpy dtypes, as pandas' own readers give
     if per_file:  # a folder of texts: one item per file, its relative path as the id
-        df.index = pd.Index([str(Path(p).relative_to(root)) for p in df.pop("path")], name="id")
+        base = root.resolve()
+        df.index = pd.Index([str(Path(p).resolve().relative_to(base)) for p in df.pop("path")], name="id")
     return df
 
 
