@@ -108,7 +108,7 @@ def run_pair(workload: str, n: int, space: str) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=1_000_000, help="vectors")
+    ap.add_argument("--n", type=int, default=1_000_000, help="vectors (0: skip)")
     ap.add_argument("--texts", type=int, default=200_000, help="texts to embed (0: skip)")
     ap.add_argument("--space", default="auto", choices=["auto", "umap", "none"], help="clustering space of both runs")
     ap.add_argument("--one", nargs=5, metavar=("WORKLOAD", "ENGINE", "N", "LABELS_OUT", "SPACE"), help=argparse.SUPPRESS)
@@ -117,19 +117,20 @@ def main() -> None:
         w, e, n, out, space = a.one
         print(json.dumps(one(w, e, int(n), out, space)))
         return
-    rows = run_pair("vectors", a.n, a.space) + (run_pair("texts", a.texts, a.space) if a.texts else [])
+    rows = (run_pair("vectors", a.n, a.space) if a.n else []) + (run_pair("texts", a.texts, a.space) if a.texts else [])
     table = (
-        "| workload | N | space | engine | fit s | embed s | space s | cluster s | Ray start s | overhead | driver peak RSS MB "
-        "| L1 ARI vs local |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| workload | N | space | engine | fit s | read s | embed s | space s | cluster s | Ray start s | overhead "
+        "| driver peak RSS MB | L1 ARI vs local |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     for r in rows:
         table += (
-            f"| {r['workload']} | {r['n']:,} | {r['space']} | {r['engine']} | {r['fit_s']} | {r['timings']['embed']} | "
+            f"| {r['workload']} | {r['n']:,} | {r['space']} | {r['engine']} | {r['fit_s']} | {r['timings'].get('read', '')} | "
+            f"{r['timings']['embed']} | "
             f"{r['timings'].get('space', '')} | "
             f"{r['timings']['cluster']} | {r['ray_start_s'] or ''} | {r.get('overhead_ratio', '')} | "
             f"{r['driver_peak_rss_mb']} | {r['level1_ari_vs_local']} |\n"
         )
-    write(f"ray_{a.n}_{a.space}", {"machine": machine(), "rows": rows}, table)
+    write(f"ray_{a.n}_{a.texts}_{a.space}", {"machine": machine(), "rows": rows}, table)
 
 
 if __name__ == "__main__":

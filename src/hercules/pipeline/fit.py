@@ -88,8 +88,8 @@ def fit_state(
     random_state = params.get("random_state")
     engine = get_engine(params.get("engine", "local"), params.get("ray_address"), progress=params.get("progress", True))
     try:
-        if callable(ds):
-            ds = ds(engine.read)
+        ds = ds(engine.read) if callable(ds) else ds  # reading and validating: before the first stage
+        t_read = time.perf_counter() - t_start
         policy.check_items(len(ds))
         emit(on_progress, ProgressEvent("embed", message=f"encoding {len(ds):,} items"))
         t0 = time.perf_counter()
@@ -119,7 +119,7 @@ def fit_state(
     t0 = time.perf_counter()
     map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))
     projection, coords = fit_projection(vectors, built.hierarchy, map_config, random_state)
-    timings = {"embed": t_embed, "space": t_space, **built.timings, "project": time.perf_counter() - t0}
+    timings = {"read": t_read, "embed": t_embed, "space": t_space, **built.timings, "project": time.perf_counter() - t0}
     if guide is not None:
         timings["guide"] = t_guide
         encoder.guidance_ = guide.finish()
