@@ -257,6 +257,5 @@ def test_json_schema_is_sent_only_where_the_options_or_backend_default_want_it(t
     fit(off, corpus, tmp_path, levels=(6,), cache=False)
     assert on.schemas and all(s is not None and s["required"] for s in on.schemas)
     assert off.schemas and all(s is None for s in off.schemas)  # the parser reads the plain JSON answer
-    # llama.cpp backends: grammar sampling is slow on a CPU, so off unless asked for
-    assert not LocalServerProvider("smollm2").use_json_schema()
-    assert LocalServerProvider("smollm2", options=LLMOptions(json_schema=True)).use_json_schema()
+    assert LocalServerProvider("smollm2").use_json_schema()  # on by default: its length limits keep answers short
+    assert not LocalServerProvider("smollm2", options=LLMOptions(json_schema=False)).use_json_schema()

@@ -117,9 +117,6 @@ class LlamaCppProvider(LLMProvider):
     """In-process llama.cpp. One model, calls serialised (llama.cpp contexts are not thread-safe)."""
 
     supports_json_schema = True
-    #: Off by default: llama.cpp's grammar sampling scans the whole vocabulary at every token; the same
-    #: sampler behind the C++ server made a 1.5B model 1.6x slower on 2 cores. The parser reads plain JSON.
-    json_schema_default = False
     max_concurrency = 1
 
     def __init__(
