@@ -1,4 +1,7 @@
-"""The Ray engine: text embedding as a Ray Data pipeline, the level-1 k-means pass over its blocks.
+"""The Ray engine: reading and text embedding as Ray Data pipelines, the clustering space and the level-1
+k-means pass over the vector blocks.
+
+* Reading a path: :mod:`hercules.engines.ray_read` (``ray.data.read_csv/read_json/read_parquet``).
 
 * Embedding: the texts become a Ray Dataset (a ``row`` column keeps their order), embedded by
   ``map_batches`` on an actor pool, one actor per CPU of the cluster, each holding the embedder
@@ -8,6 +11,8 @@
   its own). Ray Data restarts a killed actor and re-runs its batches. The vector blocks stay in
   the object store for the level-1 pass; a copy is gathered on the driver, because the
   labelling evidence, the map and the saved result read the matrix (see docs/SCALING.md).
+* The UMAP clustering space: fitted on its sample on the driver, every block placed by a Ray task
+  (:mod:`hercules.engines.ray_space`); its blocks feed level 1.
 * Level 1: :mod:`hercules.engines.ray_kmeans` (the sampled fit on the driver, the assignment
   and the per-centroid sums as Ray tasks over the blocks).
 * Everything else runs in the fitting process, as with the local engine.
