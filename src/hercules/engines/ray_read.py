@@ -5,7 +5,8 @@
   ``ray.data.read_binary_files`` blocks, split into lines by the workers exactly as in-process.
 * A folder: every file of one table type inside it (a partitioned table, as Spark or Ray write
   them) is read as one table; a folder of ``.txt`` files gives one item per file (id: the relative
-  path); a folder of images is listed as in-process (images are embedded in-process).
+  path); a folder of images is listed as in-process (images are embedded in-process). Names starting
+  with ``.`` or ``_`` (Spark's ``_SUCCESS``, hidden files) are skipped.
 * Rows keep the files' order (sorted paths, ``preserve_order``), so ids (row numbers) and the fit
   are those of the in-process reader on the same data.
 * Validation is :func:`hercules.data.read_path`'s: a file the Ray reader rejects (empty, broken
