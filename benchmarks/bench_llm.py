@@ -30,6 +30,8 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=24, help="level-1 clusters to label")
     ap.add_argument("--batch-size", type=int, default=1, help="clusters per prompt")
     ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--schema", default="on,off", help="JSON-schema (grammar) constrained decoding: on, off, or both")
+    ap.add_argument("--tag", default="")
     a = ap.parse_args()
 
     from hercules import Hercules
@@ -38,7 +40,10 @@ def main() -> None:
     from hercules.llm.local_server import LocalServerProvider
 
     df = pd.read_csv(Path(__file__).parent.parent / "examples/data/banking77_test.csv")
-    opts = LLMOptions(max_tokens=400, timeout=1800)
+    schemas = [x == "on" for x in a.schema.split(",") if x]
+
+    def opts(schema: bool) -> LLMOptions:
+        return LLMOptions(max_tokens=400, timeout=1800, json_schema=schema)
 
     def run(name: str, llm, conc: int, cache) -> dict:
         llm_options = {"cache": cache, "concurrency": conc, "batch_size": a.batch_size, "verify": not a.no_verify}
@@ -60,33 +65,37 @@ def main() -> None:
         return row
 
     rows = []
-    if a.in_process:
-        rows.append(run("in-process", LlamaCppProvider(a.model, options=opts), 1, False))
-    servers = []
-    for slots in [int(s) for s in a.slots.split(",") if s]:
-        llm = LocalServerProvider(a.model, parallel=slots, options=opts)
-        servers.append(llm)
-        try:
-            rows.append(run(f"server, {slots} slots", llm, slots, False))
-            if slots == int(a.slots.split(",")[-1]):
-                with tempfile.TemporaryDirectory() as td:
-                    cache = ResponseCache(Path(td) / "c.sqlite")
-                    first, second = run("cache 1st", llm, slots, cache), run("cache 2nd", llm, slots, cache)
-        finally:
-            llm.stop()
+    for schema in schemas:
+        tag = f", schema {'on' if schema else 'off'}"
+        if a.in_process:
+            rows.append(run("in-process" + tag, LlamaCppProvider(a.model, options=opts(schema)), 1, False))
+        for slots in [int(s) for s in a.slots.split(",") if s]:
+            llm = LocalServerProvider(a.model, parallel=slots, options=opts(schema))
+            try:
+                rows.append(run(f"server, {slots} slots{tag}", llm, slots, False))
+                if slots == int(a.slots.split(",")[-1]) and schema == schemas[-1]:
+                    with tempfile.TemporaryDirectory() as td:
+                        cache = ResponseCache(Path(td) / "c.sqlite")
+                        first, second = run("cache 1st", llm, slots, cache), run("cache 2nd", llm, slots, cache)
+            finally:
+                llm.stop()
     hit = second["cache_hits"] / max(second["cache_hits"] + second["calls"], 1)
     table = (
         f"{a.model}, {a.k} Banking77 level-1 clusters, {a.batch_size} per prompt, verify {'off' if a.no_verify else 'on'}, "
-        "2 threads, cache off\n\n| backend | wall s | s/cluster | calls | prompt tok | completion tok | tok/s | "
-        "completion tok/s | identification |\n|---|---|---|---|---|---|---|---|---|\n"
+        "2 threads, cache off; schema: JSON-schema (grammar) constrained decoding\n\n| backend | wall s | s/cluster | calls | prompt tok | completion tok | tok/s | "
+        "completion tok/s | failed clusters | identification |\n|---|---|---|---|---|---|---|---|---|---|\n"
     )
     for r in rows:
         table += (
             f"| {r['backend']} | {r['wall_s']} | {r['s_per_cluster']} | {r['calls']} | {r['prompt_tokens']:,} | "
-            f"{r['completion_tokens']:,} | {r['tokens_per_s']} | {r['completion_tokens_per_s']} | {r['identification']} |\n"
+            f"{r['completion_tokens']:,} | {r['tokens_per_s']} | {r['completion_tokens_per_s']} | {r['failed_clusters']} | {r['identification']} |\n"
         )
     table += f"\nRe-run with the cache: {hit:.0%} hits, {second['calls']} calls ({second['wall_s']} s vs {first['wall_s']} s).\n"
-    write(f"llm_{a.model}", {"machine": machine(), "args": vars(a), "rows": rows, "cache_hit_rate": hit}, table)
+    write(
+        f"llm_{a.model}" + (f"_{a.tag}" if a.tag else ""),
+        {"machine": machine(), "args": vars(a), "rows": rows, "cache_hit_rate": hit},
+        table,
+    )
 
 
 if __name__ == "__main__":

@@ -240,3 +240,22 @@ def test_llm_descriptions_of_every_item_in_description_mode(tmp_path):
     # items whose calls failed keep their snippet: never a failure message embedded
     assert l0["failed_clusters"] in (40, 48)  # three prompts of 16, or two and the last one of 8
     assert m.levels_ == [6]
+
+
+def test_json_schema_is_sent_only_where_the_options_or_backend_default_want_it(tmp_path):
+    from hercules.llm.fake import FakeLLM
+    from hercules.llm.local_server import LocalServerProvider
+
+    class Recording(FakeLLM):
+        async def acomplete(self, messages, *, schema=None):
+            self.schemas = [*getattr(self, "schemas", []), schema]
+            return await super().acomplete(messages, schema=schema)
+
+    corpus = make_corpus()
+    on, off = Recording(), Recording(options=LLMOptions(json_schema=False))
+    fit(on, corpus, tmp_path, levels=(6,), cache=False)
+    fit(off, corpus, tmp_path, levels=(6,), cache=False)
+    assert on.schemas and all(s is not None and s["required"] for s in on.schemas)
+    assert off.schemas and all(s is None for s in off.schemas)  # the parser reads the plain JSON answer
+    assert LocalServerProvider("smollm2").use_json_schema()  # on by default: its length limits keep answers short
+    assert not LocalServerProvider("smollm2", options=LLMOptions(json_schema=False)).use_json_schema()

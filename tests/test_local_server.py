@@ -87,3 +87,22 @@ def test_a_server_that_dies_at_start_up_is_a_clear_error(monkeypatch, tmp_path):
     llm = LocalServerProvider("smollm2", startup_timeout=20)
     with pytest.raises(LLMError, match=r"exit code 3.*bad model file"):
         llm.start()
+
+
+def test_local_prefers_the_server_when_its_binary_exists(monkeypatch, tmp_path):
+    from hercules.llm import registry
+    from hercules.llm.local import LlamaCppProvider
+
+    fake = tmp_path / "llama-server"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("HERCULES_LLAMA_SERVER", str(fake))
+    llm = get_llm("local")
+    assert isinstance(llm, LocalServerProvider) and llm.model == "qwen1.5b"  # nothing started yet
+
+    monkeypatch.setenv("HERCULES_LLAMA_SERVER", str(tmp_path / "nope"))
+    monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: object())
+    assert isinstance(get_llm("local"), LlamaCppProvider)
+    monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(LLMError, match=r"build_llama_server\.sh.*hercules-cluster\[local\]"):
+        get_llm("local")

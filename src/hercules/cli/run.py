@@ -68,7 +68,8 @@ _RUN_OPTIONS = [
         "--llm",
         default="none",
         show_default=True,
-        help="Who writes titles: none (keywords), local (embedded Qwen2.5 1.5B), llamacpp:<model|file.gguf>, "
+        help="Who writes titles: none (keywords), local (embedded Qwen2.5 1.5B; C++ server if built, else in-process), "
+        "local-server:<model>[@SLOTS], llamacpp:<model|file.gguf>, "
         "openai:<model>, gemini:<model>, ollama:<model>, vllm:<model>, lmstudio:<model>, llamacpp-server:<model>.",
     ),
     click.option("--llm-base-url", help="Base URL of an OpenAI-compatible server (overrides the preset)."),

@@ -119,7 +119,7 @@ class LLMJudge:
 
     def _ask(self, messages: list[list[dict[str, str]]], parse: Any, what: str, options: list[str]) -> list[str]:
         t0 = time.perf_counter()
-        schema = answer_schema(options) if self.llm.supports_json_schema else None
+        schema = answer_schema(options) if self.llm.use_json_schema() else None
         answers = run_sync(self._ask_all(messages, parse, what, schema))
         self.stats["wall_s"] += time.perf_counter() - t0
         self.stats["unanswered"] += sum(not a for a in answers)

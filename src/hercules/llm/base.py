@@ -48,6 +48,11 @@ class LLMOptions(BaseModel):
     max_tokens: int = Field(1024, gt=0, description="Upper bound on generated tokens per call.")
     timeout: float = Field(120.0, gt=0, description="Seconds before one call is abandoned and retried.")
     seed: int | None = 0
+    json_schema: bool | None = Field(
+        None,
+        description="Constrain answers to the JSON schema where the backend can (None: the backend's default, on). "
+        "Off: the tolerant parser reads plain JSON; on llama.cpp the schema keeps answers about 20% shorter at the same speed (bench_llm --schema).",
+    )
 
 
 @dataclass
@@ -65,6 +70,8 @@ class LLMProvider(ABC):
     model_id: str = "llm"
     #: Whether the backend can constrain output to a JSON schema.
     supports_json_schema: bool = False
+    #: Whether constraining is on when ``options.json_schema`` is None.
+    json_schema_default: bool = True
     #: Context window in tokens (prompts are budgeted against it).
     context_window: int = 8192
     #: Requests the backend serves in parallel (client-side concurrency default).
@@ -76,6 +83,11 @@ class LLMProvider(ABC):
     @abstractmethod
     async def acomplete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None) -> LLMResponse:
         """One chat completion; ``schema`` asks for JSON matching it where supported."""
+
+    def use_json_schema(self) -> bool:
+        """Whether callers should send a schema: the backend can, and the options (or its default) want it."""
+        wanted = self.options.json_schema
+        return self.supports_json_schema and (self.json_schema_default if wanted is None else wanted)
 
     def complete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None) -> LLMResponse:
         return asyncio.run(self.acomplete(messages, schema=schema))

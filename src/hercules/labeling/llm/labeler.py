@@ -97,7 +97,7 @@ class LLMLabeler:
         self, ctx: LevelContext, fallback: list[ClusterLabel], plan: Plan
     ) -> tuple[list[ClusterLabel], int, CallStats, dict[str, Any]]:
         runner = self._runner(f"level {ctx.level} labels", "the remaining clusters keep their keyword titles")
-        calls = _LevelCalls(ctx, plan, runner, self.llm.supports_json_schema, self.options)
+        calls = _LevelCalls(ctx, plan, runner, self.llm.use_json_schema(), self.options)
         bar = tqdm(
             total=ctx.n_clusters,
             desc=f"L{ctx.level} LLM labels",
@@ -160,7 +160,7 @@ class LLMLabeler:
 
         async def main() -> tuple[dict[int, ClusterLabel], CallStats]:
             runner = self._runner("level 0 item descriptions", "the remaining items keep their text snippets")
-            schema_ok = self.llm.supports_json_schema
+            schema_ok = self.llm.use_json_schema()
 
             async def ask(idx: list[int]) -> dict[int, ClusterLabel]:
                 ids = [f"I{i}" for i in idx]
