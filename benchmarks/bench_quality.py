@@ -76,7 +76,10 @@ def bertopic_fn(kind: str, ks: dict[str, int]):
             out[t] = np.asarray(topics)
             if kind == "default":
                 t0 = time.perf_counter()
-                _REDUCED[seed] = np.asarray(model.reduce_outliers(docs, topics, strategy="embeddings", embeddings=X))
+                try:
+                    _REDUCED[seed] = np.asarray(model.reduce_outliers(docs, topics, strategy="embeddings", embeddings=X))
+                except ValueError:  # "No outliers to reduce."
+                    _REDUCED[seed] = np.asarray(topics)
                 _REDUCE_S[seed] = time.perf_counter() - t0
         return out if kind == "kmeans" else {t: out["all"] for t in ks}
 
