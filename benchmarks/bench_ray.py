@@ -3,12 +3,14 @@
 Two workloads, each engine in its own process (so peak RSS is per run):
 * vectors: N synthetic clustered vectors (d=384) to a [1000, 100, 10] hierarchy, no embedding, no LLM
   (the workload of bench_scale.py); the Ray run does the level-1 assignment and sums as Ray tasks;
-* texts: M synthetic texts embedded by the hashing embedder (no cache) to [100, 10]; the Ray run
-  embeds them on a Ray Data actor pool.
+* texts: M synthetic texts in a Parquet file, read (``fit(path)``: ``ray.data.read_parquet`` on the
+  cluster), embedded by the hashing embedder (no cache) to [100, 10]; the Ray run embeds them on a
+  Ray Data actor pool and places them in the clustering space block by block.
 The Ray runs start a local Ray first (its start-up is timed apart) with 2 CPUs and a 3 GB object store.
+``--space``: the clustering space of both runs (default "auto": UMAP when umap-learn is installed).
 
     .venv/bin/python benchmarks/bench_ray.py                 # 1M vectors, 200k texts
-    .venv/bin/python benchmarks/bench_ray.py --n 100000 --texts 20000
+    .venv/bin/python benchmarks/bench_ray.py --n 100000 --texts 20000 --space none
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import clustered_vectors, machine, peak_rss_mb, write  # noqa: E402
@@ -35,7 +38,7 @@ def _texts(m: int) -> list[str]:
     return [" ".join(vocab[topics[t][rng.integers(0, 40, 10)]]) for t in pick]
 
 
-def one(workload: str, engine: str, n: int, labels_out: str) -> dict:
+def one(workload: str, engine: str, n: int, labels_out: str, space: str) -> dict:
     from hercules import Hercules
 
     ray_start = 0.0
@@ -51,22 +54,25 @@ def one(workload: str, engine: str, n: int, labels_out: str) -> dict:
         data, kw, levels = None, {"embeddings": clustered_vectors(n)}, [1000, 100, 10]
         extra = {}
     else:
-        data, kw, levels = _texts(n), {}, [100, 10]
+        data, kw, levels = Path(labels_out).with_suffix(".parquet"), {}, [100, 10]
+        pd.DataFrame({"text": _texts(n)}).to_parquet(data)
         extra = {"embedder": "hashing:384", "cache": False}
     base = peak_rss_mb()
     t = time.perf_counter()
-    m = Hercules(levels, engine=engine, layout="pca", progress=False, **extra).fit(data, **kw)
+    m = Hercules(levels, engine=engine, layout="pca", space=space, progress=False, **extra).fit(data, **kw)
     wall = time.perf_counter() - t
     np.save(labels_out, m.hierarchy_.item_labels(1))
-    level1 = {}
+    level1, placed = {}, {}
     if engine == "ray":
-        from hercules.engines import ray_kmeans
+        from hercules.engines import ray_kmeans, ray_space
 
         level1 = {k: round(v, 2) for k, v in ray_kmeans.last_timings.items()}
+        placed = {k: round(v, 2) for k, v in ray_space.last_timings.items()}
     return {
         "workload": workload,
         "engine": engine,
         "n": n,
+        "space": m.space_.method,
         "levels": m.levels_,
         "fit_s": round(wall, 2),
         "ray_start_s": round(ray_start, 2),
@@ -74,17 +80,18 @@ def one(workload: str, engine: str, n: int, labels_out: str) -> dict:
         "driver_peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_before_fit_mb": round(base, 1),
         "ray_level1_s": level1,
+        "ray_space_s": placed,
     }
 
 
-def run_pair(workload: str, n: int) -> list[dict]:
+def run_pair(workload: str, n: int, space: str) -> list[dict]:
     from sklearn.metrics import adjusted_rand_score
 
     rows, labels = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for engine in ("local", "ray"):
             out = f"{tmp}/{engine}.npy"
-            cmd = [sys.executable, __file__, "--one", workload, engine, str(n), out]
+            cmd = [sys.executable, __file__, "--one", workload, engine, str(n), out, space]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
                 raise RuntimeError(res.stderr[-3000:])
@@ -101,26 +108,29 @@ def run_pair(workload: str, n: int) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=1_000_000, help="vectors")
+    ap.add_argument("--n", type=int, default=1_000_000, help="vectors (0: skip)")
     ap.add_argument("--texts", type=int, default=200_000, help="texts to embed (0: skip)")
-    ap.add_argument("--one", nargs=4, metavar=("WORKLOAD", "ENGINE", "N", "LABELS_OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--space", default="auto", choices=["auto", "umap", "none"], help="clustering space of both runs")
+    ap.add_argument("--one", nargs=5, metavar=("WORKLOAD", "ENGINE", "N", "LABELS_OUT", "SPACE"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
-        w, e, n, out = a.one
-        print(json.dumps(one(w, e, int(n), out)))
+        w, e, n, out, space = a.one
+        print(json.dumps(one(w, e, int(n), out, space)))
         return
-    rows = run_pair("vectors", a.n) + (run_pair("texts", a.texts) if a.texts else [])
+    rows = (run_pair("vectors", a.n, a.space) if a.n else []) + (run_pair("texts", a.texts, a.space) if a.texts else [])
     table = (
-        "| workload | N | engine | fit s | embed s | cluster s | Ray start s | overhead | driver peak RSS MB | L1 ARI vs local |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "| workload | N | space | engine | fit s | read s | embed s | space s | cluster s | Ray start s | overhead "
+        "| driver peak RSS MB | L1 ARI vs local |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     for r in rows:
         table += (
-            f"| {r['workload']} | {r['n']:,} | {r['engine']} | {r['fit_s']} | {r['timings']['embed']} | "
+            f"| {r['workload']} | {r['n']:,} | {r['space']} | {r['engine']} | {r['fit_s']} | {r['timings'].get('read', '')} | "
+            f"{r['timings']['embed']} | "
+            f"{r['timings'].get('space', '')} | "
             f"{r['timings']['cluster']} | {r['ray_start_s'] or ''} | {r.get('overhead_ratio', '')} | "
             f"{r['driver_peak_rss_mb']} | {r['level1_ari_vs_local']} |\n"
         )
-    write(f"ray_{a.n}", {"machine": machine(), "rows": rows}, table)
+    write(f"ray_{a.n}_{a.texts}_{a.space}", {"machine": machine(), "rows": rows}, table)
 
 
 if __name__ == "__main__":

@@ -77,3 +77,24 @@ def test_cli_passes_engine_and_rate_limit(tmp_path, monkeypatch):
     CliRunner().invoke(run_cli.run, [*args, "--llm-tpm", "90000", "--embedder", "hashing"])
     assert seen["engine"] == "ray" and seen["address"] == "10.0.0.1:6379"
     assert seen["llm_options"]["requests_per_minute"] == 60 and seen["llm_options"]["tokens_per_minute"] == 90000
+
+
+def test_fit_reads_a_path_with_the_engines_reader(tmp_path):
+    """``fit(path)``: the file is read by the engine's reader (in-process: ``read_path``), as ``fit(read_path(path))``."""
+    import pandas as pd
+
+    from hercules.data import InputError, read_path
+
+    corpus = make_corpus(20)
+    texts = corpus["text"].tolist()
+    pd.DataFrame({"body": texts, "tag": corpus["topic"]}).to_parquet(tmp_path / "d.parquet")
+    kw = {"embedder": "hashing", "progress": False, "text_column": "body", "random_state": 0}
+    a = Hercules([6], **kw).fit(tmp_path / "d.parquet")
+    b = Hercules([6], **kw).fit(read_path(tmp_path / "d.parquet"))
+    assert np.array_equal(a.labels_, b.labels_) and a.dataset_.texts == texts
+    assert list(a.dataset_.metadata.columns) == ["tag"]
+    with pytest.raises(InputError, match="does not exist"):
+        Hercules([6], **kw).fit(str(tmp_path / "missing.csv"))
+    with pytest.raises(InputError, match="text column 'body' not found"):
+        pd.DataFrame({"other": texts}).to_csv(tmp_path / "o.csv", index=False)
+        Hercules([6], **kw).fit(str(tmp_path / "o.csv"))

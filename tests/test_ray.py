@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -215,7 +216,7 @@ def test_empty_clusters_are_reseeded_as_in_process(ray_cluster):
 
 
 def test_cli_run_on_the_cluster(ray_cluster, tmp_path):
-    """``hercules run --engine ray --ray-address``: embedded on the cluster's actors, saved, loadable."""
+    """``hercules run --engine ray --ray-address``: read and embedded on the cluster, saved, loadable, as in-process."""
     import pandas as pd
     from click.testing import CliRunner
 
@@ -232,3 +233,102 @@ def test_cli_run_on_the_cluster(ray_cluster, tmp_path):
     model = Hercules.load(out)
     assert model.levels_ == [20, 4] and len(model.dataset_) == 11_000 and model.engine == "ray"
     assert np.allclose(np.asarray(model.embeddings_, dtype=np.float32)[:50], HashingEmbedder(64).embed(texts[:50]), atol=1e-2)
+    # read by ray.data.read_csv on the cluster: the same items and, same seed, the same hierarchy as in-process
+    local = Hercules.load(out).set_params(engine="local", ray_address=None, progress=False).fit(tmp_path / "d.csv")
+    assert local.dataset_.texts == model.dataset_.texts == texts
+    for t in (1, 2):
+        assert adjusted_rand_score(local.hierarchy_.item_labels(t), model.hierarchy_.item_labels(t)) >= 0.99
+
+
+def _tables(d: Path) -> pd.DataFrame:
+    """The same small table as CSV, TSV, Parquet, JSONL and a folder of Parquet parts; a TXT and a folder of texts."""
+    n = 90
+    df = pd.DataFrame(
+        {
+            "text": [f"item {i} é" if i % 7 else "" for i in range(n)],  # empty fields: missing, as pandas reads them
+            "n": np.arange(n),
+            "f": [None if i % 5 == 0 else i / 2 for i in range(n)],
+            "tag": ["a", "b", "c"] * 30,
+        }
+    )
+    df.to_csv(d / "a.csv", index=False)
+    df.to_csv(d / "a.tsv", sep="\t", index=False)
+    df.to_parquet(d / "a.parquet")
+    df.to_json(d / "a.jsonl", orient="records", lines=True, force_ascii=False)
+    (d / "parts").mkdir()
+    for i in range(3):
+        df.iloc[i * 30 : (i + 1) * 30].to_parquet(d / "parts" / f"part-{i}.parquet")
+    (d / "t.txt").write_text("one\n\n  \ntwo é\r\nthree\n", encoding="utf-8")
+    (d / "docs" / "sub").mkdir(parents=True)
+    for name in ("b.txt", "a.txt", "sub/c.txt"):
+        (d / "docs" / name).write_text(f"document {name}\nsecond line", encoding="utf-8")
+    return df
+
+
+def test_read_with_ray_data_as_in_process(ray_cluster, tmp_path, caplog):
+    """``ray.data.read_csv/read_json/read_parquet`` and the text files read on the cluster give read_path's table,
+    rows in order; the files it rejects get read_path's errors (file and line named) or its fix-ups."""
+    from hercules.data import InputError, read_path
+    from hercules.engines.ray_engine import worker_env
+    from hercules.engines.ray_read import read_with_ray
+
+    df = _tables(tmp_path)
+    (tmp_path / "latin1.csv").write_bytes("text,n\ncaf\xe9,1\nok,2\n".encode("latin-1"))
+    (tmp_path / "bad.jsonl").write_text('{"text": "a"}\n{"text":\n{"text": "c"}\n')
+    (tmp_path / "strings.jsonl").write_text('"a"\n"b"\n')
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "x.csv").write_text("text\na\n")
+    (tmp_path / "mixed" / "y.jsonl").write_text('{"text": "b"}\n')
+    (tmp_path / "nothing").mkdir()
+    ray.init(address=ray_cluster, runtime_env=worker_env())
+    try:
+        for name in ("a.csv", "a.tsv", "a.parquet", "a.jsonl", "t.txt"):
+            pd.testing.assert_frame_equal(read_with_ray(tmp_path / name), read_path(tmp_path / name), check_dtype=False)
+        pd.testing.assert_frame_equal(read_with_ray(tmp_path / "parts").reset_index(drop=True), df, check_dtype=False)
+        docs = read_with_ray(tmp_path / "docs")
+        assert docs.index.tolist() == ["a.txt", "b.txt", "sub/c.txt"]
+        assert docs["text"].tolist() == [f"document {n}\nsecond line" for n in ("a.txt", "b.txt", "sub/c.txt")]
+        with caplog.at_level("WARNING"):
+            assert read_with_ray(tmp_path / "latin1.csv")["text"].tolist() == ["caf\ufffd", "ok"]
+        assert "not valid UTF-8" in caplog.text
+        assert read_with_ray(tmp_path / "strings.jsonl")["text"].tolist() == ["a", "b"]
+        errors = {
+            "bad.jsonl": "bad.jsonl, line 2: not valid JSON",
+            "empty.csv": "empty.csv is empty",
+            "mixed": "a folder must hold one kind",
+            "nothing": "empty folder",
+            "missing.csv": "does not exist",
+        }
+        for name, message in errors.items():
+            with pytest.raises(InputError, match=message):
+                read_with_ray(tmp_path / name)
+    finally:
+        ray.shutdown()
+
+
+def test_clustering_space_placed_on_blocks_as_in_process(ray_cluster, monkeypatch):
+    """UMAP fitted on its sample on the driver, every other item placed by a Ray task per block: the same space
+    vectors as in-process, and the level-1 k-means then runs over those space blocks."""
+    pytest.importorskip("umap")
+    from hercules.engines import ray_engine, ray_kmeans
+    from hercules.engines.ray_engine import RayEngine
+    from hercules.space import ManifoldSpace
+
+    monkeypatch.setattr(ray_engine, "BLOCK_BYTES", 1_000 * 24 * 4)  # 1,000 rows per block: 9 blocks on two nodes
+    X = _blobs(9_000, d=24, centres=12, seed=2)
+    expected = ManifoldSpace(fit_sample=2_000).fit_transform(X, 4)
+    engine = RayEngine(ray_cluster, progress=False)
+    try:
+        engine.connect()
+        assert len(engine.blocks_of(X)) == 9  # X held in blocks, as after an embedding on the cluster
+        Y = engine.fit_space(ManifoldSpace(fit_sample=2_000), X, 4)
+        assert engine.known_blocks(Y) is not None and len(engine.known_blocks(Y)) == len(engine.blocks_of(X))
+        km = engine.kmeans(Y, 40, random_state=0, max_points_per_centroid=32)
+        assert ray_kmeans.last_timings["rows"] == len(X)  # the distributed path, over the space blocks
+    finally:
+        engine.close()
+    assert np.allclose(Y, expected, atol=1e-4)
+    from hercules.clustering.kmeans import kmeans
+
+    assert adjusted_rand_score(kmeans(Y, 40, random_state=0, max_points_per_centroid=32).labels, km.labels) >= 0.99

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -21,6 +22,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from hercules.clustering.auto_k import AutoKConfig
 from hercules.common.progress import ProgressCallback
 from hercules.data.dataset import Dataset, InputError, prepare
+from hercules.data.readers import read_path
 from hercules.embeddings import Embedder
 from hercules.hierarchy.views import HierarchyViews, membership_frame
 from hercules.labeling import KeywordLabeler, Labeler
@@ -255,26 +257,27 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
             missing=self.missing,
         )
 
-    def _fit_dataset(self, X: Any, embeddings: Any) -> Dataset:
-        return self._prepare(X) if X is not None else vectors_dataset(embeddings)
+    def _fit_dataset(self, X: Any, embeddings: Any, read: Callable[..., pd.DataFrame] = read_path) -> Dataset:
+        X = read(X) if isinstance(X, (str, os.PathLike)) else X  # a file or folder: the engine's reader
+        ds = self._prepare(X) if X is not None else vectors_dataset(embeddings)
+        for note in ds.notes:
+            log.warning(note)
+        return ds
 
     # ------------------------------------------------------------------ fit
     def fit(
         self, X: Any = None, y: Any = None, *, embeddings: Any = None, on_progress: ProgressCallback | None = None
     ) -> Hercules:
-        """Build the hierarchy over ``X`` (texts, table, numbers, image paths).
+        """Build the hierarchy over ``X`` (texts, table, numbers, image paths, or a file/folder path as ``read_path`` reads).
 
         ``embeddings``: precomputed (n, d) L0 vectors used instead of the embedder (``X`` may
         then be None). ``on_progress``: called with a :class:`~hercules.common.progress.ProgressEvent`
         at each stage and level. ``y`` is ignored (sklearn convention).
         """
         policy = self._check_params()
-        ds = self._fit_dataset(X, embeddings)
-        for note in ds.notes:
-            log.warning(note)
-        policy.check_items(len(ds))
         labeler = self._labeler()
-        state = fit_state(self.get_params(), policy, ds, embeddings, labeler, self._encoder(labeler), on_progress)
+        read = partial(self._fit_dataset, X, embeddings)  # in the fit: the Ray engine reads paths on the cluster
+        state = fit_state(self.get_params(), policy, read, embeddings, labeler, self._encoder(labeler), on_progress)
         return self._set_fitted(state)
 
     def _set_fitted(self, state: FittedState) -> Hercules:

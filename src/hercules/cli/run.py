@@ -275,8 +275,8 @@ def run(data: str, output: str, **o: Any) -> None:
         model = _model(o, llm)
         from hercules.data import read_path
 
-        frame = read_path(data)
-        if frame.columns.tolist() == ["path"] and o["modality"] in ("auto", "image"):
+        frame = data if o["engine"] == "ray" else read_path(data)  # the Ray engine reads it on the cluster
+        if not isinstance(frame, str) and frame.columns.tolist() == ["path"] and o["modality"] in ("auto", "image"):
             model.set_params(text_column="path", modality="image")
         model.fit(frame, embeddings=read_vectors(o["embeddings_path"]))
         if o["dry_run"]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 from hercules.clustering.kmeans import KMeansResult, kmeans
+from hercules.data.readers import read_path
 from hercules.embeddings.base import Embedder
+from hercules.space import ClusteringSpace
 
 ENGINES = ("local", "ray")
 
@@ -17,8 +21,16 @@ class Engine(Protocol):
 
     name: str
 
+    def read(self, path: str | os.PathLike) -> pd.DataFrame:
+        """The table at ``path`` (what :func:`hercules.data.read_path` reads), read where the engine runs."""
+        ...
+
     def wrap_embedder(self, embedder: Embedder) -> Embedder:
         """The same model (same ``model_id``, same vectors), run where the engine runs."""
+        ...
+
+    def fit_space(self, space: ClusteringSpace, X: np.ndarray, random_state: int | None) -> np.ndarray:
+        """``space.fit_transform(X, random_state)``, its placement of every item run where the engine runs."""
         ...
 
     def kmeans(self, X: np.ndarray, k: int, **kwargs: Any) -> KMeansResult:
@@ -35,8 +47,14 @@ class LocalEngine:
 
     name = "local"
 
+    def read(self, path: str | os.PathLike) -> pd.DataFrame:
+        return read_path(path)
+
     def wrap_embedder(self, embedder: Embedder) -> Embedder:
         return embedder
+
+    def fit_space(self, space: ClusteringSpace, X: np.ndarray, random_state: int | None) -> np.ndarray:
+        return space.fit_transform(X, random_state)
 
     def kmeans(self, X: np.ndarray, k: int, **kwargs: Any) -> KMeansResult:
         return kmeans(X, k, **kwargs)

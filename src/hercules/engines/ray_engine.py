@@ -1,4 +1,7 @@
-"""The Ray engine: text embedding as a Ray Data pipeline, the level-1 k-means pass over its blocks.
+"""The Ray engine: reading and text embedding as Ray Data pipelines, the clustering space and the level-1
+k-means pass over the vector blocks.
+
+* Reading a path: :mod:`hercules.engines.ray_read` (``ray.data.read_csv/read_json/read_parquet``).
 
 * Embedding: the texts become a Ray Dataset (a ``row`` column keeps their order), embedded by
   ``map_batches`` on an actor pool, one actor per CPU of the cluster, each holding the embedder
@@ -8,6 +11,8 @@
   its own). Ray Data restarts a killed actor and re-runs its batches. The vector blocks stay in
   the object store for the level-1 pass; a copy is gathered on the driver, because the
   labelling evidence, the map and the saved result read the matrix (see docs/SCALING.md).
+* The UMAP clustering space: fitted on its sample on the driver, every block placed by a Ray task
+  (:mod:`hercules.engines.ray_space`); its blocks feed level 1.
 * Level 1: :mod:`hercules.engines.ray_kmeans` (the sampled fit on the driver, the assignment
   and the per-centroid sums as Ray tasks over the blocks).
 * Everything else runs in the fitting process, as with the local engine.
@@ -34,6 +39,7 @@ from tqdm.auto import tqdm
 from hercules.clustering.kmeans import KMeansResult, kmeans
 from hercules.embeddings.base import Embedder, EmbeddingError
 from hercules.embeddings.cache import EmbeddingCache
+from hercules.space import ClusteringSpace
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +154,14 @@ class RayEngine:
     def n_workers(self) -> int:
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
-    # ------------------------------------------------------------------ embedding
+    # ------------------------------------------------------------------ reading, embedding
+    def read(self, path: str | os.PathLike) -> pd.DataFrame:
+        """``path`` read as a Ray Data pipeline (:mod:`hercules.engines.ray_read`)."""
+        from hercules.engines.ray_read import read_with_ray
+
+        self.connect()
+        return read_with_ray(path)
+
     def wrap_embedder(self, embedder: Embedder) -> Embedder:
         return embedder if isinstance(embedder, RayEmbedder) else RayEmbedder(embedder, self)
 
@@ -191,12 +204,29 @@ class RayEngine:
             raise EmbeddingError(f"ray: {seen} vectors came back for {n} inputs")
         return vectors
 
-    # ------------------------------------------------------------------ level 1
+    # ------------------------------------------------------------------ clustering space, level 1
+    def known_blocks(self, X: np.ndarray) -> list[Any] | None:
+        """The object-store blocks ``X`` was gathered from (embedded or placed on the cluster), if any."""
+        known = self._blocks.get(id(X))
+        return known[1] if known is not None and known[0] is X else None
+
+    def fit_space(self, space: ClusteringSpace, X: np.ndarray, random_state: int | None) -> np.ndarray:
+        """A UMAP space of vectors held in blocks: fitted on its sample here, every block placed by a Ray task
+        (:mod:`hercules.engines.ray_space`); vectors only on the driver (given, not embedded here) stay in-process."""
+        blocks = self.known_blocks(X)
+        if blocks is None or not hasattr(space, "fit_reference"):
+            return space.fit_transform(X, random_state)
+        from hercules.engines.ray_space import place_on_blocks
+
+        Y, refs = place_on_blocks(space, X, blocks, random_state, self.progress)
+        self._blocks[id(Y)] = (Y, refs)
+        return Y
+
     def blocks_of(self, X: np.ndarray) -> list[Any]:
         """The object-store blocks of ``X``: those it was gathered from, else ``X`` put in ~64 MB blocks."""
-        known = self._blocks.get(id(X))
-        if known is not None and known[0] is X:
-            return known[1]
+        known = self.known_blocks(X)
+        if known is not None:
+            return known
         self.connect()
         rows = max(1, BLOCK_BYTES // max(1, 4 * X.shape[1]))
         refs = [

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from hercules.common.groups import group_means
 from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset
-from hercules.engines import get_engine
+from hercules.engines import Engine, LocalEngine, get_engine
 from hercules.hierarchy.tree import Hierarchy
 from hercules.labeling.base import Labeler
 from hercules.layout import Layout, fit_layout
@@ -54,32 +56,41 @@ def fit_projection(
 
 
 def fit_space(
-    vectors: np.ndarray, method: str, random_state: int | None, on_progress: ProgressCallback | None = None
+    vectors: np.ndarray,
+    method: str,
+    random_state: int | None,
+    on_progress: ProgressCallback | None = None,
+    engine: Engine | None = None,
 ) -> tuple[ClusteringSpace, np.ndarray | None, float]:
-    """(fitted clustering space, the items in it or None for the identity, seconds)."""
+    """(fitted clustering space, the items in it or None for the identity, seconds); ``engine``: where the items
+    are placed in the space (:meth:`hercules.engines.Engine.fit_space`)."""
     t0 = time.perf_counter()
     space = make_space(method, len(vectors))
     if space.is_identity:
         return space, None, 0.0
     emit(on_progress, ProgressEvent("space", message=f"clustering space ({space.method}) of {len(vectors):,} items"))
-    space_vectors = space.fit_transform(vectors, random_state)
+    space_vectors = (engine or LocalEngine()).fit_space(space, vectors, random_state)
     return space, space_vectors, time.perf_counter() - t0
 
 
 def fit_state(
     params: dict[str, Any],
     policy: LevelPolicy,
-    ds: Dataset,
+    ds: Dataset | Callable[[Callable[..., pd.DataFrame]], Dataset],
     embeddings: Any,
     labeler: Labeler,
     encoder: L0Encoder,
     on_progress: ProgressCallback | None = None,
 ) -> FittedState:
-    """Everything ``Hercules.fit`` learns; ``params`` is the estimator's ``get_params()``."""
+    """Everything ``Hercules.fit`` learns; ``params`` is the estimator's ``get_params()``. ``ds``: the dataset,
+    or a function that builds it given the engine's reader of paths (a Ray Data pipeline with the Ray engine)."""
     t_start = time.perf_counter()
     random_state = params.get("random_state")
     engine = get_engine(params.get("engine", "local"), params.get("ray_address"), progress=params.get("progress", True))
     try:
+        ds = ds(engine.read) if callable(ds) else ds  # reading and validating: before the first stage
+        t_read = time.perf_counter() - t_start
+        policy.check_items(len(ds))
         emit(on_progress, ProgressEvent("embed", message=f"encoding {len(ds):,} items"))
         t0 = time.perf_counter()
         encoder.wrap_text = engine.wrap_embedder
@@ -91,7 +102,7 @@ def fit_state(
             t0 = time.perf_counter()
             vectors = apply_guidance(guide, encoder, vectors, policy)
             t_guide = time.perf_counter() - t0
-        space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress)
+        space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress, engine)
         builder = LevelBuilder(
             BuildConfig.from_params(params, policy),
             labeler,
@@ -108,7 +119,7 @@ def fit_state(
     t0 = time.perf_counter()
     map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))
     projection, coords = fit_projection(vectors, built.hierarchy, map_config, random_state)
-    timings = {"embed": t_embed, "space": t_space, **built.timings, "project": time.perf_counter() - t0}
+    timings = {"read": t_read, "embed": t_embed, "space": t_space, **built.timings, "project": time.perf_counter() - t0}
     if guide is not None:
         timings["guide"] = t_guide
         encoder.guidance_ = guide.finish()

@@ -67,6 +67,17 @@ class ManifoldSpace(ClusteringSpace):
     def fit_transform(self, X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
         """UMAP of (a sample of) ``X`` on its exact neighbour graph; the other rows placed by :meth:`transform`."""
         X = np.asarray(X)
+        fit_idx, Yf = self.fit_reference(X, random_state)
+        Y = np.empty((len(X), self.n_components), dtype=np.float32)
+        Y[fit_idx] = Yf
+        rest = np.setdiff1d(np.arange(len(X)), fit_idx, assume_unique=True)
+        for s in range(0, len(rest), _CHUNK):  # no copy of the whole remainder at once
+            Y[rest[s : s + _CHUNK]] = self.transform(X[rest[s : s + _CHUNK]])
+        return Y
+
+    def fit_reference(self, X: np.ndarray, random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The fit itself: (sorted sample rows, their UMAP coordinates); every other row goes through :meth:`transform`
+        (in :meth:`fit_transform`, or per block on a Ray cluster: :mod:`hercules.engines.ray_space`)."""
         n, d = X.shape
         rng = np.random.default_rng(random_state)
         sample = self.fit_sample
@@ -83,12 +94,7 @@ class ManifoldSpace(ClusteringSpace):
         if len(ref) > MAX_REFERENCE:
             ref = np.sort(rng.choice(len(fit_idx), MAX_REFERENCE, replace=False))
         self.layout_ = NeighborLayout(pca, pca.transform(Xf[ref]), Yf[ref])
-        Y = np.empty((n, self.n_components), dtype=np.float32)
-        Y[fit_idx] = Yf
-        rest = np.setdiff1d(np.arange(n), fit_idx, assume_unique=True)
-        for s in range(0, len(rest), _CHUNK):  # no copy of the whole remainder at once
-            Y[rest[s : s + _CHUNK]] = self.layout_.transform(X[rest[s : s + _CHUNK]])
-        return Y
+        return fit_idx, Yf
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         if self.layout_ is None:
