@@ -1,5 +1,5 @@
 """Quality per level against ground truth: hercules (with and without its clustering space) vs flat k-means,
-Ward and BERTopic, on the same MiniLM vectors (``benchmarks/vectors.py`` computes and caches them).
+Ward, BERTopic and EVoC, on the same MiniLM vectors (``benchmarks/vectors.py`` computes and caches them).
 
 Every method clusters into k = the number of true classes at each level with truth; hercules is scored at its
 level with that k (levels [4k, k] or HWU64's [256, 64, 18]). BERTopic 0.17 with its default UMAP (5-d, 15
@@ -35,11 +35,13 @@ LEVELS = {
     "banking77_train": ([308, 77], {"intent": 2}),
     "hwu64": ([256, 64, 18], {"intent": 2, "scenario": 3}),
     "digits": ([40, 10], {"digit": 2}),
+    "fmnist_effnet": ([40, 10], {"class": 2}),
+    "fmnist_pixels": ([40, 10], {"class": 2}),
 }
 
 
 def _texts(name: str, n: int) -> list[str]:
-    if name == "digits":
+    if name == "digits" or name.startswith("fmnist"):
         return [f"item {i}" for i in range(n)]  # BERTopic needs documents; the clustering only sees the vectors
     from vectors import _texts as texts
 
@@ -74,7 +76,10 @@ def bertopic_fn(kind: str, ks: dict[str, int]):
             out[t] = np.asarray(topics)
             if kind == "default":
                 t0 = time.perf_counter()
-                _REDUCED[seed] = np.asarray(model.reduce_outliers(docs, topics, strategy="embeddings", embeddings=X))
+                try:
+                    _REDUCED[seed] = np.asarray(model.reduce_outliers(docs, topics, strategy="embeddings", embeddings=X))
+                except ValueError:  # "No outliers to reduce."
+                    _REDUCED[seed] = np.asarray(topics)
                 _REDUCE_S[seed] = time.perf_counter() - t0
         return out if kind == "kmeans" else {t: out["all"] for t in ks}
 
@@ -88,6 +93,18 @@ def flat_fn(ks: dict[str, int], ward: bool = False):
         if ward:
             return {t: AgglomerativeClustering(k).fit_predict(X) for t, k in ks.items()}
         return {t: KMeans(k, random_state=seed, n_init="auto").fit_predict(X) for t, k in ks.items()}
+
+    return run
+
+
+def evoc_fn(ks: dict[str, int]):
+    """EVoC 0.3 (Toponymy's clusterer) asked for about k clusters (``approx_n_clusters``); noise (-1) scored as
+    one more cluster, as BERTopic's outliers are."""
+
+    def run(X, docs, seed):
+        from evoc import EVoC
+
+        return {t: np.asarray(EVoC(approx_n_clusters=k, random_state=seed).fit_predict(X)) for t, k in ks.items()}
 
     return run
 
@@ -120,6 +137,7 @@ def bench_set(name: str, seeds: int, methods: list[str]) -> dict:
         "BERTopic default (UMAP + HDBSCAN)": bertopic_fn("default", ks),
         "BERTopic, outliers reduced": bertopic_fn("reduced", ks),
         "BERTopic UMAP + k-means(k)": bertopic_fn("kmeans", ks),
+        "EVoC (approx_n_clusters=k)": evoc_fn(ks),
     }
     rows, default_times = [], []
     for method, fn in table.items():
@@ -184,7 +202,7 @@ def markdown(results: dict, autok: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", default="banking77_test,hwu64,digits,banking77_train")
+    ap.add_argument("--sets", default="banking77_test,hwu64,digits,fmnist_effnet,fmnist_pixels,banking77_train")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--methods", default="", help="comma-separated substrings of method names (default: all)")
     ap.add_argument("--auto-k-seeds", type=int, default=3)

@@ -25,7 +25,9 @@ from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset, InputError
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
+from hercules.pipeline.coarse import coarse_ward, uses_coarse_ward
 from hercules.pipeline.policy import LevelPolicy
+from hercules.space.manifold import unit_rows
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,7 @@ class LevelBuilder:
         self.timings = {"cluster": 0.0, "label": 0.0}
         self.in_space = False
         self.space_items: np.ndarray | None = None
+        self.items0: np.ndarray | None = None  # level-0 vectors, for the coarse levels (pipeline.coarse)
         self.llm_stats: list[dict[str, Any]] = []
 
     def build(
@@ -144,6 +147,7 @@ class LevelBuilder:
         hierarchy = Hierarchy(n_items=len(vectors))
         self.in_space = space_vectors is not None and space_vectors is not vectors
         self.space_items = space_vectors
+        self.items0 = vectors
         nodes = _Nodes(vectors if space_vectors is None else space_vectors, np.ones(len(vectors), dtype=np.int64))
         bar = tqdm(total=cfg.policy.planned, desc="levels", unit="level", disable=not cfg.progress)
         limits = threadpool_limits(limits=cfg.n_threads, user_api="blas") if cfg.n_threads else nullcontext()
@@ -184,6 +188,10 @@ class LevelBuilder:
     def _cluster(self, t: int, k: int, nodes: _Nodes, rng: np.random.Generator) -> KMeansResult:
         cfg = self.config
         weights = nodes.sizes.astype(np.float64) if (cfg.weighted and t > 1) else None
+        if self.in_space and cfg.representation == "direct" and uses_coarse_ward(t, len(nodes.sizes)):
+            assert self.items0 is not None and nodes.item_labels is not None
+            unit = unit_rows(self.items0)
+            return coarse_ward(self.items0, nodes.item_labels, nodes.vectors, nodes.sizes, k, unit)
         try:
             km = (self.level1_kmeans if t == 1 else kmeans)(
                 nodes.vectors,

@@ -40,7 +40,7 @@ from hercules.pipeline.encoder import vectors_dataset
 from hercules.pipeline.state import FittedState
 from hercules.pipeline.update_data import concat_datasets, merge_ids
 from hercules.pipeline.update_grow import GroupRule, Thresholds, outlier_groups, split_grown, thresholds
-from hercules.pipeline.update_levels import Growth, grow_levels
+from hercules.pipeline.update_levels import Growth, grow_levels, grow_space_centroids
 from hercules.pipeline.update_report import build_report
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def update_state(
     t_assign = time.perf_counter() - t0 - t_layout
     growth = Growth(dataset=dataset, vectors=E_all, coords=coords, labeler=labeler, opts=opts, cfg=cfg, rng=rng)
     levels = grow_levels(state.hierarchy, first, growth)
-    levels[0].space_centroids = first.space_centroids
+    grow_space_centroids(state.hierarchy, levels, first)
     t_label = time.perf_counter() - t0 - t_assign - t_layout
     hierarchy = Hierarchy(n_items=len(dataset), levels=levels)
     notes = ([id_note] if id_note else []) + first.notes

@@ -60,6 +60,28 @@ def grow_levels(h: Hierarchy, first: LevelOne, g: Growth) -> list[Level]:
     return levels
 
 
+def grow_space_centroids(h: Hierarchy, levels: list[Level], first: LevelOne) -> None:
+    """Space centroids of every updated level (levels fitted in a clustering space keep them): level 1's from
+    ``first``; above, the size-weighted mean of the children's (what k-means of the nodes left at fit time, as
+    every node is the mean of its items in the space); untouched clusters keep theirs bit for bit."""
+    levels[0].space_centroids = first.space_centroids
+    for t in range(2, len(levels) + 1):
+        old, below, level = h.level(t), levels[t - 2], levels[t - 1]
+        if old.space_centroids is None or below.space_centroids is None:
+            return
+        C = np.zeros((level.k, old.space_centroids.shape[1]), dtype=np.float32)
+        C[: old.k] = old.space_centroids
+        before = np.zeros(level.k, dtype=np.int64)
+        before[: old.k] = old.sizes
+        touched = np.flatnonzero((np.arange(level.k) >= old.k) | (level.sizes != before))
+        if len(touched):
+            w = below.sizes.astype(np.float64)
+            sums = group_sums(np.asarray(below.space_centroids, dtype=np.float64), level.parent, level.k, w)
+            totals = np.bincount(level.parent, weights=w, minlength=level.k)
+            C[touched] = (sums[touched] / np.maximum(totals[touched], 1e-12)[:, None]).astype(np.float32)
+        level.space_centroids = C
+
+
 def node_vectors(level: Level, representation: str) -> np.ndarray:
     """What the level above clustered: centroids (direct) or embedded descriptions (description mode)."""
     if representation == "description" and level.description_embeddings is not None:
