@@ -171,8 +171,6 @@ def test_hwu64_sample_quality_in_the_space():
     assert scores["scenario"][0] >= FLOOR["scenario"][0] and scores["scenario"][1] >= FLOOR["scenario"][1]
 
 
-#: (ARI, NMI) floors: measured 0.552 / 0.812 (intents) and 0.529 / 0.729 (scenarios; level 3 by Ward of the level-2
-#: nodes' level-0 means, pipeline/coarse.py) with random_state=0 on the 2-core development VM (random_state 1, 2:
-#: 0.562 / 0.814, 0.576 / 0.753 and 0.555 / 0.814, 0.508 / 0.730), minus 0.05 ARI and 0.03 NMI for BLAS and
-#: platform noise.
+#: (ARI, NMI) floors: measured 0.557 / 0.813 (intents) and 0.531 / 0.731 (scenarios, every level in the space) with
+#: random_state=0 on the 2-core development VM, minus about 0.05 ARI and 0.03 NMI for BLAS and platform noise.
 FLOOR = {"intent": (0.50, 0.78), "scenario": (0.48, 0.70)}
