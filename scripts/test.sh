@@ -17,4 +17,5 @@ fi
 # 2 cores the first time; cached in ~/.cache/hercules/bin).
 bash scripts/build_llama_server.sh >/dev/null
 .venv/bin/ruff check src tests benchmarks
-.venv/bin/python -m pytest -q "$@"
+# Through a thin wrapper: a crash of pytest itself after the session is reported in one line (see the script).
+.venv/bin/python scripts/run_tests.py -q "$@"
