@@ -34,6 +34,9 @@ STAT_KEYS = (
     "prompt_tokens",
     "completion_tokens",
     "failed_clusters",
+    "failed_calls",
+    "truncated",
+    "retries",
     "wall_s",
     "identification_before",
     "identification_after",
@@ -78,6 +81,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     }
     if not a.cache:
         opts["cache"] = False
+    if a.log_path:
+        opts["log_path"] = a.log_path
     llm = None if a.llm == "none" else a.llm
     wire_title_check()
     t0 = time.perf_counter()
@@ -135,9 +140,15 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--candidates", type=int, default=1)
     ap.add_argument("--no-verify", action="store_true")
-    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per LLM call (2 busy cores are slow)")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds per LLM call (answers are capped, so a call that takes longer is stuck)",
+    )
     ap.add_argument("--cache", action="store_true", help="use the LLM response cache (default: off, for honest timings)")
     ap.add_argument("--limit", type=int, default=0, help="sample this many items (0: all)")
+    ap.add_argument("--log-path", default="", help="JSONL file receiving every prompt and answer")
     ap.add_argument("--tag", default="")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -19,11 +19,15 @@ class FaultServer:
     "404" (unknown model), "400" (bad request), "slow" (sleeps ``slow_s``), "truncated", "prose",
     "partial" (drops the last id), "fenced" (valid JSON in a ```json fence with chatter), "overflow" (400 context).
     ``default`` applies after the script runs out ("ok" or any fault, to fail persistently).
+    A prompt naming one of ``runaway_ids`` rambles: it decodes (``token_s`` seconds per token) until the
+    request's ``max_tokens`` and is cut there (``finish_reason: "length"``), like a small model that repeats itself.
     Good answers title cluster ``X`` as ``f"{title_prefix} {X}"``.
     """
 
-    def __init__(self, script=(), default="ok", slow_s=2.0, delay_s=0.0, title_prefix="Title"):
+    def __init__(self, script=(), default="ok", slow_s=2.0, delay_s=0.0, title_prefix="Title", runaway_ids=(), token_s=0.0):
         self.script = deque(script)
+        self.runaway_ids = set(runaway_ids)
+        self.token_s = token_s
         self.default = default
         self.title_prefix = title_prefix
         self.slow_s = slow_s
@@ -99,6 +103,11 @@ class FaultServer:
             return self._send(h, 400, {"error": {"message": "This model's maximum context length is 2048 tokens"}})
         if fault == "slow":
             time.sleep(self.slow_s)
+        if self.runaway_ids & set(ids):
+            n = int(body.get("max_tokens") or 1024)
+            time.sleep(n * self.token_s)
+            content = json.dumps({ids[0]: {"title": "Very " * n}})[:-3]  # cut inside the string, like a real cut
+            return self._send(h, 200, self._completion(body, content, "length", len(prompt) // 4, n))
         labels = {i: {"title": f"{self.title_prefix} {i}", "description": f"What cluster {i} holds."} for i in ids}
         if fault == "partial" and len(ids) > 1:
             labels.pop(ids[-1])
@@ -113,18 +122,18 @@ class FaultServer:
             content = "I am sorry, I cannot produce JSON today."
         elif fault == "fenced":
             content = "Sure! Here you go:\n```json\n" + content + "\n```\nHope this helps."
-        self._send(
-            h,
-            200,
-            {
-                "id": "x",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(content) // 4, "total_tokens": 0},
-            },
-        )
+        self._send(h, 200, self._completion(body, content, "stop", len(prompt) // 4, len(content) // 4))
+
+    @staticmethod
+    def _completion(body, content, finish_reason, prompt_tokens, completion_tokens):
+        return {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": 0},
+        }
 
     @staticmethod
     def _send(h, status, payload, headers=None):

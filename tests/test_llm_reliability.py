@@ -5,7 +5,9 @@ tests need neither an embedder nor the estimator."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 from hercules.data import prepare
 from hercules.labeling.base import LevelContext, LevelLabels
 from hercules.labeling.llm import LLMLabeler, LLMLabelerOptions
+from hercules.labeling.llm.prompt import answer_tokens
 from hercules.llm import LLMOptions, OpenAICompatibleProvider, PermanentLLMError, ResponseCache
 from tests.conftest import TOPICS, make_corpus
 from tests.fault_server import FaultServer
@@ -217,3 +220,66 @@ def test_prompt_log_records_every_call(tmp_path):
     records = [json.loads(line) for line in log_path.read_text().splitlines()]
     assert [r["error"] is None for r in records] == [False, True]
     assert records[1]["valid"] == 4 and sorted(records[1]["ids"]) == ["L1-0", "L1-1", "L1-2", "L1-3"]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_a_rambling_answer_is_cut_at_what_its_clusters_need_and_not_asked_again(batch_size):
+    """Issue 11: a small model that repeats itself ran a call to the provider's 1024 tokens, and the
+    runner asked the same prompt again (rambling the same way): minutes per cluster on a CPU. Each
+    call is capped at what its clusters need, a cut answer is not asked again, and only the rambling
+    cluster keeps its keyword title, counted."""
+    ctx = level_ctx(6)
+    with FaultServer(runaway_ids={"L1-2"}, token_s=0.002) as srv:
+        t0 = time.perf_counter()
+        out = labeler(provider(srv), batch_size=batch_size, verify=False, disambiguate=False).label_level(ctx)
+        elapsed = time.perf_counter() - t0
+        reqs = list(srv.requests)
+    assert answer_tokens(batch_size) < LLMOptions().max_tokens
+    assert max(r["max_tokens"] for r in reqs) == answer_tokens(batch_size)
+    alone = [r for r in reqs if re.findall(r"### Cluster (\S+)", r["messages"][-1]["content"]) == ["L1-2"]]
+    assert len(alone) == 1 and alone[0]["max_tokens"] == answer_tokens(1)  # asked alone once, never again
+    assert [lb.source for lb in out.labels] == ["llm", "llm", "keywords", "llm", "llm", "llm"]
+    assert out.stats["failed_clusters"] == 1 and out.stats["truncated"] >= 1
+    assert elapsed < 1024 * 0.002 * 2, elapsed  # a cut answer costs its cap, not the provider's 1024 tokens
+
+
+def test_every_call_of_a_level_is_capped_and_cached_under_its_cap(tmp_path):
+    from hercules.llm.fake import FakeLLM
+
+    ctx = level_ctx(8)
+    fake = FakeLLM()
+    cache = ResponseCache(tmp_path / "llm.sqlite")
+    out = labeler(fake, batch_size=4, cache=cache, verify=False).label_level(ctx)
+    assert fake.max_tokens_seen and set(fake.max_tokens_seen) == {answer_tokens(4)}
+    assert all(lb.source == "llm" for lb in out.labels)
+    again = FakeLLM()
+    labeler(again, batch_size=4, cache=cache, verify=False).label_level(ctx)
+    assert again.calls == 0  # the cap is part of the key, the same cap hits the cache
+
+
+def test_duplicate_groups_are_asked_again_concurrently_not_one_after_another():
+    """Issue 11: at a 300-cluster level a small model leaves dozens of duplicate pairs; asked one
+    pair at a time they kept one server slot busy for minutes while the others idled."""
+    import asyncio
+
+    from hercules.llm.fake import FakeLLM
+
+    class Pairs(FakeLLM):
+        in_flight = most = 0
+
+        async def acomplete(self, messages, *, schema=None):
+            Pairs.in_flight += 1
+            Pairs.most = max(Pairs.most, Pairs.in_flight) if "were all titled" in messages[-1]["content"] else Pairs.most
+            await asyncio.sleep(0.05)
+            Pairs.in_flight -= 1
+            r = await super().acomplete(messages, schema=schema)
+            if "were all titled" not in messages[-1]["content"]:  # clusters 2i and 2i+1 share a title
+                r.text = json.dumps(
+                    {k: {"title": f"Pair {int(k.split('-')[1]) // 2}", "description": "d"} for k in json.loads(r.text)}
+                )
+            return r
+
+    ctx = level_ctx(12)
+    out = labeler(Pairs(), batch_size=1, verify=False, concurrency=4).label_level(ctx)
+    assert Pairs.most >= 3, Pairs.most  # the 6 pairs were in flight together, up to the concurrency
+    assert not any(lb.title.startswith("Pair ") for lb in out.labels)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +84,21 @@ class LLMProvider(ABC):
 
     @abstractmethod
     async def acomplete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None) -> LLMResponse:
-        """One chat completion; ``schema`` asks for JSON matching it where supported."""
+        """One chat completion; ``schema`` asks for JSON matching it where supported. A provider may also
+        take ``max_tokens: int | None = None`` (a lower cap for this call; see :meth:`acomplete_capped`)."""
+
+    async def acomplete_capped(
+        self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None, max_tokens: int | None = None
+    ) -> LLMResponse:
+        """:meth:`acomplete` with the answer cut at ``max_tokens`` (below ``options.max_tokens``) where
+        the provider's ``acomplete`` takes a ``max_tokens`` keyword (the built-in ones do); else uncapped."""
+        if max_tokens is not None and _takes_max_tokens(type(self)):
+            return await self.acomplete(messages, schema=schema, max_tokens=max_tokens)  # type: ignore[call-arg]
+        return await self.acomplete(messages, schema=schema)
+
+    def answer_cap(self, max_tokens: int | None) -> int:
+        """The completion tokens one call may generate: ``max_tokens``, never above ``options.max_tokens``."""
+        return self.options.max_tokens if max_tokens is None else max(1, min(max_tokens, self.options.max_tokens))
 
     def use_json_schema(self) -> bool:
         """Whether callers should send a schema: the backend can, and the options (or its default) want it."""
@@ -118,3 +134,9 @@ class LLMProvider(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_id!r})"
+
+
+@functools.cache
+def _takes_max_tokens(cls: type) -> bool:
+    """Whether ``cls.acomplete`` accepts a ``max_tokens`` keyword (providers written before the cap did not)."""
+    return "max_tokens" in inspect.signature(cls.acomplete).parameters

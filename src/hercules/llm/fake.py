@@ -48,9 +48,11 @@ class FakeLLM(LLMProvider):
         super().__init__(**kw)
         self.model_id = "fake:keywords"
         self.calls = 0
+        self.max_tokens_seen: list[int] = []  # the answer cap of each call
 
-    async def acomplete(self, messages, *, schema=None) -> LLMResponse:
+    async def acomplete(self, messages, *, schema=None, max_tokens=None) -> LLMResponse:
         self.calls += 1
+        self.max_tokens_seen.append(self.answer_cap(max_tokens))
         prompt = messages[-1]["content"]
         out = {}
         for cid, body in _BLOCK.findall(prompt):

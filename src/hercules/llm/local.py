@@ -144,12 +144,12 @@ class LlamaCppProvider(LLMProvider):
     def count_tokens(self, text: str) -> int:
         return len(self._load().tokenize(text.encode("utf-8", errors="replace"), add_bos=False))
 
-    def _call(self, messages: list[dict[str, str]], schema: dict[str, Any] | None) -> LLMResponse:
+    def _call(self, messages: list[dict[str, str]], schema: dict[str, Any] | None, max_tokens: int | None) -> LLMResponse:
         llm = self._load()
         kwargs: dict[str, Any] = {
             "messages": messages,
             "temperature": self.options.temperature,
-            "max_tokens": self.options.max_tokens,
+            "max_tokens": self.answer_cap(max_tokens),
         }
         if schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
@@ -169,5 +169,7 @@ class LlamaCppProvider(LLMProvider):
             choice.get("finish_reason"),
         )
 
-    async def acomplete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None) -> LLMResponse:
-        return await asyncio.to_thread(self._call, messages, schema)
+    async def acomplete(
+        self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None, max_tokens: int | None = None
+    ) -> LLMResponse:
+        return await asyncio.to_thread(self._call, messages, schema, max_tokens)

@@ -149,6 +149,7 @@ class LocalServerProvider(LLMProvider):
             str(binary), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port),
             "-c", str(self.n_ctx * self.parallel), "--parallel", str(self.parallel),
             "-t", str(self.n_threads), "--seed", str(self.options.seed or 0),
+            "-n", str(self.options.max_tokens),  # the server's own cap: no request decodes past it
         ]  # fmt: skip
 
     def start(self) -> str:
@@ -174,8 +175,10 @@ class LocalServerProvider(LLMProvider):
             )
         return self._client
 
-    async def acomplete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None) -> LLMResponse:
-        return await self._inner().acomplete(messages, schema=schema)
+    async def acomplete(
+        self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None, max_tokens: int | None = None
+    ) -> LLMResponse:
+        return await self._inner().acomplete(messages, schema=schema, max_tokens=max_tokens)
 
     @property
     def cache_id(self) -> str:

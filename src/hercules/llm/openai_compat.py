@@ -136,14 +136,16 @@ class OpenAICompatibleProvider(LLMProvider):
             return {"type": "json_object", "schema": schema}
         return {"type": "json_schema", "json_schema": {"name": "cluster_labels", "schema": schema}}
 
-    async def acomplete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None) -> LLMResponse:
+    async def acomplete(
+        self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None, max_tokens: int | None = None
+    ) -> LLMResponse:
         import openai
 
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "temperature": self.options.temperature,
-            "max_tokens": self.options.max_tokens,
+            "max_tokens": self.answer_cap(max_tokens),
         }
         if self.options.seed is not None:
             kwargs["seed"] = self.options.seed

@@ -9,7 +9,11 @@ they fail the same way:
   the retries are spent :class:`GaveUpError` is raised (the server is sick: the caller must not
   split the batch, which would only multiply the calls);
 * after ``breaker_failures`` failed calls in a row the breaker opens: no more calls for this
-  runner (one level, one captioning pass), a WARNING says so, and every caller gets GaveUpError.
+  runner (one level, one captioning pass), a WARNING says so, and every caller gets GaveUpError;
+* a call may cap its answer (``max_tokens``: what its ids need, not the provider's 1024), so a
+  small model that rambles (repeats, pads with whitespace) stops early; an answer cut at the cap
+  that does not parse is not asked again (the same prompt runs away the same way): the caller
+  keeps its fallback and the cut is counted (``CallStats.truncated``).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class CallStats:
     completion_tokens: int = 0
     retries: int = 0
     failed_calls: int = 0
+    truncated: int = 0
     breaker_open: bool = False
 
 
@@ -117,15 +122,18 @@ class LLMRunner:
         key_messages: list[dict[str, Any]] | None = None,
         ids: Sequence[str] = (),
         retry_empty: bool = True,
+        max_tokens: int | None = None,
     ) -> T:
         """``parse(answer)`` of the first usable answer (cached or fresh).
 
         An answer that parses to nothing falsy is retried only if ``retry_empty`` (a batch
-        of several ids is better split by the caller); if it stays empty it is returned as is.
+        of several ids is better split by the caller) and it was not cut at ``max_tokens``;
+        if it stays empty it is returned as is.
         ``key_messages`` replaces the messages in the cache key (e.g. a file hash for an image).
         """
+        cap = self.llm.answer_cap(max_tokens)
         # Options that change the answer are part of the key; the timeout is not.
-        options = self.llm.options.model_dump(exclude={"timeout"})
+        options = {**self.llm.options.model_dump(exclude={"timeout"}), "max_tokens": cap}
         key = request_key(self.llm.cache_id, key_messages or messages, schema, options)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             parsed = parse(hit.text)
@@ -133,10 +141,11 @@ class LLMRunner:
                 self.stats.cache_hits += 1
                 return parsed
         async with self._sem:
-            return await self._attempts(messages, parse, schema, key, list(ids), retry_empty)
+            return await self._attempts(cap, messages, parse, schema, key, list(ids), retry_empty)
 
     async def _attempts(
         self,
+        cap: int,
         messages: Messages,
         parse: Callable[[str], T],
         schema: dict[str, Any] | None,
@@ -154,7 +163,8 @@ class LLMRunner:
                 await self.limiter.acquire(sum(self.llm.count_tokens(t) for t in _texts(messages)))
             t0 = time.perf_counter()
             try:
-                r = await asyncio.wait_for(self.llm.acomplete(messages, schema=schema), timeout=self.llm.options.timeout)
+                call = self.llm.acomplete_capped(messages, schema=schema, max_tokens=cap)
+                r = await asyncio.wait_for(call, timeout=self.llm.options.timeout)
             except (LLMError, asyncio.TimeoutError) as e:
                 self.stats.calls += 1
                 error = f"no answer within {self.llm.options.timeout:g} s" if isinstance(e, asyncio.TimeoutError) else str(e)
@@ -172,6 +182,15 @@ class LLMRunner:
                 if parsed:
                     if self.cache is not None:
                         self.cache.put(key, self.llm.model_id, r)
+                    return parsed
+                if r.finish_reason == "length":
+                    self.stats.truncated += 1
+                    log.info(
+                        "%s: answer for %s cut at %d tokens and unusable; not asked again",
+                        self.what,
+                        ", ".join(ids) or "a call",
+                        cap,
+                    )
                     return parsed
                 if not retry_empty:
                     return parsed

@@ -4,6 +4,7 @@ name what its children share). A second answer replaces the first only where it 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
@@ -11,6 +12,9 @@ import numpy as np
 
 from hercules.hierarchy import ClusterLabel
 from hercules.labeling.base import LevelContext
+from hercules.llm.runner import gather_all
+
+log = logging.getLogger(__name__)
 
 DUPLICATE_NOTE = (
     'These {n} clusters were all titled "{title}". Give each a different title that names what distinguishes it from the others.'
@@ -52,12 +56,22 @@ def parents_copying_a_child(ctx: LevelContext, labels: list[ClusterLabel]) -> li
 
 async def disambiguate(ctx: LevelContext, labels: list[ClusterLabel], ask: AskAgain) -> int:
     """Ask again for duplicates, then (after those renames) for parents copying a child; ``labels``
-    is updated in place. Returns how many clusters got a new label."""
+    is updated in place. Returns how many clusters got a new label. The groups are asked
+    concurrently: one after the other, a small model's many duplicate groups at a 300-cluster
+    level kept one server slot busy for minutes while the others idled (issue 11)."""
     changed = 0
-    for dup in duplicate_groups(labels):
-        changed += _apply(labels, dup, await ask(dup, DUPLICATE_NOTE.format(n=len(dup), title=labels[dup[0]].title)))
+    groups = duplicate_groups(labels)
+    if groups:
+        log.info("level %d: asking again for %d groups of clusters with the same title", ctx.level, len(groups))
+
+        async def one(dup: list[int]) -> tuple[list[int], dict[int, ClusterLabel]]:
+            return dup, await ask(dup, DUPLICATE_NOTE.format(n=len(dup), title=labels[dup[0]].title))
+
+        for dup, got in await gather_all(one, groups):
+            changed += _apply(labels, dup, got)
     copied = parents_copying_a_child(ctx, labels)
     if copied:
+        log.info("level %d: asking again for %d parents that copied a subcluster's title", ctx.level, len(copied))
         changed += _apply(labels, copied, await ask(copied, COPIED_NOTE))
     return changed
 

@@ -25,6 +25,7 @@ from hercules.labeling.llm.evidence import Detail, Evidence, principal_order
 from hercules.labeling.llm.options import LLMLabelerOptions
 from hercules.labeling.llm.prompt import (
     PER_ANSWER_TOKENS,
+    answer_tokens,
     cluster_messages,
     item_messages,
     label_schema,
@@ -36,7 +37,7 @@ from hercules.labeling.llm.verify import choose_candidates, title_space, verify_
 from hercules.llm.base import ContextOverflowError, LLMProvider, TransientLLMError
 from hercules.llm.cache import PromptLog
 from hercules.llm.ratelimit import RateLimiter
-from hercules.llm.runner import CallStats, LLMRunner, first_then_rest
+from hercules.llm.runner import CallStats, LLMRunner, first_then_rest, gather_all
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,14 @@ class LLMLabeler:
                 ids = [f"I{i}" for i in idx]
                 msgs = item_messages(dataset.modality, ids, [snippet(texts[i], chars) for i in idx], topic_seed)
                 schema = label_schema(ids) if schema_ok else None
-                got = await runner.call(msgs, lambda t: parse_labels(t, ids), schema=schema, ids=ids, retry_empty=len(ids) == 1)
+                got = await runner.call(
+                    msgs,
+                    lambda t: parse_labels(t, ids),
+                    schema=schema,
+                    ids=ids,
+                    retry_empty=len(ids) == 1,
+                    max_tokens=answer_tokens(len(ids)),
+                )
                 return {i: got[c] for i, c in zip(idx, ids) if c in got}
 
             try:
@@ -216,7 +224,14 @@ class _LevelCalls:
         n = self.options.candidates if note is None else 1
         msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n)
         schema = label_schema(ids, n) if self.use_schema else None
-        got = await self.runner.call(msgs, lambda t: parse_candidates(t, ids), schema=schema, ids=ids, retry_empty=len(ids) == 1)
+        got = await self.runner.call(
+            msgs,
+            lambda t: parse_candidates(t, ids),
+            schema=schema,
+            ids=ids,
+            retry_empty=len(ids) == 1,
+            max_tokens=answer_tokens(len(ids), n),
+        )
         out = {}
         for j, c in zip(batch, ids):
             if c in got:
@@ -235,17 +250,26 @@ class _LevelCalls:
         msgs = repair_messages(self.ctx, cid, labels[j].title, self.plan.blocks[j], contrast, n, copied)
         schema = label_schema([cid], n) if self.use_schema else None
         try:
-            got = await self.runner.call(msgs, lambda t: parse_candidates(t, [cid]), schema=schema, ids=[cid])
+            got = await self.runner.call(
+                msgs, lambda t: parse_candidates(t, [cid]), schema=schema, ids=[cid], max_tokens=answer_tokens(1, n)
+            )
         except (ContextOverflowError, TransientLLMError):
             return None
         return got.get(cid)
 
     async def ask_again(self, which: list[int], note: str) -> dict[int, ClusterLabel]:
-        """A second opinion; if it cannot be had, the first answers stand."""
-        try:
-            return await self.ask(which, note)
-        except (ContextOverflowError, TransientLLMError):
-            return {}
+        """A second opinion, in prompts of at most ``batch_size`` clusters asked concurrently; where it
+        cannot be had, the first answers stand."""
+
+        async def one(part: list[int]) -> dict[int, ClusterLabel]:
+            try:
+                return await self.ask(part, note)
+            except (ContextOverflowError, TransientLLMError):
+                return {}
+
+        size = max(self.options.batch_size, 4)  # a small group of duplicates stays together
+        parts = [which[i : i + size] for i in range(0, len(which), size)]
+        return {j: lab for got in await gather_all(one, parts) for j, lab in got.items()}
 
 
 def _children(ctx: LevelContext, parents: list[int]) -> dict[int, set[str]]:

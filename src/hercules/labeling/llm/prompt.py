@@ -10,8 +10,10 @@ from typing import Any
 from hercules.hierarchy import ClusterLabel
 from hercules.labeling.base import LevelContext
 
-#: Completion tokens budgeted per cluster in a JSON answer (title <= 60 chars, description <= 300).
+#: Completion tokens budgeted per cluster in a JSON answer (title <= 60 chars, description <= 200).
 PER_ANSWER_TOKENS = 90
+#: Tokens per extra candidate title (60 characters and quotes).
+PER_TITLE_TOKENS = 25
 
 SYSTEM = "You name clusters of {modality} data for an analyst. Answer with one JSON object only."
 #: Words a description may use: decoding dominates the time on a CPU, and a title is what is read.
@@ -43,6 +45,13 @@ ITEM_INSTRUCTIONS = (
     "Write a title (at most 6 words) and a one-sentence description of EACH of the {n} items below.{topic}\n"
     'Return JSON: {{"<item id>": {{"title": "...", "description": "..."}}}} with exactly these ids: {ids}.\n'
 )
+
+
+def answer_tokens(n_ids: int, n_titles: int = 1) -> int:
+    """The cap on one answer's tokens: twice what ``n_ids`` answers of ``n_titles`` titles need, so a
+    model that rambles (repeats, pads with whitespace) is cut early instead of running to the
+    provider's limit; a well-formed answer never comes near it (bench_titles: at most 92 of 180 for one)."""
+    return 2 * n_ids * (PER_ANSWER_TOKENS + PER_TITLE_TOKENS * (n_titles - 1))
 
 
 def extract_json(text: str) -> dict[str, Any] | None:
