@@ -106,3 +106,49 @@ def test_local_prefers_the_server_when_its_binary_exists(monkeypatch, tmp_path):
     monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(LLMError, match=r"build_llama_server\.sh.*hercules-cluster\[local\]"):
         get_llm("local")
+
+
+CHATTY_SERVER = """#!{python}
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+port = int(sys.argv[sys.argv.index("--port") + 1])
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def _send(self, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        self._send({{"status": "ok"}})
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        sys.stderr.write("x" * 100_000 + " print_timing\\n")  # llama-server logs every request
+        sys.stderr.flush()
+        message = {{"role": "assistant", "content": "{{}}"}}
+        self._send({{"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                    "choices": [{{"index": 0, "message": message, "finish_reason": "stop"}}]}})
+HTTPServer(("127.0.0.1", port), H).serve_forever()
+"""
+
+
+def test_a_server_that_logs_a_lot_never_blocks_on_its_stderr(monkeypatch, tmp_path):
+    """Issue 11: the server's stderr went to a pipe nobody read; after ~150 requests (64 KB of
+    logs) the server blocked on its next write and every call hung. This fake writes 100 KB per request."""
+    import sys
+
+    fake = tmp_path / "llama-server"
+    fake.write_text(CHATTY_SERVER.format(python=sys.executable))
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("HERCULES_LLAMA_SERVER", str(fake))
+    llm = LocalServerProvider("smollm2", startup_timeout=20, options=LLMOptions(timeout=10))
+    try:
+        for _ in range(3):
+            r = asyncio.run(asyncio.wait_for(llm.acomplete(MSGS), timeout=10))
+            assert r.text == "{}"
+        assert "print_timing" in llm._server.log_tail()
+    finally:
+        llm.stop()

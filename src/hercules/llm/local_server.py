@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -62,6 +63,7 @@ class _ServerProcess:
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
+        self.log: Any = None  # the server's stderr, a temporary file
         self.lock = threading.Lock()
         atexit.register(self.stop)  # once per process object, not once per (re)start
 
@@ -70,7 +72,11 @@ class _ServerProcess:
             if self.proc is not None and self.proc.poll() is None and self.url:
                 return self.url
             port = _free_port()
-            self.proc = subprocess.Popen(self.cmd_for_port(port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            # The server logs every request to stderr. A pipe nobody reads fills after ~150 requests
+            # (64 KB) and the server blocks on its next write: every call hung (issue 11). So the log
+            # goes to a file, read back only to explain a failed start.
+            self.log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - lives as long as the server; closed by stop()
+            self.proc = subprocess.Popen(self.cmd_for_port(port), stdout=subprocess.DEVNULL, stderr=self.log)
             url = f"http://127.0.0.1:{port}"
             self._wait_healthy(url)
             self.url = url
@@ -81,7 +87,7 @@ class _ServerProcess:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                code, err = self.proc.returncode, (self.proc.stderr.read() if self.proc.stderr else "")
+                code, err = self.proc.returncode, self.log_tail()
                 self.proc = None
                 raise LLMError(f"llama-server exited at start-up (exit code {code}): {err.strip()[-500:]}")
             try:
@@ -96,17 +102,24 @@ class _ServerProcess:
 
     def stop(self) -> None:
         proc, self.proc, self.url = self.proc, None, None
-        if proc is None:
-            return
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def log_tail(self, n: int = 2000) -> str:
+        """The last ``n`` bytes the server wrote to stderr."""
+        if self.log is None:
+            return ""
+        self.log.seek(0, os.SEEK_END)
+        self.log.seek(max(0, self.log.tell() - n))
+        return self.log.read().decode("utf-8", errors="replace")
 
 
 class LocalServerProvider(LLMProvider):
