@@ -63,6 +63,9 @@ class LLMResponse:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+    #: llama.cpp's own accounting where the server sends it: prompt_n (tokens evaluated, the cached
+    #: prefix excluded), prompt_ms, predicted_n, predicted_ms.
+    timings: dict[str, float] | None = None
 
 
 class LLMProvider(ABC):

@@ -174,6 +174,7 @@ class OpenAICompatibleProvider(LLMProvider):
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),
             finish_reason=choice.finish_reason,
+            timings=(getattr(r, "model_extra", None) or {}).get("timings"),
         )
 
     async def aclose(self) -> None:

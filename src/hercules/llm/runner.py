@@ -54,6 +54,10 @@ class CallStats:
     failed_calls: int = 0
     truncated: int = 0
     breaker_open: bool = False
+    # where a llama.cpp server's time went (summed over calls; calls overlap, so not wall time)
+    prompt_eval_tokens: int = 0
+    prompt_eval_s: float = 0.0
+    generation_s: float = 0.0
 
 
 class CircuitBreaker:
@@ -221,6 +225,10 @@ class LLMRunner:
         self.stats.prompt_tokens += r.prompt_tokens or sum(self.llm.count_tokens(t) for t in _texts(messages))
         completion = r.completion_tokens or self.llm.count_tokens(r.text)
         self.stats.completion_tokens += completion
+        if r.timings:
+            self.stats.prompt_eval_tokens += int(r.timings.get("prompt_n") or 0)
+            self.stats.prompt_eval_s += float(r.timings.get("prompt_ms") or 0) / 1000
+            self.stats.generation_s += float(r.timings.get("predicted_ms") or 0) / 1000
         if self.limiter is not None:
             self.limiter.charge(completion)
 
