@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 
 from hercules.clustering.kmeans import KMeansResult, kmeans
+from hercules.data.dataset import Dataset
 from hercules.data.readers import read_path
 from hercules.embeddings.base import Embedder
+from hercules.engines.membership import MembershipParts
+from hercules.hierarchy.tree import Hierarchy
 from hercules.space import ClusteringSpace
 
 ENGINES = ("local", "ray")
@@ -37,6 +40,11 @@ class Engine(Protocol):
         """Level-1 k-means of the item vectors (the arguments of :func:`hercules.clustering.kmeans.kmeans`)."""
         ...
 
+    def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
+        """Every item's cluster at every level written as Parquet parts where the level-1 labels are (before
+        ``close``); None: the saved result holds them in ``arrays.npz`` (in-process)."""
+        ...
+
     def close(self) -> None:
         """Give back what the engine started (a local Ray); a no-op in-process."""
         ...
@@ -58,6 +66,9 @@ class LocalEngine:
 
     def kmeans(self, X: np.ndarray, k: int, **kwargs: Any) -> KMeansResult:
         return kmeans(X, k, **kwargs)
+
+    def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
+        return None
 
     def close(self) -> None:
         return None

@@ -37,8 +37,11 @@ import ray
 from tqdm.auto import tqdm
 
 from hercules.clustering.kmeans import KMeansResult, kmeans
+from hercules.data.dataset import Dataset
 from hercules.embeddings.base import Embedder, EmbeddingError
 from hercules.embeddings.cache import EmbeddingCache
+from hercules.engines.membership import MembershipParts
+from hercules.hierarchy.tree import Hierarchy
 from hercules.space import ClusteringSpace
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,7 @@ class RayEngine:
         self.closed = False
         self._owned = False
         self._blocks: dict[int, tuple[np.ndarray, list[Any]]] = {}  # id(driver array) -> (array, block refs)
+        self._level1: tuple[np.ndarray, int, list[Any], tuple] | None = None  # k-means labels, k, label blocks, fix
 
     # ------------------------------------------------------------------ connection
     def connect(self) -> None:
@@ -147,6 +151,7 @@ class RayEngine:
 
     def close(self) -> None:
         self._blocks.clear()
+        self._level1 = None
         if self._owned and ray.is_initialized():
             ray.shutdown()
         self._owned, self.closed = False, True
@@ -243,4 +248,24 @@ class RayEngine:
 
         if not is_distributed(len(X), k, kwargs):
             return kmeans(X, k, **kwargs)  # the fit sample is all of X: nothing to distribute
-        return distributed_kmeans(self.blocks_of(X), X.shape[0], X.shape[1], k, progress=self.progress, **kwargs)
+        keep: dict[str, Any] = {}
+        result = distributed_kmeans(self.blocks_of(X), X.shape[0], X.shape[1], k, progress=self.progress, keep=keep, **kwargs)
+        self._level1 = (result.labels, k, keep["labels"], keep["fix"])
+        return result
+
+    # ------------------------------------------------------------------ the saved result
+    def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
+        """Every item's cluster at every level written as Parquet parts by Ray tasks from the level-1 label blocks
+        (:mod:`hercules.engines.ray_membership`); None when level 1 did not run over blocks, or its labels were
+        changed item by item on the driver afterwards (resampling): the result then holds them as in-process."""
+        if self._level1 is None or not hierarchy.levels:
+            return None
+        from hercules.engines.ray_membership import level1_map, write_membership
+
+        km_labels, k, label_refs, fix = self._level1
+        parent = hierarchy.level(1).parent
+        rank = level1_map(km_labels, k, parent) if len(parent) == len(km_labels) else None
+        if rank is None:
+            log.info("ray: level-1 labels changed on the driver after the pass; the membership is saved in-process")
+            return None
+        return write_membership(label_refs, fix, rank, hierarchy, ds.stored_ids(), self.progress)
