@@ -397,3 +397,34 @@ def test_membership_written_from_label_blocks(ray_cluster, tmp_path, monkeypatch
     got = pq.read_table(parts.path).to_pandas()
     assert got["row"].tolist() == list(range(10)) and got["id"].tolist() == [f"i{j}" for j in range(10)]
     assert np.array_equal(got["L1"], h.level(1).parent) and got["L1"][7] == 2
+
+
+def test_labelling_evidence_computed_over_the_blocks(ray_cluster):
+    """Texts embedded on the cluster, level 1 over their blocks: the items closest to every centroid (what the
+    labelers show) come from a distributed top-m over the vector and label blocks, equal to the in-process lists."""
+    import dataclasses
+
+    from hercules.labeling.base import representative_items
+    from hercules.labeling.keywords import KeywordLabeler
+
+    class _Recorder(KeywordLabeler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list = []
+
+        def label_level(self, ctx):
+            plain = dataclasses.replace(ctx, closest=None)
+            self.seen.append((ctx.closest is not None, representative_items(ctx, 5), representative_items(plain, 5)))
+            return super().label_level(ctx)
+
+    rng = np.random.default_rng(3)
+    words = np.array(["north", "south", "east", "west", "up", "down", "left", "right", "in", "out", "near", "far"])
+    texts = [" ".join(rng.choice(words, 6)) + f" k{i % 300}" for i in range(12_000)]
+    rec = _Recorder()
+    kw = {"embedder": "hashing:64", "layout": "pca", "progress": False, "random_state": 2, "space": "none"}
+    model = Hercules([30, 5], labeler=rec, engine="ray", ray_address=ray_cluster, max_points_per_centroid=32, **kw)
+    model.fit(texts)
+    assert [s[0] for s in rec.seen] == [True, True]  # both levels: computed over the blocks
+    for _, got, expected in rec.seen:
+        assert len(got) == len(expected) and all(np.array_equal(a, b) for a, b in zip(got, expected))
+    assert [len(r) for r in rec.seen[1][1]] == [min(5, s) for s in model.hierarchy_.level(2).sizes]

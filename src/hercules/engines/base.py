@@ -40,6 +40,11 @@ class Engine(Protocol):
         """Level-1 k-means of the item vectors (the arguments of :func:`hercules.clustering.kmeans.kmeans`)."""
         ...
 
+    def representatives(self, vectors: np.ndarray, parents: list[np.ndarray], centroids: np.ndarray, m: int) -> list | None:
+        """Per cluster of level t (``parents``: the parent arrays of levels 1..t), its ``m`` items closest to
+        ``centroids``, computed where the vectors are; None: the labeler computes them from ``vectors``."""
+        ...
+
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
         """Every item's cluster at every level written as Parquet parts where the level-1 labels are (before
         ``close``); None: the saved result holds them in ``arrays.npz`` (in-process)."""
@@ -66,6 +71,9 @@ class LocalEngine:
 
     def kmeans(self, X: np.ndarray, k: int, **kwargs: Any) -> KMeansResult:
         return kmeans(X, k, **kwargs)
+
+    def representatives(self, vectors: np.ndarray, parents: list[np.ndarray], centroids: np.ndarray, m: int) -> list | None:
+        return None
 
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
         return None

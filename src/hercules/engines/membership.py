@@ -50,6 +50,11 @@ class MembershipParts:
         parts._cleanup = weakref.finalize(parts, shutil.rmtree, str(parts.path), True)
         return parts
 
+    def __getstate__(self) -> dict:
+        """A copy (pickle, deepcopy) only reads the folder: the original removes it (a later save of the copy then
+        finds no parts and writes the membership as in-process)."""
+        return {"path": self.path, "written_for": self.written_for, "owned": False, "_cleanup": None}
+
     def files(self) -> list[Path]:
         return sorted(self.path.glob("part-*.parquet"))
 

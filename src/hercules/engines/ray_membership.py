@@ -29,14 +29,21 @@ log = logging.getLogger(__name__)
 last_timings: dict[str, float] = {}
 
 
+def apply_fix(rows: np.ndarray, labels: np.ndarray, fix: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``labels`` of ``rows`` with the rows the driver relabelled after the pass (``fix``: sorted rows, labels)."""
+    labels = labels.copy()
+    if len(fix[0]):
+        pos = np.minimum(np.searchsorted(fix[0], rows), len(fix[0]) - 1)
+        hit = fix[0][pos] == rows
+        labels[hit] = fix[1][pos[hit]]
+    return labels
+
+
 @ray.remote
 def _part(block: dict[str, np.ndarray], ids: np.ndarray, maps: list[np.ndarray], fix: tuple[np.ndarray, np.ndarray]) -> bytes:
     order = np.argsort(block["row"], kind="stable")
-    rows, lab = block["row"][order], block["label"][order].copy()
-    if len(fix[0]):  # rows whose label the driver changed after the pass (sorted)
-        pos = np.minimum(np.searchsorted(fix[0], rows), len(fix[0]) - 1)
-        hit = fix[0][pos] == rows
-        lab[hit] = fix[1][pos[hit]]
+    rows = block["row"][order]
+    lab = apply_fix(rows, block["label"][order], fix)
     cols: dict[str, Any] = {"row": rows.astype(np.int64), "id": ids[rows]}
     for t, m in enumerate(maps, start=1):
         lab = m[lab]

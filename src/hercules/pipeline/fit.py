@@ -111,6 +111,7 @@ def fit_state(
             encoder.title_embedder(),
             guide_k=None if guide is None else guided_k(guide, policy, vectors),
             level1_kmeans=engine.kmeans,
+            closest=engine.representatives,
         )
         built = builder.build(vectors, ds, random_state, space_vectors)
         membership = engine.membership(built.hierarchy, ds)  # Ray: Parquet parts from the label blocks
