@@ -296,4 +296,8 @@ class RayEngine:
         from hercules.engines.ray_membership import write_membership
 
         assert self._level1 is not None
-        return write_membership(self._level1[2], self._level1[3], maps[0], hierarchy, ds.stored_ids(), self.progress)
+        try:
+            return write_membership(self._level1[2], self._level1[3], maps[0], hierarchy, ds.stored_ids(), self.progress)
+        except (OSError, ray.exceptions.RayError) as e:  # the fit is done: the result can still be saved as in-process
+            log.warning("ray: writing the membership parts failed (%s); the result will hold it in-process", e)
+            return None
