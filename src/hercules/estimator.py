@@ -48,6 +48,7 @@ _FITTED = {
     "llm_stats_": "llm_stats",
     "changes_": "changes",
     "space_": "space",
+    "membership_parts_": "membership",
 }
 
 
