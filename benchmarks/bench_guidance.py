@@ -181,8 +181,8 @@ def part_k() -> None:
 
 
 def part_k_guided() -> None:
-    ks = [k_after_stage1("banking77", "category", 77), k_after_stage1("hwu64", "intent", 64)]
-    ks.append(k_after_stage1("hwu64", "scenario", 18))
+    ks = [k_after_stage1("hwu64", "scenario", 18), k_after_stage1("hwu64", "intent", 64)]  # each row printed as it comes
+    ks.append(k_after_stage1("banking77", "category", 77))
     md = "## Stage 2 after stage 1 (adapter) with the same 90% judge, as levels='guided' runs it (1,024 + 1,024, 5 seeds)\n\n"
     md += table(ks, ["set", "column", "true_k", "chosen_k", "stage1_applied", "within_20pct", "seconds_per_choice"])
     write("guidance_k_guided", {"machine": machine(), "k_choice": ks}, md + "\n")
