@@ -131,6 +131,7 @@ def bench_set(name: str, seeds: int, methods: list[str]) -> dict:
     docs = _texts(name, len(X))
     table = {
         "hercules (space=auto)": hercules_fn(levels, "auto"),
+        "hercules (space=umap-cosine)": hercules_fn(levels, "umap-cosine"),
         "hercules (space=none)": hercules_fn(levels, "none"),
         "flat k-means (sklearn)": flat_fn(ks),
         "Ward": flat_fn(ks, ward=True),

@@ -11,6 +11,10 @@ The Ray runs start a local Ray first (its start-up is timed apart) with 2 CPUs a
 
     .venv/bin/python benchmarks/bench_ray.py                 # 1M vectors, 200k texts
     .venv/bin/python benchmarks/bench_ray.py --n 100000 --texts 20000 --space none
+
+Each run then saves its result (without embeddings.npy), timed: with Ray, level 1 over blocks, the membership is
+Parquet parts written by Ray tasks during the fit (its seconds: "membership parts s", inside fit s) and copied by
+the save (schema 2); in-process, the labels go into arrays.npz (schema 1).
 """
 
 from __future__ import annotations
@@ -62,12 +66,19 @@ def one(workload: str, engine: str, n: int, labels_out: str, space: str) -> dict
     m = Hercules(levels, engine=engine, layout="pca", space=space, progress=False, **extra).fit(data, **kw)
     wall = time.perf_counter() - t
     np.save(labels_out, m.hierarchy_.item_labels(1))
-    level1, placed = {}, {}
+    level1, placed, members = {}, {}, {}
     if engine == "ray":
-        from hercules.engines import ray_kmeans, ray_space
+        from hercules.engines import ray_kmeans, ray_membership, ray_space
 
         level1 = {k: round(v, 2) for k, v in ray_kmeans.last_timings.items()}
         placed = {k: round(v, 2) for k, v in ray_space.last_timings.items()}
+        members = {k: round(v, 2) for k, v in ray_membership.last_timings.items()} if m.membership_parts_ else {}
+    peak_fit = peak_rss_mb()
+    with tempfile.TemporaryDirectory() as res:  # the saved result, without embeddings.npy
+        t = time.perf_counter()
+        m.save(Path(res) / "r", embeddings=None)
+        save_s = time.perf_counter() - t
+        saved = json.loads((Path(res) / "r" / "hercules.json").read_text())["schema_version"]
     return {
         "workload": workload,
         "engine": engine,
@@ -77,10 +88,14 @@ def one(workload: str, engine: str, n: int, labels_out: str, space: str) -> dict
         "fit_s": round(wall, 2),
         "ray_start_s": round(ray_start, 2),
         "timings": {k: round(v, 2) for k, v in m.timings_.items()},
-        "driver_peak_rss_mb": round(peak_rss_mb(), 1),
+        "driver_peak_rss_mb": round(peak_fit, 1),
         "rss_before_fit_mb": round(base, 1),
         "ray_level1_s": level1,
         "ray_space_s": placed,
+        "ray_membership_s": members,
+        "save_s": round(save_s, 2),
+        "saved_schema": saved,
+        "driver_peak_rss_after_save_mb": round(peak_rss_mb(), 1),
     }
 
 
@@ -120,7 +135,8 @@ def main() -> None:
     rows = (run_pair("vectors", a.n, a.space) if a.n else []) + (run_pair("texts", a.texts, a.space) if a.texts else [])
     table = (
         "| workload | N | space | engine | fit s | read s | embed s | space s | cluster s | Ray start s | overhead "
-        "| driver peak RSS MB | L1 ARI vs local |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| driver peak RSS MB | L1 ARI vs local | membership parts s | save s (schema) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     for r in rows:
         table += (
@@ -128,7 +144,8 @@ def main() -> None:
             f"{r['timings']['embed']} | "
             f"{r['timings'].get('space', '')} | "
             f"{r['timings']['cluster']} | {r['ray_start_s'] or ''} | {r.get('overhead_ratio', '')} | "
-            f"{r['driver_peak_rss_mb']} | {r['level1_ari_vs_local']} |\n"
+            f"{r['driver_peak_rss_mb']} | {r['level1_ari_vs_local']} | {r['ray_membership_s'].get('write', '')} | "
+            f"{r['save_s']} ({r['saved_schema']}) |\n"
         )
     write(f"ray_{a.n}_{a.texts}_{a.space}", {"machine": machine(), "rows": rows}, table)
 

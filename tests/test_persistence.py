@@ -197,3 +197,34 @@ def test_wrong_schema_or_empty_tree_is_refused(tmp_path, small_model):
         with pytest.raises(ResultFormatError, match=message):
             hercules.load(dest)
     assert os.path.exists(dest / "arrays.npz")
+
+
+def test_schema_2_membership_parts_load_and_are_checked(tmp_path, corpus):
+    """A schema-2 result (what engine="ray" writes): level 1's parents are the L1 column of membership/ Parquet
+    parts, not in arrays.npz; it loads to the same hierarchy, is saved again as schema 2, and a part missing rows
+    is one clear error. (Written here by hand, so this runs without Ray; tests/test_ray.py writes it on a cluster.)"""
+    import pandas as pd
+
+    m = Hercules([8, 3], embedder="hashing:64", progress=False).fit(corpus)
+    m.save(tmp_path / "r", embeddings=None)
+    r = tmp_path / "r"
+    with np.load(r / "arrays.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "parent_L1"}
+    np.savez(r / "arrays.npz", **arrays)
+    meta = json.loads((r / "hercules.json").read_text())
+    (r / "hercules.json").write_text(json.dumps({**meta, "schema_version": 2}))
+    (r / "membership").mkdir()
+    labels = m.hierarchy_.all_item_labels()
+    rows = np.random.default_rng(0).permutation(len(corpus))
+    for i, part in enumerate(np.array_split(rows, 3)):
+        cols = {"row": part, "id": m.dataset_.stored_ids()[part], **{f"L{t + 1}": labels[t][part] for t in range(2)}}
+        pd.DataFrame(cols).to_parquet(r / "membership" / f"part-{i:05d}.parquet")
+    back = hercules.load(r)
+    np.testing.assert_array_equal(back.hierarchy_.all_item_labels(), labels)
+    assert back.membership().equals(m.membership()) and back.membership_parts_ is not None
+    back.save(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "hercules.json").read_text())["schema_version"] == 2
+    np.testing.assert_array_equal(hercules.load(tmp_path / "again").labels_, m.labels_)
+    pd.read_parquet(r / "membership" / "part-00001.parquet").iloc[1:].to_parquet(r / "membership" / "part-00001.parquet")
+    with pytest.raises(ResultFormatError, match="every item once"):
+        hercules.load(r)

@@ -332,3 +332,101 @@ def test_clustering_space_placed_on_blocks_as_in_process(ray_cluster, monkeypatc
     from hercules.clustering.kmeans import kmeans
 
     assert adjusted_rand_score(kmeans(Y, 40, random_state=0, max_points_per_centroid=32).labels, km.labels) >= 0.99
+
+
+def test_membership_written_from_label_blocks(ray_cluster, tmp_path, monkeypatch):
+    """engine="ray": the saved result's per-item clusters are Parquet parts written by Ray tasks from the level-1 label
+    blocks (schema 2, no n-long parent_L1 in arrays.npz); loading gives the fitted hierarchy, re-saving keeps the parts,
+    and a state whose clusters changed (update) is saved in-process (schema 1)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from hercules.engines import ray_engine
+    from hercules.engines.ray_engine import worker_env
+    from hercules.engines.ray_membership import write_membership
+    from hercules.hierarchy.tree import Hierarchy, Level
+
+    monkeypatch.setattr(ray_engine, "BLOCK_BYTES", 4_000 * 16 * 4)  # 4,000 rows per block: 5 blocks on two nodes
+    X = _blobs(20_000, d=16, centres=40, seed=4)
+    kw = {"layout": "pca", "progress": False, "random_state": 5, "max_points_per_centroid": 32, "space": "none"}
+    local = Hercules([50, 8, 3], **kw).fit(embeddings=X)
+    dist = Hercules([50, 8, 3], engine="ray", ray_address=ray_cluster, **kw).fit(embeddings=X)
+    assert local.membership_parts_ is None and dist.membership_parts_ is not None
+    dist.save(tmp_path / "r")
+    local.save(tmp_path / "l")
+    meta = json.loads((tmp_path / "r" / "hercules.json").read_text())
+    assert meta["schema_version"] == 2 and json.loads((tmp_path / "l" / "hercules.json").read_text())["schema_version"] == 1
+    assert len(list((tmp_path / "r" / "membership").glob("part-*.parquet"))) == 5
+    with np.load(tmp_path / "r" / "arrays.npz") as z:
+        assert "parent_L1" not in z.files and "parent_L2" in z.files
+    table = pq.read_table(tmp_path / "r" / "membership").to_pandas().sort_values("row")
+    assert np.array_equal(table["row"], np.arange(len(X))) and np.array_equal(table["id"], np.arange(len(X)))
+    for t in (1, 2, 3):
+        assert np.array_equal(table[f"L{t}"], dist.hierarchy_.item_labels(t)), t
+        assert adjusted_rand_score(local.hierarchy_.item_labels(t), dist.hierarchy_.item_labels(t)) >= 0.99, t
+    loaded = Hercules.load(tmp_path / "r")
+    assert np.array_equal(loaded.hierarchy_.all_item_labels(), dist.hierarchy_.all_item_labels())
+    pd.testing.assert_frame_equal(loaded.membership(), dist.membership())
+    assert np.array_equal(Hercules.load(tmp_path / "l").hierarchy_.all_item_labels(), local.hierarchy_.all_item_labels())
+    loaded.save(tmp_path / "r2")  # the loaded parts are copied as they are
+    assert json.loads((tmp_path / "r2" / "hercules.json").read_text())["schema_version"] == 2
+    assert np.array_equal(Hercules.load(tmp_path / "r2").labels_, dist.labels_)
+    loaded.update(embeddings=X[:300] + 0.01)
+    assert loaded.membership_parts_ is None
+    loaded.save(tmp_path / "r3")
+    assert json.loads((tmp_path / "r3" / "hercules.json").read_text())["schema_version"] == 1
+    assert np.array_equal(Hercules.load(tmp_path / "r3").labels_, loaded.labels_)
+
+    # rows relabelled on the driver after the pass (empty-cluster re-seeding) are applied by the writing tasks
+    ray.init(address=ray_cluster, runtime_env=worker_env())
+    try:
+        km = np.arange(10, dtype=np.int32) % 3
+        blocks = [ray.put({"row": np.arange(s, s + 5), "label": km[s : s + 5]}) for s in (5, 0)]
+        h = Hierarchy(10, [Level(1, np.array([1, 2, 0, 2])[np.r_[km[:7], 3, km[8:]]], np.zeros((4, 1)), np.ones(4), [])])
+        parts = write_membership(
+            blocks,
+            (np.array([7]), np.array([3], np.int32)),
+            np.array([1, 2, 0, 2], np.int32),
+            h,
+            np.array([f"i{j}" for j in range(10)]),
+            False,
+        )
+    finally:
+        ray.shutdown()
+    got = pq.read_table(parts.path).to_pandas()
+    assert got["row"].tolist() == [5, 6, 7, 8, 9, 0, 1, 2, 3, 4]  # part i: block i, rows sorted within
+    got = got.sort_values("row").reset_index(drop=True)
+    assert got["row"].tolist() == list(range(10)) and got["id"].tolist() == [f"i{j}" for j in range(10)]
+    assert np.array_equal(got["L1"], h.level(1).parent) and got["L1"][7] == 2
+
+
+def test_labelling_evidence_computed_over_the_blocks(ray_cluster):
+    """Texts embedded on the cluster, level 1 over their blocks: the items closest to every centroid (what the
+    labelers show) come from a distributed top-m over the vector and label blocks, equal to the in-process lists."""
+    import dataclasses
+
+    from hercules.labeling.base import representative_items
+    from hercules.labeling.keywords import KeywordLabeler
+
+    class _Recorder(KeywordLabeler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list = []
+
+        def label_level(self, ctx):
+            plain = dataclasses.replace(ctx, closest=None)
+            self.seen.append((ctx.closest is not None, representative_items(ctx, 5), representative_items(plain, 5)))
+            return super().label_level(ctx)
+
+    rng = np.random.default_rng(3)
+    words = np.array(["north", "south", "east", "west", "up", "down", "left", "right", "in", "out", "near", "far"])
+    texts = [" ".join(rng.choice(words, 6)) + f" k{i % 300}" for i in range(12_000)]
+    rec = _Recorder()
+    kw = {"embedder": "hashing:64", "layout": "pca", "progress": False, "random_state": 2, "space": "none"}
+    model = Hercules([30, 5], labeler=rec, engine="ray", ray_address=ray_cluster, max_points_per_centroid=32, **kw)
+    model.fit(texts)
+    assert [s[0] for s in rec.seen] == [True, True]  # both levels: computed over the blocks
+    for _, got, expected in rec.seen:
+        assert len(got) == len(expected) and all(np.array_equal(a, b) for a, b in zip(got, expected))
+    assert [len(r) for r in rec.seen[1][1]] == [min(5, s) for s in model.hierarchy_.level(2).sizes]

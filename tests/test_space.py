@@ -148,6 +148,39 @@ def test_update_keeps_every_levels_space_centroids(data):
     assert (m.predict(embeddings=new * 1.5, level=1) == h.item_labels(1)[len(X) :]).mean() > 0.8
 
 
+def test_cosine_space_ignores_row_lengths():
+    """Under the cosine metric only directions count. Four groups of directions, each row scaled by a random length
+    from 0.01 to 100: the cosine space separates the groups, and a new item is placed the same whatever its length
+    (before, neighbours and placement used the raw rows)."""
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(1)
+    centres = np.linalg.qr(rng.normal(size=(12, 4)))[0].T  # four orthogonal directions
+    y = np.repeat(np.arange(4), 100)
+    U = centres[y] + rng.normal(scale=0.15, size=(len(y), 12))
+    X = (U * 10.0 ** rng.uniform(-2, 2, size=(len(y), 1))).astype(np.float32)  # lengths 0.01 to 100
+
+    def ari(space):
+        Z = space.fit_transform(X, random_state=0)
+        return adjusted_rand_score(y, KMeans(4, n_init=4, random_state=0).fit_predict(Z)), space
+
+    cos, space = ari(ManifoldSpace(metric="cosine", n_neighbors=10))
+    assert cos > 0.95
+    new = (centres[:2] + 0.05).astype(np.float32)
+    assert np.allclose(space.transform(new), space.transform(new * 7.0), atol=1e-4)
+
+
+def test_umap_cosine_is_a_space_by_name(data, tmp_path):
+    m = Hercules([12, 4], space="umap-cosine", progress=False).fit(embeddings=data[0] * 3.0)
+    assert isinstance(m.space_, ManifoldSpace) and m.space_.metric == "cosine"
+    m.save(tmp_path / "r")
+    back = Hercules.load(tmp_path / "r")
+    assert back.space_.metric == "cosine"
+    assert np.array_equal(back.predict(embeddings=data[0][:20] * 5.0), m.predict(embeddings=data[0][:20]))
+    with pytest.raises(ValueError, match="space must be one of"):
+        Hercules([12, 4], space="tsne", progress=False).fit(embeddings=data[0])
+
+
 def test_space_settings_are_checked():
     with pytest.raises(ValueError, match="space must be"):
         Hercules(space="tsne").fit(embeddings=np.eye(5, dtype=np.float32))

@@ -31,6 +31,7 @@ from hercules.pipeline.fit import fit_state
 from hercules.pipeline.guided import check_guide
 from hercules.pipeline.policy import LevelPolicy
 from hercules.pipeline.state import FittedState
+from hercules.space import SPACES
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ _FITTED = {
     "llm_stats_": "llm_stats",
     "changes_": "changes",
     "space_": "space",
+    "membership_parts_": "membership",
 }
 
 
@@ -99,11 +101,13 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
     auto_k_max, auto_k_top, auto_k_min_branching
         Auto-k bounds: largest k, the size at which a level is a fine top level,
         and the minimum mean number of children per parent.
-    space : "auto", "umap" or "none"
+    space : "auto", "umap", "umap-cosine" or "none"
         Where every level is clustered and new items are routed (:mod:`hercules.space`): a 5-d UMAP of the
         level-0 vectors (fitted on at most 20,000 items, the rest placed by nearest neighbours) or the level-0
         vectors themselves. Titles, evidence and shown centroids always use the level-0 vectors. ``"auto"``:
-        ``$HERCULES_SPACE`` if set, else UMAP when installed and there are at least 100 items.
+        ``$HERCULES_SPACE`` if set, else UMAP when installed and there are at least 100 items. UMAP's neighbours
+        are by angle for unit-length rows (text embeddings) and euclidean otherwise; ``"umap-cosine"`` uses angles
+        for any rows (better on Fashion-MNIST pixels, worse on sklearn's digits: see the README).
     n_components : int
         Dimensions of the map coordinates (``coords_``; 2 for plots, 1-3 allowed).
     layout : "auto", "umap" or "pca"
@@ -148,7 +152,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         auto_k_min_branching: int = 3,
         max_iter: int = 25,
         max_points_per_centroid: int | None = 256,
-        space: Literal["auto", "umap", "none"] = "auto",
+        space: Literal["auto", "umap", "umap-cosine", "none"] = "auto",
         n_components: int = 2,
         layout: Literal["auto", "umap", "pca"] = "auto",
         topic_seed: str | None = None,
@@ -209,8 +213,8 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
     def _check_params(self) -> LevelPolicy:
         if self.representation not in ("direct", "description"):
             raise ValueError(f"representation must be 'direct' or 'description', got {self.representation!r}")
-        if self.space not in ("auto", "umap", "none"):
-            raise ValueError(f"space must be 'auto', 'umap' or 'none', got {self.space!r}")
+        if self.space not in SPACES:
+            raise ValueError(f"space must be one of {', '.join(map(repr, SPACES))}, got {self.space!r}")
         if self.layout not in ("auto", "umap", "pca"):
             raise ValueError(f"layout must be 'auto', 'umap' or 'pca', got {self.layout!r}")
         if self.n_components not in (1, 2, 3):

@@ -104,10 +104,11 @@ _RUN_OPTIONS = [
     ),
     click.option(
         "--space",
-        type=click.Choice(["auto", "umap", "none"]),
+        type=click.Choice(["auto", "umap", "umap-cosine", "none"]),
         default="auto",
         show_default=True,
-        help="Where levels are clustered: a 5-d UMAP of the vectors, or the vectors themselves (auto: UMAP if installed).",
+        help="Where levels are clustered: a 5-d UMAP of the vectors (umap-cosine: neighbours by angle even for rows "
+        "that are not unit length), or the vectors themselves (auto: UMAP if installed).",
     ),
     click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights."),
     click.option("--resampling/--no-resampling", default=False, show_default=True, help="Vo et al. resampling refinement."),

@@ -63,6 +63,11 @@ class Dataset:
     def n_items(self) -> int:
         return len(self.ids)
 
+    def stored_ids(self) -> np.ndarray:
+        """The ids as one column type, as saved results hold them: int64 when every id is an integer, else str."""
+        kinds = {type(x) for x in self.ids.tolist()}
+        return self.ids.astype(np.int64) if kinds <= {int, np.int64} else self.ids.astype(str)
+
     @cached_property
     def _item_texts(self) -> list[str]:
         return self._build_item_texts()

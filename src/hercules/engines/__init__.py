@@ -7,5 +7,6 @@ without it.
 """
 
 from hercules.engines.base import ENGINES, Engine, LocalEngine, get_engine
+from hercules.engines.membership import MembershipParts
 
-__all__ = ["ENGINES", "Engine", "LocalEngine", "get_engine"]
+__all__ = ["ENGINES", "Engine", "LocalEngine", "MembershipParts", "get_engine"]

@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 
 from hercules.clustering.kmeans import KMeansResult, kmeans
+from hercules.data.dataset import Dataset
 from hercules.data.readers import read_path
 from hercules.embeddings.base import Embedder
+from hercules.engines.membership import MembershipParts
+from hercules.hierarchy.tree import Hierarchy
 from hercules.space import ClusteringSpace
 
 ENGINES = ("local", "ray")
@@ -37,6 +40,16 @@ class Engine(Protocol):
         """Level-1 k-means of the item vectors (the arguments of :func:`hercules.clustering.kmeans.kmeans`)."""
         ...
 
+    def representatives(self, vectors: np.ndarray, parents: list[np.ndarray], centroids: np.ndarray, m: int) -> list | None:
+        """Per cluster of level t (``parents``: the parent arrays of levels 1..t), its ``m`` items closest to
+        ``centroids``, computed where the vectors are; None: the labeler computes them from ``vectors``."""
+        ...
+
+    def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
+        """Every item's cluster at every level written as Parquet parts where the level-1 labels are (before
+        ``close``); None: the saved result holds them in ``arrays.npz`` (in-process)."""
+        ...
+
     def close(self) -> None:
         """Give back what the engine started (a local Ray); a no-op in-process."""
         ...
@@ -58,6 +71,12 @@ class LocalEngine:
 
     def kmeans(self, X: np.ndarray, k: int, **kwargs: Any) -> KMeansResult:
         return kmeans(X, k, **kwargs)
+
+    def representatives(self, vectors: np.ndarray, parents: list[np.ndarray], centroids: np.ndarray, m: int) -> list | None:
+        return None
+
+    def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
+        return None
 
     def close(self) -> None:
         return None

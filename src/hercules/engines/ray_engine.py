@@ -37,8 +37,11 @@ import ray
 from tqdm.auto import tqdm
 
 from hercules.clustering.kmeans import KMeansResult, kmeans
+from hercules.data.dataset import Dataset
 from hercules.embeddings.base import Embedder, EmbeddingError
 from hercules.embeddings.cache import EmbeddingCache
+from hercules.engines.membership import MembershipParts
+from hercules.hierarchy.tree import Hierarchy
 from hercules.space import ClusteringSpace
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,9 @@ class RayEngine:
         self.closed = False
         self._owned = False
         self._blocks: dict[int, tuple[np.ndarray, list[Any]]] = {}  # id(driver array) -> (array, block refs)
+        self._level1: tuple[np.ndarray, int, list[Any], tuple] | None = None  # k-means labels, k, label blocks, fix
+        self._root: dict[int, list[Any] | None] = {}  # id(block list) -> the embedding blocks of the same rows
+        self._level1_root: list[Any] | None = None
 
     # ------------------------------------------------------------------ connection
     def connect(self) -> None:
@@ -147,6 +153,8 @@ class RayEngine:
 
     def close(self) -> None:
         self._blocks.clear()
+        self._root.clear()
+        self._level1 = self._level1_root = None
         if self._owned and ray.is_initialized():
             ray.shutdown()
         self._owned, self.closed = False, True
@@ -185,6 +193,7 @@ class RayEngine:
         refs = out.materialize().to_numpy_refs()
         vectors = self._gather(refs, n, desc)
         self._blocks[id(vectors)] = (vectors, refs)
+        self._root[id(refs)] = refs  # level-0 blocks: the rows every block derived from them keeps
         return vectors
 
     def _gather(self, refs: list[Any], n: int, desc: str) -> np.ndarray:
@@ -220,6 +229,7 @@ class RayEngine:
 
         Y, refs = place_on_blocks(space, X, blocks, random_state, self.progress)
         self._blocks[id(Y)] = (Y, refs)
+        self._root[id(refs)] = self._root.get(id(blocks))  # one space block per vector block, same rows
         return Y
 
     def blocks_of(self, X: np.ndarray) -> list[Any]:
@@ -243,4 +253,51 @@ class RayEngine:
 
         if not is_distributed(len(X), k, kwargs):
             return kmeans(X, k, **kwargs)  # the fit sample is all of X: nothing to distribute
-        return distributed_kmeans(self.blocks_of(X), X.shape[0], X.shape[1], k, progress=self.progress, **kwargs)
+        keep: dict[str, Any] = {}
+        blocks = self.blocks_of(X)
+        result = distributed_kmeans(blocks, X.shape[0], X.shape[1], k, progress=self.progress, keep=keep, **kwargs)
+        self._level1 = (result.labels, k, keep["labels"], keep["fix"])
+        self._level1_root = self._root.get(id(blocks))
+        return result
+
+    def _label_maps(self, parents: list[np.ndarray]) -> list[np.ndarray] | None:
+        """k-means label -> level-t cluster maps (level 1's ordering, then the parents of levels 2..t), if the
+        level-1 labels are still a relabelling of the k-means labels."""
+        if self._level1 is None or not parents or len(parents[0]) != len(self._level1[0]):
+            return None
+        from hercules.engines.ray_membership import level1_map
+
+        rank = level1_map(self._level1[0], self._level1[1], parents[0])
+        return None if rank is None else [rank, *(p.astype(np.int32) for p in parents[1:])]
+
+    def representatives(self, vectors: np.ndarray, parents: list[np.ndarray], centroids: np.ndarray, m: int) -> list | None:
+        """The ``m`` items closest to each level-t centroid (``parents``: the parent arrays of levels 1..t) computed
+        over the level-0 vector blocks (:mod:`hercules.engines.ray_evidence`); None (the labeler computes them from
+        the driver's matrix) unless ``vectors`` were embedded on the cluster and level 1 ran over blocks of the same rows."""
+        maps = self._label_maps(parents)
+        root = self.known_blocks(vectors)
+        if maps is None or root is None or self._level1_root is not root:
+            return None
+        from hercules.engines.ray_evidence import closest_items
+
+        assert self._level1 is not None
+        return closest_items(root, self._level1[2], maps, self._level1[3], centroids, m)
+
+    # ------------------------------------------------------------------ the saved result
+    def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
+        """Every item's cluster at every level written as Parquet parts by Ray tasks from the level-1 label blocks
+        (:mod:`hercules.engines.ray_membership`); None when level 1 did not run over blocks, or its labels were
+        changed item by item on the driver afterwards (resampling): the result then holds them as in-process."""
+        maps = self._label_maps([lvl.parent for lvl in hierarchy.levels[:1]])
+        if maps is None:
+            if self._level1 is not None:
+                log.info("ray: level-1 labels changed on the driver after the pass; the membership is saved in-process")
+            return None
+        from hercules.engines.ray_membership import write_membership
+
+        assert self._level1 is not None
+        try:
+            return write_membership(self._level1[2], self._level1[3], maps[0], hierarchy, ds.stored_ids(), self.progress)
+        except (OSError, ray.exceptions.RayError) as e:  # the fit is done: the result can still be saved as in-process
+            log.warning("ray: writing the membership parts failed (%s); the result will hold it in-process", e)
+            return None

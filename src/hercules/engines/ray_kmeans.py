@@ -97,11 +97,16 @@ def _gather_rows(blocks: list[Any], rows: np.ndarray, d: int) -> np.ndarray:
     return np.ascontiguousarray(X[np.argsort(got, kind="stable")])
 
 
-def _assign_all(blocks: list[Any], centroids: np.ndarray, n: int, progress: bool) -> tuple[np.ndarray, list[Any], tuple]:
-    """Labels of every row (on the driver), the distance blocks (object store), the summed statistics."""
+def _assign_all(
+    blocks: list[Any], centroids: np.ndarray, n: int, progress: bool, keep: dict[str, Any] | None = None
+) -> tuple[np.ndarray, list[Any], tuple]:
+    """Labels of every row (on the driver), the distance blocks (object store), the summed statistics;
+    ``keep["labels"]``: the label blocks, left in the object store."""
     C = ray.put(centroids)
     calls = [_assign_block.remote(b, C) for b in blocks]
     label_refs, dist_refs, stat_refs = (list(x) for x in zip(*calls))
+    if keep is not None:
+        keep["labels"] = label_refs
     while len(stat_refs) > 1:
         stat_refs = [_add.remote(*stat_refs[i : i + _FAN_IN]) for i in range(0, len(stat_refs), _FAN_IN)]
     labels = np.full(n, -1, dtype=np.int32)
@@ -117,8 +122,11 @@ def _assign_all(blocks: list[Any], centroids: np.ndarray, n: int, progress: bool
     return labels, dist_refs, ray.get(stat_refs[0])
 
 
-def _reseed_empty(blocks: list[Any], dist_refs: list[Any], labels: np.ndarray, centroids: np.ndarray, stats: list) -> None:
-    """In-process :func:`fill_empty` on the farthest points of every block; updates ``labels`` and ``stats``."""
+def _reseed_empty(
+    blocks: list[Any], dist_refs: list[Any], labels: np.ndarray, centroids: np.ndarray, stats: list
+) -> tuple[np.ndarray, np.ndarray]:
+    """In-process :func:`fill_empty` on the farthest points of every block; updates ``labels`` and ``stats``.
+    Returns the rows whose label changed (sorted) and their new labels."""
     sums, counts = stats[0], stats[1]
     c = 4 * int((counts == 0).sum()) + 16
     while True:
@@ -145,6 +153,7 @@ def _reseed_empty(blocks: list[Any], dist_refs: list[Any], labels: np.ndarray, c
         stats[2] -= float(dist[i])
         labels[rows[i]] = lab[i]
     counts[:] = cnt
+    return rows[moved], lab[moved].astype(np.int32)  # rows are sorted
 
 
 def distributed_kmeans(
@@ -158,9 +167,12 @@ def distributed_kmeans(
     tol: float = 1e-4,
     max_points_per_centroid: int | None = 256,
     progress: bool = True,
+    keep: dict[str, Any] | None = None,
     **_: Any,
 ) -> KMeansResult:
-    """:func:`~hercules.clustering.kmeans.kmeans` of the ``n`` rows (``d`` columns) held in ``blocks`` (see module docstring)."""
+    """:func:`~hercules.clustering.kmeans.kmeans` of the ``n`` rows (``d`` columns) held in ``blocks`` (see module docstring).
+    ``keep``: filled with the label blocks (``"labels"``, left in the object store) and the rows the driver
+    relabelled after the pass (``"fix"``: sorted rows, their labels), for writing the membership from blocks."""
     rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
     t0 = time.perf_counter()
     fit_idx = fit_sample(n, k, max_points_per_centroid, rng)
@@ -172,11 +184,14 @@ def distributed_kmeans(
     centroids, n_iter = lloyd(Xf, wf, centroids, max_iter, tol)[2:]
     del Xf
     t2 = time.perf_counter()
-    labels, dist_refs, stats_t = _assign_all(blocks, centroids, n, progress)
+    labels, dist_refs, stats_t = _assign_all(blocks, centroids, n, progress, keep)
     stats = [stats_t[0].copy(), stats_t[1].copy(), stats_t[2]]  # object-store arrays are read-only
+    fix = (np.empty(0, np.int64), np.empty(0, np.int32))
     if (stats[1] == 0).any():
         centroids = centroids.copy()
-        _reseed_empty(blocks, dist_refs, labels, centroids, stats)
+        fix = _reseed_empty(blocks, dist_refs, labels, centroids, stats)
+    if keep is not None:
+        keep["fix"] = fix
     sums, counts = stats[0], stats[1]
     pos = counts > 0
     centroids = centroids.copy()

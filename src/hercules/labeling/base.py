@@ -28,6 +28,9 @@ class LevelContext:
     # (texts, progress description) -> (n, d) vectors in the same space as item_vectors, so a
     # labeler can check that each title picks out its own cluster; None where no such space exists
     embed_texts: Callable[[list[str], str], np.ndarray] | None = None
+    # (m, per cluster its up to m items closest to the centroid, closest first), computed where the vectors are
+    # (the Ray engine, over the vector blocks); representative_items uses it for "centroid_closest" when n <= m
+    closest: tuple[int, list[np.ndarray]] | None = None
 
 
 @dataclass
@@ -78,6 +81,8 @@ def representative_items(
                 d = np.minimum(d, np.sum((V - V[nxt]) ** 2, axis=1))
             out.append(pool[chosen])
         return out
+    if ctx.closest is not None and n <= ctx.closest[0]:
+        return [r[:n] for r in ctx.closest[1]]
     labels = ctx.item_labels
     dist = np.zeros(len(labels), dtype=np.float32)
     if ctx.item_vectors is not None and ctx.centroids is not None:

@@ -1,12 +1,18 @@
 """Save a fitted model as one folder: readable JSON + compact binary arrays, never losing data.
 
-Layout (``SCHEMA_VERSION`` 1)::
+Layout (schema 1, in-process fits)::
 
     result/
       hercules.json     tree, titles, descriptions, sizes, parameters (readable)
       arrays.npz        parent links, centroids, 2-D/3-D coordinates, PCA, scaler, the clustering space
       items.parquet     item ids, the items (text/path/values) and metadata columns
       embeddings.npy    optional L0 vectors (float16 by default), memory-mapped on load
+
+Schema 2 (fits with ``engine="ray"`` whose level 1 ran over blocks): the same, plus
+``membership/part-NNNNN.parquet`` (columns ``row``, ``id``, ``L1`` ... ``Ln``: every item's cluster
+index at every level, written by Ray tasks from the label blocks, :mod:`hercules.engines.membership`),
+and ``arrays.npz`` without the n-long ``parent_L1`` (it is the ``L1`` column). Older hercules versions
+refuse schema 2 with "upgrade hercules".
 
 No pickle anywhere: loading a result cannot execute code.
 
@@ -34,9 +40,10 @@ from hercules.data.dataset import Dataset
 from hercules.hierarchy.tree import Hierarchy, cluster_id
 from hercules.pipeline.state import FittedState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the newest this version reads and writes (in-process results are still written as 1)
 FORMAT = "hercules-result"
-RESULT_FILES = ("arrays.npz", "items.parquet", "embeddings.npy", "embedder", "hercules.json")  # hercules.json last
+MEMBERSHIP_DIR = "membership"  # schema 2: per-item clusters as Parquet parts
+RESULT_FILES = ("arrays.npz", "items.parquet", "embeddings.npy", "embedder", MEMBERSHIP_DIR, "hercules.json")  # json last
 TUNED_DIR = "embedder"  # a text embedder fine-tuned by a judge (guidance), as a sentence-transformers folder
 
 
@@ -91,10 +98,7 @@ def _jsonable(v: Any) -> Any:
 
 
 def _items_frame(ds: Dataset) -> pd.DataFrame:
-    ids = ds.ids
-    kinds = {type(x) for x in ids.tolist()}
-    id_col = ids.astype(np.int64) if kinds <= {int, np.int64} else ids.astype(str)
-    df = pd.DataFrame({"__id__": id_col})
+    df = pd.DataFrame({"__id__": ds.stored_ids()})
     if ds.modality == "text":
         df["__item__"] = ds.texts
     elif ds.modality == "image":
@@ -140,10 +144,11 @@ def _levels_json(h: Hierarchy) -> list[dict[str, Any]]:
     return out
 
 
-def _arrays(state: FittedState, encoder_arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _arrays(state: FittedState, encoder_arrays: dict[str, np.ndarray], membership: bool) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {"item_coords": state.coords}
     for lvl in state.hierarchy.levels:
-        arrays[f"parent_L{lvl.level}"] = lvl.parent.astype(np.int32)
+        if not (membership and lvl.level == 1):  # with membership/, level 1's n-long parents are its L1 column
+            arrays[f"parent_L{lvl.level}"] = lvl.parent.astype(np.int32)
         arrays[f"centroids_L{lvl.level}"] = lvl.centroids.astype(np.float32)
         if lvl.coords is not None:
             arrays[f"coords_L{lvl.level}"] = lvl.coords
@@ -173,9 +178,10 @@ def save(
     dest = check_destination(path, overwrite)
     ds = state.dataset
     enc_values, enc_arrays = state.encoder.state()
+    parts = state.membership if state.membership is not None and state.membership.matches(state.hierarchy) else None
     meta = {
         "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": 1 if parts is None else 2,
         "hercules_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "modality": ds.modality,
@@ -194,7 +200,9 @@ def save(
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".hercules-", dir=dest.parent))
     try:
-        np.savez(tmp / "arrays.npz", **_arrays(state, enc_arrays))
+        np.savez(tmp / "arrays.npz", **_arrays(state, enc_arrays, parts is not None))
+        if parts is not None:
+            parts.copy_to(tmp / MEMBERSHIP_DIR)
         _items_frame(ds).to_parquet(tmp / "items.parquet", index=False)
         if embeddings is not None and state.embeddings is not None:
             np.save(tmp / "embeddings.npy", np.asarray(state.embeddings).astype(embeddings))

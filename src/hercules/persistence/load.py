@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from hercules.data.dataset import Dataset, Variable
+from hercules.engines.membership import MembershipParts, fingerprint
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.layout import Layout, PCALayout, PCAProjection, layout_from_arrays
-from hercules.persistence.folder import FORMAT, SCHEMA_VERSION, TUNED_DIR, ResultFormatError
+from hercules.persistence.folder import FORMAT, MEMBERSHIP_DIR, SCHEMA_VERSION, TUNED_DIR, ResultFormatError
 from hercules.pipeline.encoder import EncoderConfig, L0Encoder
 from hercules.pipeline.state import FittedState
 from hercules.space import space_from_state
@@ -68,6 +69,28 @@ def _read_items(src: Path, n_items: int) -> pd.DataFrame:
     if "__id__" not in items.columns or len(items) != n_items:
         raise ResultFormatError(f"{path} has {len(items)} rows (or no ids); hercules.json says {n_items} items")
     return items
+
+
+def _read_membership(src: Path, n: int, arrays: dict[str, np.ndarray]) -> MembershipParts | None:
+    """Schema 2: level 1's parents (``parent_L1``) read from the ``L1`` column of ``membership/`` (the ``row`` and
+    ``L1`` columns only, fully: 12 bytes per item) into ``arrays``; the parts are kept for the next save."""
+    path = src / MEMBERSHIP_DIR
+    if not path.is_dir():
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=["row", "L1"])
+        rows, lab = table.column("row").to_numpy(), table.column("L1").to_numpy()
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several unrelated types for a bad file
+        raise ResultFormatError(f"{path} is damaged: {e}") from None
+    parent = np.full(n, -1, dtype=np.int32)
+    if len(rows) == n and rows.min(initial=0) >= 0 and rows.max(initial=-1) < n:
+        parent[rows] = lab
+    if len(rows) != n or (parent < 0).any():
+        raise ResultFormatError(f"{path} does not hold every item once ({len(rows)} rows; hercules.json says {n} items)")
+    arrays["parent_L1"] = parent
+    return MembershipParts(path, ())
 
 
 def _require(arrays: dict[str, np.ndarray], key: str, shape: tuple[int | None, ...], src: Path) -> np.ndarray:
@@ -157,6 +180,7 @@ def load_state(path: str | os.PathLike) -> tuple[FittedState, dict[str, Any]]:
     meta = _read_meta(src)
     arrays = _read_arrays(src)
     items = _read_items(src, int(meta["n_items"]))
+    parts = _read_membership(src, int(meta["n_items"]), arrays)
     try:
         hierarchy = _hierarchy(meta, arrays, src)
         dataset = _dataset(meta, items)
@@ -187,4 +211,7 @@ def load_state(path: str | os.PathLike) -> tuple[FittedState, dict[str, Any]]:
         changes=changes,
         space=space,
     )
+    if parts is not None:
+        parts.written_for = fingerprint(hierarchy)  # checked against the hierarchy again at the next save
+        state.membership = parts
     return state, params

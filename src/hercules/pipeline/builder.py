@@ -100,6 +100,10 @@ def level_context(
     )
 
 
+#: Items closest to each centroid an engine computes over its blocks (labelers ask for 2-5, "diverse" for 20x that).
+CLOSEST = 128
+
+
 def _order_by_size(km: KMeansResult, node_sizes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Renumber clusters by item count (0 = largest; ties keep k-means order)."""
     sizes = np.bincount(km.labels, weights=node_sizes, minlength=k).astype(np.int64)
@@ -121,10 +125,12 @@ class LevelBuilder:
         embed_titles: Callable[[list[str], str], np.ndarray] | None = None,
         guide_k: Callable[[int, np.ndarray, np.ndarray | None, np.ndarray | None], int | None] | None = None,
         level1_kmeans: Callable[..., KMeansResult] = kmeans,
+        closest: Callable[[np.ndarray, list[np.ndarray], np.ndarray, int], list[np.ndarray] | None] | None = None,
     ) -> None:
         self.config = config
         self.guide_k = guide_k  # levels="guided": (t, node vectors, node sizes, item -> node) -> k or None
         self.level1_kmeans = level1_kmeans  # an engine's: level 1 clusters every item
+        self.closest = closest  # an engine's: (vectors, parents of levels 1..t, centroids, m) -> closest items or None
         self.labeler = labeler
         self.embed_texts = embed_texts  # description mode: embeds "title. description" of each cluster
         self.embed_titles = embed_titles  # into the item space, so a labeler can check its titles
@@ -260,6 +266,9 @@ class LevelBuilder:
         below = hierarchy.levels[-1] if hierarchy.levels else None
         shown = centroids if cfg.representation == "direct" else None  # description mode: item means
         ctx = level_context(t, ds, vectors, item_labels, shown, below, parent, cfg.topic_seed, self.embed_titles)
+        if self.closest is not None and ctx.centroids is not None:  # labelling evidence where the vectors are
+            found = self.closest(vectors, [lvl.parent for lvl in hierarchy.levels] + [parent], ctx.centroids, CLOSEST)
+            ctx.closest = None if found is None else (CLOSEST, found)
         level.labels = self._label(ctx, k)
         self.timings["label"] += time.perf_counter() - t0
         log.info("level %d: %d clusters%s", t, k, " (auto)" if auto_info else "")

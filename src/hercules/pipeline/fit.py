@@ -111,8 +111,10 @@ def fit_state(
             encoder.title_embedder(),
             guide_k=None if guide is None else guided_k(guide, policy, vectors),
             level1_kmeans=engine.kmeans,
+            closest=engine.representatives,
         )
         built = builder.build(vectors, ds, random_state, space_vectors)
+        membership = engine.membership(built.hierarchy, ds)  # Ray: Parquet parts from the label blocks
     finally:
         engine.close()
     emit(on_progress, ProgressEvent("layout", message="2-D layout"))
@@ -126,6 +128,6 @@ def fit_state(
     timings["total"] = time.perf_counter() - t_start
     llm_stats = encoder.llm_stats_ + built.llm_stats
     state = FittedState(built.hierarchy, ds, encoder, projection, coords, vectors, vectors.shape[1], timings, llm_stats)
-    state.space = space
+    state.space, state.membership = space, membership
     emit(on_progress, ProgressEvent("done", done=built.hierarchy.depth, total=built.hierarchy.depth))
     return state

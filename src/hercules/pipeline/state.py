@@ -9,6 +9,7 @@ import numpy as np
 
 from hercules.clustering.kmeans import assign
 from hercules.data.dataset import Dataset
+from hercules.engines.membership import MembershipParts
 from hercules.hierarchy.tree import Hierarchy
 from hercules.layout import Layout
 from hercules.pipeline.encoder import L0Encoder
@@ -30,6 +31,7 @@ class FittedState:
     llm_stats: list[dict[str, Any]] = field(default_factory=list)
     changes: dict[str, Any] | None = None  # the change report of the last update (None: as fitted)
     space: ClusteringSpace = field(default_factory=IdentitySpace)  # where levels are clustered and new items routed
+    membership: MembershipParts | None = None  # per-item clusters as Parquet parts (Ray engine); None: in arrays.npz
 
     def route(self, vectors: np.ndarray) -> np.ndarray:
         """Level-1 cluster of new level-0 ``vectors``: the nearest level-1 centroid in the clustering space."""

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SPACES", "ClusteringSpace", "IdentitySpace", "ManifoldSpace", "make_space", "resolve_space", "space_from_state"]
 
-SPACES = ("auto", "none", "umap")
+SPACES = ("auto", "none", "umap", "umap-cosine")
 #: Fewer items than this are clustered in the level-0 space: a neighbour graph of a handful of points means little.
 MIN_MANIFOLD_ITEMS = 100
 
@@ -42,20 +42,25 @@ def resolve_space(method: str, n_items: int) -> str:
     if method == "none":
         return "none"
     if n_items < MIN_MANIFOLD_ITEMS:
-        if method == "umap":
+        if method != "auto":
             log.warning("only %d items: clustering in the level-0 space instead of UMAP's", n_items)
         return "none"
     if not umap_available():
-        if method == "umap":
-            raise ImportError("space='umap' needs umap-learn: pip install 'hercules-cluster[layout]'")
+        if method != "auto":
+            raise ImportError(f"space={method!r} needs umap-learn: pip install 'hercules-cluster[layout]'")
         log.info("umap-learn is not installed: clustering in the level-0 space")
         return "none"
-    return "umap"
+    return "umap" if method == "auto" else method
 
 
 def make_space(method: str = "auto", n_items: int = 0) -> ClusteringSpace:
     """An unfitted space for ``method`` (see :func:`resolve_space`)."""
-    return ManifoldSpace() if resolve_space(method, n_items) == "umap" else IdentitySpace()
+    resolved = resolve_space(method, n_items)
+    if resolved == "none":
+        return IdentitySpace()
+    # "umap": cosine for unit-length rows, euclidean otherwise; "umap-cosine": angles whatever the rows' lengths
+    # (measured: Fashion-MNIST pixels 0.444 -> 0.454 ARI, sklearn digits 0.873 -> 0.790; so not the default).
+    return ManifoldSpace(metric="cosine" if resolved == "umap-cosine" else "auto")
 
 
 def space_from_state(meta: dict[str, Any] | None, arrays: dict[str, np.ndarray]) -> ClusteringSpace:

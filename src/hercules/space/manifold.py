@@ -83,7 +83,7 @@ class ManifoldSpace(ClusteringSpace):
         sample = self.fit_sample
         fit_idx = np.sort(rng.choice(n, sample, replace=False)) if sample is not None and n > sample else np.arange(n)
         log.info("clustering space: UMAP of %d of %d items to %d dimensions", len(fit_idx), n, self.n_components)
-        Xf = np.ascontiguousarray(X[fit_idx], dtype=np.float32)
+        Xf = self._rows(np.ascontiguousarray(X[fit_idx], dtype=np.float32))
         idx, dist = exact_knn(Xf, max(2, min(self.n_neighbors, len(Xf) - 1)))
         if self.metric == "cosine" or (self.metric == "auto" and unit_rows(Xf)):
             dist = dist * dist / 2  # unit vectors: 1 - cos (text embeddings; what BERTopic's UMAP uses)
@@ -99,7 +99,15 @@ class ManifoldSpace(ClusteringSpace):
     def transform(self, X: np.ndarray) -> np.ndarray:
         if self.layout_ is None:
             raise RuntimeError("ManifoldSpace is not fitted")
-        return self.layout_.transform(X)
+        return self.layout_.transform(self._rows(np.asarray(X, dtype=np.float32)))
+
+    def _rows(self, X: np.ndarray) -> np.ndarray:
+        """The rows the space works on: scaled to unit length under the cosine metric (so that neighbours, the
+        1 - cos distances and the placement of new items all follow angles), else as given."""
+        if self.metric != "cosine":
+            return X
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return X / np.where(norms > 0, norms, 1.0)
 
     def _settings(self) -> dict[str, Any]:
         return {
