@@ -2,13 +2,15 @@
 64 intents > 18 scenarios), MiniLM vectors computed once and cached (in the hercules cache folder).
 
     python benchmarks/bench_guidance.py labels     # 90% label judge, 1,024 triplets, the default: MiniLM fine-tuned + adapter
-    python benchmarks/bench_guidance.py curves     # judge accuracy and budget curves on precomputed vectors (adapter alone)
+    python benchmarks/bench_guidance.py curves     # judge accuracy and budget curves, the default (fine-tune + adapter), Banking77
+    python benchmarks/bench_guidance.py curves-adapter  # the same on precomputed vectors (adapter alone), + HWU64
     python benchmarks/bench_guidance.py k          # stage 2 alone: k chosen from 1,024 pair answers, 5 seeds
+    python benchmarks/bench_guidance.py k-guided   # stage 2 after stage 1 with the same judge (as levels='guided'), 5 seeds
     python benchmarks/bench_guidance.py guided     # levels="guided" end to end: level 1's k and NMI
     python benchmarks/bench_guidance.py llm        # the embedded Qwen2.5-Coder-1.5B as judge, 256 triplets
 
 Every fit uses the default clustering space (space="auto": UMAP 5-d). Data: $HERCULES_DATA (default
-/work/shared/data) with banking77/test.csv and hwu64/hwu64.csv. Results: benchmarks/out/guidance_{labels,curves,k,llm}.{md,json}.
+/work/shared/data) with banking77/test.csv and hwu64/hwu64.csv. Results: benchmarks/out/guidance_{labels,curves,curves_adapter,k,k_guided,llm}.{md,json}.
 """
 
 from __future__ import annotations
@@ -90,6 +92,28 @@ def k_choice(name: str, col: str, true_k: int, noise: float = 0.1, pairs: int = 
     return row
 
 
+def k_after_stage1(name: str, col: str, true_k: int, noise: float = 0.1, seeds: int = 5) -> dict:
+    """Stage 2 as ``levels="guided"`` runs it: after stage 1 with the same judge (its adapter, on the cached vectors;
+    the entropy selection on the automatic k, as a level with no fixed k has), the merge tree on the guided vectors."""
+    from hercules.clustering.auto_k import AutoKConfig
+    from hercules.guidance import Guide, GuideConfig
+    from hercules.guidance.adapter import apply_adapter
+
+    df, X = vectors(name)
+    t0 = time.perf_counter()
+    ks, applied = [], []
+    for seed in range(seeds):
+        guide = Guide(LabelJudge(df[col].to_numpy(), noise=noise, seed=seed), GuideConfig(spec=col, random_state=seed))
+        W = guide.perspective(X, None)
+        applied.append(W is not None)
+        ks.append(guide.choose_k(apply_adapter(X, W), None, None, AutoKConfig()))
+    row = {"set": name, "column": col, "true_k": true_k, "chosen_k": ks, "stage1_applied": applied, "pairs": 1024}
+    row["within_20pct"] = f"{sum(k is not None and abs(k - true_k) <= 0.2 * true_k for k in ks)}/{seeds}"
+    row["seconds_per_choice"] = round((time.perf_counter() - t0) / seeds, 1)
+    print(row, flush=True)
+    return row
+
+
 def table(rows: list[dict], cols: list[str]) -> str:
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     out += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
@@ -109,18 +133,25 @@ def part_labels() -> None:
     write("guidance_labels", {"machine": machine(), "fits": rows}, md + "\n")
 
 
-def part_curves() -> None:
-    """Judge accuracy 100/90/80/70% and budgets 256/1,024/4,096 on the cached vectors (the linear adapter)."""
-    rows = [fit("banking77", None)[0]]
+def part_curves(texts: bool = True) -> None:
+    """Judge accuracy 100/90/80/70% and budgets 256/1,024/4,096 on Banking77. ``texts``: the default pipeline from
+    the texts (MiniLM fine-tuned + adapter); else on the cached vectors (the linear adapter alone, ``curves-adapter``)."""
+    rows = [fit("banking77", None, texts=texts)[0]]
     for noise in (0.0, 0.1, 0.2, 0.3):  # judge accuracy 100/90/80/70%
-        rows.append(fit("banking77", f"labels:category:{noise}")[0])
+        rows.append(fit("banking77", f"labels:category:{noise}", texts=texts)[0])
     for budget in (256, 4096):
-        rows.append(fit("banking77", "labels:category:0.1", budget)[0])
-    rows.append(fit("banking77", "labels:category:0.5")[0])  # a coin: the guard must refuse it
-    rows += [fit("hwu64", None)[0], fit("hwu64", "labels:intent:0.1")[0]]
-    md = "## Label judge (NOISE = 1 - judge accuracy) on precomputed MiniLM vectors: the linear adapter, level NMI\n\n"
-    md += table(rows, COLS + ["answered", "guide_s"])
-    write("guidance_curves", {"machine": machine(), "fits": rows}, md + "\n")
+        rows.append(fit("banking77", "labels:category:0.1", budget, texts=texts)[0])
+    rows.append(fit("banking77", "labels:category:0.5", texts=texts)[0])  # a coin: the guard must refuse it
+    if not texts:
+        rows += [fit("hwu64", None)[0], fit("hwu64", "labels:intent:0.1")[0]]
+    what = (
+        "from the texts: MiniLM fine-tuned + adapter (the default)"
+        if texts
+        else "on precomputed MiniLM vectors: the adapter alone"
+    )
+    md = f"## Label judge (NOISE = 1 - judge accuracy), {what}, space auto, level NMI\n\n"
+    md += table(rows, COLS + ["answered", "tune_s", "guide_s", "seconds"])
+    write("guidance_curves" if texts else "guidance_curves_adapter", {"machine": machine(), "fits": rows}, md + "\n")
 
 
 def part_guided() -> None:
@@ -149,6 +180,14 @@ def part_k() -> None:
     write("guidance_k", {"machine": machine(), "k_choice": ks}, md + "\n")
 
 
+def part_k_guided() -> None:
+    ks = [k_after_stage1("hwu64", "scenario", 18), k_after_stage1("hwu64", "intent", 64)]  # each row printed as it comes
+    ks.append(k_after_stage1("banking77", "category", 77))
+    md = "## Stage 2 after stage 1 (adapter) with the same 90% judge, as levels='guided' runs it (1,024 + 1,024, 5 seeds)\n\n"
+    md += table(ks, ["set", "column", "true_k", "chosen_k", "stage1_applied", "within_20pct", "seconds_per_choice"])
+    write("guidance_k_guided", {"machine": machine(), "k_choice": ks}, md + "\n")
+
+
 def part_llm() -> None:
     base, _ = fit("banking77", None)
     row, m = fit("banking77", "llm", 256, llm="local", labeler=KeywordLabeler(), llm_options={"timeout": 120})
@@ -162,5 +201,13 @@ def part_llm() -> None:
 
 
 if __name__ == "__main__":
-    parts = {"labels": part_labels, "curves": part_curves, "k": part_k, "guided": part_guided, "llm": part_llm}
+    parts = {
+        "labels": part_labels,
+        "curves": part_curves,
+        "curves-adapter": lambda: part_curves(False),
+        "k": part_k,
+        "k-guided": part_k_guided,
+        "guided": part_guided,
+        "llm": part_llm,
+    }
     parts[sys.argv[1] if len(sys.argv) > 1 else "labels"]()
