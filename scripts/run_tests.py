@@ -9,10 +9,15 @@ run red; a crash before the session ended (or with failures) exits non-zero as b
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
 import pytest
+
+# As `python -m pytest` does: the working directory (the repository root) is importable, so tests can import
+# `tests.conftest` helpers; a script run puts its own folder (scripts/) on sys.path instead.
+sys.path.insert(0, os.getcwd())
 
 
 class _Outcome:
