@@ -430,3 +430,40 @@ def test_labelling_evidence_computed_over_the_blocks(ray_cluster):
     for _, got, expected in rec.seen:
         assert len(got) == len(expected) and all(np.array_equal(a, b) for a, b in zip(got, expected))
     assert [len(r) for r in rec.seen[1][1]] == [min(5, s) for s in model.hierarchy_.level(2).sizes]
+
+
+def test_vectors_stay_off_the_driver(ray_cluster, monkeypatch):
+    """Texts embedded on the cluster: the driver maps the vectors from a file the Ray tasks wrote (never gathers them),
+    the centroids shown at every level come from per-block sums, and the map is placed by Ray tasks over the blocks;
+    results as in-process (labels, titles, centroids to float rounding, coordinates)."""
+    from hercules.common import groups
+    from hercules.layout.pca import PCALayout
+    from hercules.pipeline import builder
+
+    rng = np.random.default_rng(5)
+    words = np.array(["red", "green", "blue", "cyan", "gold", "grey", "pink", "teal", "navy", "lime", "rust", "plum"])
+    texts = [" ".join(rng.choice(words, 6)) + f" t{i % 200}" for i in range(12_000)]
+    kw = {"embedder": "hashing:64", "layout": "pca", "progress": False, "random_state": 1, "space": "none", "weighted": False}
+    local = Hercules([30, 5], max_points_per_centroid=32, **kw).fit(texts)
+    calls: list[str] = []
+    mapped = {}
+
+    def means(X, labels, k):  # the driver must not average the matrix it maps
+        calls.append(type(X).__name__)
+        return groups.group_means(X, labels, k)
+
+    def transform(self, X):
+        mapped["rows"] = len(X)  # the driver must not place every item on the map itself
+        return self.projection.transform(X)
+
+    monkeypatch.setattr(builder, "group_means", means)
+    monkeypatch.setattr(PCALayout, "transform", transform)
+    model = Hercules([30, 5], engine="ray", ray_address=ray_cluster, max_points_per_centroid=32, **kw).fit(texts)
+    E = model._state().embeddings
+    assert isinstance(E, np.memmap) and not E.flags.writeable and np.array_equal(E, local._state().embeddings)
+    assert calls == [] and mapped == {}
+    for t in (1, 2):
+        a, b = local.hierarchy_.level(t), model.hierarchy_.level(t)
+        assert adjusted_rand_score(local.hierarchy_.item_labels(t), model.hierarchy_.item_labels(t)) >= 0.99
+        assert np.allclose(a.centroids, b.centroids, atol=1e-5) and [x.title for x in a.labels] == [x.title for x in b.labels]
+    assert np.allclose(local.coords_, model.coords_, atol=1e-5)

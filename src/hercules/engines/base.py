@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -45,6 +46,16 @@ class Engine(Protocol):
         ``centroids``, computed where the vectors are; None: the labeler computes them from ``vectors``."""
         ...
 
+    def item_means(self, vectors: np.ndarray, parents: list[np.ndarray], k: int) -> np.ndarray | None:
+        """(k, d) mean of ``vectors`` per cluster of level t (``parents``: levels 1..t), computed where the vectors are;
+        None: the builder computes it from ``vectors``."""
+        ...
+
+    def placer(self, X: np.ndarray) -> Callable[[Any, np.ndarray, np.ndarray], np.ndarray] | None:
+        """``(fitted, fit_rows, fit_Y) -> (n, c)``: ``fitted.transform`` of every row of ``X`` run where ``X`` is, the
+        rows ``fit_rows`` keeping ``fit_Y``; None: the caller transforms ``X`` itself."""
+        ...
+
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
         """Every item's cluster at every level written as Parquet parts where the level-1 labels are (before
         ``close``); None: the saved result holds them in ``arrays.npz`` (in-process)."""
@@ -73,6 +84,12 @@ class LocalEngine:
         return kmeans(X, k, **kwargs)
 
     def representatives(self, vectors: np.ndarray, parents: list[np.ndarray], centroids: np.ndarray, m: int) -> list | None:
+        return None
+
+    def item_means(self, vectors: np.ndarray, parents: list[np.ndarray], k: int) -> np.ndarray | None:
+        return None
+
+    def placer(self, X: np.ndarray) -> Callable[[Any, np.ndarray, np.ndarray], np.ndarray] | None:
         return None
 
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:

@@ -9,8 +9,11 @@ k-means pass over the vector blocks.
   (:class:`~hercules.embeddings.cache.EmbeddingCache` at the driver's cache path, so on one
   machine every actor and the driver share one SQLite file; on several machines each node has
   its own). Ray Data restarts a killed actor and re-runs its batches. The vector blocks stay in
-  the object store for the level-1 pass; a copy is gathered on the driver, because the
-  labelling evidence, the map and the saved result read the matrix (see docs/SCALING.md).
+  the object store for the level-1 pass, and Ray tasks write them into one file the driver maps
+  read-only (:mod:`hercules.engines.ray_vectors`), so the driver reads only sampled rows; if the
+  file's folder is not visible to every node, they are gathered on the driver (see docs/SCALING.md).
+* The centroids shown (level-0 item means, every level) from per-block sums, the labelling evidence
+  (:mod:`hercules.engines.ray_evidence`) and the 2-D map's placement of every item run over the blocks.
 * The UMAP clustering space: fitted on its sample on the driver, every block placed by a Ray task
   (:mod:`hercules.engines.ray_space`); its blocks feed level 1.
 * Level 1: :mod:`hercules.engines.ray_kmeans` (the sampled fit on the driver, the assignment
@@ -28,15 +31,16 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import ray
-from tqdm.auto import tqdm
 
 from hercules.clustering.kmeans import KMeansResult, kmeans
+from hercules.common.groups import onehot
 from hercules.data.dataset import Dataset
 from hercules.embeddings.base import Embedder, EmbeddingError
 from hercules.embeddings.cache import EmbeddingCache
@@ -131,11 +135,13 @@ class RayEngine:
         self.progress = progress
         self.min_items = min_items
         self.closed = False
+        self.spill = True  # the embedded vectors: a file written by Ray tasks, mapped by the driver (ray_vectors)
         self._owned = False
         self._blocks: dict[int, tuple[np.ndarray, list[Any]]] = {}  # id(driver array) -> (array, block refs)
         self._level1: tuple[np.ndarray, int, list[Any], tuple] | None = None  # k-means labels, k, label blocks, fix
         self._root: dict[int, list[Any] | None] = {}  # id(block list) -> the embedding blocks of the same rows
         self._level1_root: list[Any] | None = None
+        self._l1_sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (level-1 map, sums, counts)
 
     # ------------------------------------------------------------------ connection
     def connect(self) -> None:
@@ -154,7 +160,7 @@ class RayEngine:
     def close(self) -> None:
         self._blocks.clear()
         self._root.clear()
-        self._level1 = self._level1_root = None
+        self._level1 = self._level1_root = self._l1_sums = None
         if self._owned and ray.is_initialized():
             ray.shutdown()
         self._owned, self.closed = False, True
@@ -191,26 +197,16 @@ class RayEngine:
             num_cpus=1,
         )
         refs = out.materialize().to_numpy_refs()
-        vectors = self._gather(refs, n, desc)
+        from hercules.engines.ray_vectors import gather_rows, vectors_file
+
+        vectors = vectors_file(refs, n, self.progress) if self.spill else None
+        if vectors is None:
+            try:
+                vectors = gather_rows(refs, n, f"{desc} (gather)", self.progress)
+            except RuntimeError as e:
+                raise EmbeddingError(str(e)) from None
         self._blocks[id(vectors)] = (vectors, refs)
         self._root[id(refs)] = refs  # level-0 blocks: the rows every block derived from them keeps
-        return vectors
-
-    def _gather(self, refs: list[Any], n: int, desc: str) -> np.ndarray:
-        vectors: np.ndarray | None = None
-        seen = 0
-        with tqdm(total=n, desc=f"{desc} (gather)", unit="item", disable=not self.progress) as bar:
-            pending = list(refs)
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                block = ray.get(done[0])
-                if vectors is None:
-                    vectors = np.empty((n, block["vector"].shape[1]), dtype=np.float32)
-                vectors[block["row"]] = block["vector"]
-                seen += len(block["row"])
-                bar.update(len(block["row"]))
-        if vectors is None or seen != n:
-            raise EmbeddingError(f"ray: {seen} vectors came back for {n} inputs")
         return vectors
 
     # ------------------------------------------------------------------ clustering space, level 1
@@ -270,18 +266,62 @@ class RayEngine:
         rank = level1_map(self._level1[0], self._level1[1], parents[0])
         return None if rank is None else [rank, *(p.astype(np.int32) for p in parents[1:])]
 
-    def representatives(self, vectors: np.ndarray, parents: list[np.ndarray], centroids: np.ndarray, m: int) -> list | None:
-        """The ``m`` items closest to each level-t centroid (``parents``: the parent arrays of levels 1..t) computed
-        over the level-0 vector blocks (:mod:`hercules.engines.ray_evidence`); None (the labeler computes them from
-        the driver's matrix) unless ``vectors`` were embedded on the cluster and level 1 ran over blocks of the same rows."""
+    def _over_blocks(self, vectors: np.ndarray, parents: list[np.ndarray]) -> tuple[list[Any], list[np.ndarray]] | None:
+        """(the level-0 blocks of ``vectors``, the k-means label -> level-t maps) when ``vectors`` were embedded on the
+        cluster and level 1 ran over blocks of the same rows; else None."""
         maps = self._label_maps(parents)
         root = self.known_blocks(vectors)
         if maps is None or root is None or self._level1_root is not root:
             return None
+        return root, maps
+
+    def representatives(self, vectors: np.ndarray, parents: list[np.ndarray], centroids: np.ndarray, m: int) -> list | None:
+        """The ``m`` items closest to each level-t centroid (``parents``: the parent arrays of levels 1..t) computed
+        over the level-0 vector blocks (:mod:`hercules.engines.ray_evidence`); None (the labeler computes them from
+        the driver's matrix) unless ``vectors`` were embedded on the cluster and level 1 ran over blocks of the same rows."""
+        over = self._over_blocks(vectors, parents)
+        if over is None:
+            return None
         from hercules.engines.ray_evidence import closest_items
 
         assert self._level1 is not None
-        return closest_items(root, self._level1[2], maps, self._level1[3], centroids, m)
+        return closest_items(over[0], self._level1[2], over[1], self._level1[3], centroids, m)
+
+    def item_means(self, vectors: np.ndarray, parents: list[np.ndarray], k: int) -> np.ndarray | None:
+        """(k, d) mean level-0 vector of each level-t cluster: the level-1 sums and counts from one map-reduce over the
+        blocks (:func:`~hercules.engines.ray_evidence.cluster_sums`, once), upper levels as sums of their level-1
+        clusters (exact); None where :meth:`representatives` would be None."""
+        over = self._over_blocks(vectors, parents[:1])
+        if over is None:
+            return None
+        from hercules.engines.ray_evidence import cluster_sums
+
+        assert self._level1 is not None
+        rank = over[1][0]
+        if self._l1_sums is None or not np.array_equal(self._l1_sums[0], rank):
+            self._l1_sums = (rank, *cluster_sums(over[0], self._level1[2], [rank], self._level1[3], len(rank)))
+        _, sums, counts = self._l1_sums
+        up = np.arange(len(rank))
+        for p in parents[1:]:
+            up = p[up]
+        sums_t = np.asarray(onehot(up, k, dtype=np.float64) @ sums)
+        counts_t = np.bincount(up, weights=counts, minlength=k)
+        return (sums_t / np.maximum(counts_t, 1)[:, None]).astype(np.float32)
+
+    def placer(self, X: np.ndarray) -> Callable[[Any, np.ndarray, np.ndarray], np.ndarray] | None:
+        """``(fitted, fit_rows, fit_Y) -> fitted.transform`` of every row of ``X`` by Ray tasks over its blocks (fit rows
+        keep ``fit_Y``); None when ``X`` is not held in blocks."""
+        blocks = self.known_blocks(X)
+        if blocks is None:
+            return None
+        from hercules.engines.ray_vectors import place_rows
+
+        n = len(X)
+
+        def place(fitted: Any, fit_rows: np.ndarray, fit_Y: np.ndarray) -> np.ndarray:
+            return place_rows(blocks, n, fitted, fit_rows, fit_Y, "map (ray)", self.progress)[0]
+
+        return place
 
     # ------------------------------------------------------------------ the saved result
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:

@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 
-from hercules.layout.base import Layout
+from hercules.layout.base import Layout, Place
 from hercules.layout.pca import PCALayout, PCAProjection
 from hercules.layout.umap_layout import NeighborLayout, import_umap
 
@@ -28,6 +28,7 @@ __all__ = [
     "NeighborLayout",
     "PCALayout",
     "PCAProjection",
+    "Place",
     "fit_layout",
     "layout_from_arrays",
     "umap_available",
@@ -50,12 +51,15 @@ def fit_layout(
     n_components: int = 2,
     random_state: int | None = 0,
     sample: int | None = DEFAULT_SAMPLE,
+    placer: Place | None = None,
 ) -> Layout:
     """Fit a layout on ``vectors`` (n, d); the returned layout's ``coords_`` are their (n, n_components) float32
     coordinates.
 
     ``method``: "auto" (UMAP when umap-learn imports, else PCA), "umap" or "pca". ``sample``: fit UMAP on at most
     this many random points (None: all) and place the rest by k-NN; PCA always fits on at most 50,000 points.
+    ``placer``: computes the coordinates of every item from the fitted layout (the same ``transform``, e.g. by Ray tasks
+    where the vectors are; the rows UMAP was fitted on keep their coordinates), so only the fit samples are read here.
     """
     if method not in METHODS:
         raise ValueError(f"unknown layout method {method!r}; use one of {', '.join(METHODS)}")
@@ -73,8 +77,8 @@ def fit_layout(
         log.warning("only %d points: using the PCA layout instead of UMAP", len(X))
         use_umap = False
     if use_umap:
-        return NeighborLayout.fit(X, n_components=n_components, random_state=random_state, sample=sample)
-    return PCALayout.fit(X, n_components=n_components, random_state=random_state)
+        return NeighborLayout.fit(X, n_components=n_components, random_state=random_state, sample=sample, placer=placer)
+    return PCALayout.fit(X, n_components=n_components, random_state=random_state, placer=placer)
 
 
 def layout_from_arrays(arrays: dict[str, np.ndarray]) -> Layout:

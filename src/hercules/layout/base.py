@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+
+#: ``(fitted layout, sorted rows it was fitted on, their coordinates) -> (n, c)`` coordinates of every item, computed
+#: by the caller (a Ray engine places every block of the vectors with ``fitted.transform``).
+Place = Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
 
 
 class Layout:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hercules.layout.base import Layout
+from hercules.layout.base import Layout, Place
 
 _FIT_SAMPLE = 50_000
 
@@ -73,9 +73,13 @@ class PCALayout(Layout):
         self.coords_ = None
 
     @classmethod
-    def fit(cls, vectors: np.ndarray, n_components: int = 2, random_state: int | None = 0) -> PCALayout:
+    def fit(
+        cls, vectors: np.ndarray, n_components: int = 2, random_state: int | None = 0, placer: Place | None = None
+    ) -> PCALayout:
+        """``placer``: who transforms every vector (see :func:`hercules.layout.fit_layout`); None: here."""
         layout = cls(PCAProjection(n_components).fit(vectors, random_state=random_state))
-        layout.coords_ = layout.transform(vectors)
+        none = np.empty(0, dtype=np.int64)
+        layout.coords_ = layout.transform(vectors) if placer is None else placer(layout, none, np.empty((0, n_components)))
         return layout
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hercules.layout.base import Layout
+from hercules.layout.base import Layout, Place
 from hercules.layout.fuzzy import fuzzy_graph
 from hercules.layout.neighbors import NeighborIndex, place
 from hercules.layout.pca import PCAProjection
@@ -127,6 +127,7 @@ class NeighborLayout(Layout):
         sample: int | None = None,
         n_neighbors: int = N_NEIGHBORS,
         min_dist: float = MIN_DIST,
+        placer: Place | None = None,
     ) -> NeighborLayout:
         """UMAP on (a sample of) the PCA-reduced vectors; the other vectors are placed by k-NN."""
         if import_umap() is None:
@@ -141,6 +142,9 @@ class NeighborLayout(Layout):
         if len(ref_pos) > MAX_REFERENCE:
             ref_pos = np.sort(rng.choice(len(fit_idx), MAX_REFERENCE, replace=False))
         layout = cls(pca, Z[ref_pos], Y[ref_pos])
+        if placer is not None:  # every point placed by the caller's ``placer`` (e.g. Ray tasks over blocks)
+            layout.coords_ = placer(layout, fit_idx, Y)
+            return layout
         coords = np.empty((n, n_components), dtype=np.float32)
         coords[fit_idx] = Y
         rest = np.setdiff1d(np.arange(n), fit_idx, assume_unique=True)

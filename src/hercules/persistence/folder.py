@@ -162,6 +162,16 @@ def _arrays(state: FittedState, encoder_arrays: dict[str, np.ndarray], membershi
     return arrays
 
 
+def _save_rows(path: Path, X: np.ndarray, dtype: np.dtype, step: int = 65_536) -> None:
+    """``X`` (2-D) written as an ``.npy`` of ``dtype`` chunk by chunk: no converted copy of the whole matrix (the Ray
+    engine's vectors are a memory map the driver never holds at once)."""
+    with open(path, "wb") as f:
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(X.shape)}
+        np.lib.format.write_array_header_1_0(f, header)
+        for s in range(0, len(X), step):
+            f.write(np.ascontiguousarray(X[s : s + step], dtype=dtype).tobytes())
+
+
 def save(
     state: FittedState,
     params: dict[str, Any],
@@ -205,7 +215,7 @@ def save(
             parts.copy_to(tmp / MEMBERSHIP_DIR)
         _items_frame(ds).to_parquet(tmp / "items.parquet", index=False)
         if embeddings is not None and state.embeddings is not None:
-            np.save(tmp / "embeddings.npy", np.asarray(state.embeddings).astype(embeddings))
+            _save_rows(tmp / "embeddings.npy", state.embeddings, np.dtype(embeddings))
         if state.encoder.tuned_ is not None:
             shutil.copytree(state.encoder.tuned_["path"], tmp / TUNED_DIR)
         (tmp / "hercules.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")

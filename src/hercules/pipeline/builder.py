@@ -126,11 +126,13 @@ class LevelBuilder:
         guide_k: Callable[[int, np.ndarray, np.ndarray | None, np.ndarray | None], int | None] | None = None,
         level1_kmeans: Callable[..., KMeansResult] = kmeans,
         closest: Callable[[np.ndarray, list[np.ndarray], np.ndarray, int], list[np.ndarray] | None] | None = None,
+        item_means: Callable[[np.ndarray, list[np.ndarray], int], np.ndarray | None] | None = None,
     ) -> None:
         self.config = config
         self.guide_k = guide_k  # levels="guided": (t, node vectors, node sizes, item -> node) -> k or None
         self.level1_kmeans = level1_kmeans  # an engine's: level 1 clusters every item
         self.closest = closest  # an engine's: (vectors, parents of levels 1..t, centroids, m) -> closest items or None
+        self.item_means = item_means  # an engine's: (vectors, parents of levels 1..t, k) -> (k, d) item means or None
         self.labeler = labeler
         self.embed_texts = embed_texts  # description mode: embeds "title. description" of each cluster
         self.embed_titles = embed_titles  # into the item space, so a labeler can check its titles
@@ -251,12 +253,13 @@ class LevelBuilder:
         emit(self.on_progress, ProgressEvent("cluster", t, message=f"level {t}: clustering into {k}"))
         parent, centroids, sizes = _order_by_size(self._cluster(t, k, nodes, rng), nodes.sizes, k)
         item_labels = parent if nodes.item_labels is None else parent[nodes.item_labels]
+        parents = [lvl.parent for lvl in hierarchy.levels] + [parent]
         space_centroids = None
         if self.in_space and (t == 1 or cfg.representation == "direct"):  # k-means ran in the clustering space:
             # people see level-0 item means
-            space_centroids, centroids = centroids, group_means(vectors, item_labels, k)
+            space_centroids, centroids = centroids, self._means(vectors, parents, item_labels, k)
         elif cfg.representation == "direct" and not cfg.weighted:
-            centroids = group_means(vectors, item_labels, k)  # unweighted: show item means, not means of means
+            centroids = self._means(vectors, parents, item_labels, k)  # unweighted: show item means, not means of means
         level = Level(t, parent, centroids, sizes, [], requested_k=None if auto_info else k, auto_k=auto_info)
         level.space_centroids = space_centroids
         self.timings["cluster"] += time.perf_counter() - t0
@@ -264,10 +267,11 @@ class LevelBuilder:
         t0 = time.perf_counter()
         emit(self.on_progress, ProgressEvent("label", t, message=f"level {t}: naming {k} clusters"))
         below = hierarchy.levels[-1] if hierarchy.levels else None
-        shown = centroids if cfg.representation == "direct" else None  # description mode: item means
+        # description mode: people see item means
+        shown = centroids if cfg.representation == "direct" else self._means(vectors, parents, item_labels, k)
         ctx = level_context(t, ds, vectors, item_labels, shown, below, parent, cfg.topic_seed, self.embed_titles)
         if self.closest is not None and ctx.centroids is not None:  # labelling evidence where the vectors are
-            found = self.closest(vectors, [lvl.parent for lvl in hierarchy.levels] + [parent], ctx.centroids, CLOSEST)
+            found = self.closest(vectors, parents, ctx.centroids, CLOSEST)
             ctx.closest = None if found is None else (CLOSEST, found)
         level.labels = self._label(ctx, k)
         self.timings["label"] += time.perf_counter() - t0
@@ -279,6 +283,11 @@ class LevelBuilder:
             level.description_embeddings = self.embed_texts(texts, f"embedding L{t} descriptions")
             return level, _Nodes(level.description_embeddings, level.sizes, item_labels)
         return level, _Nodes(centroids if space_centroids is None else space_centroids, level.sizes, item_labels)
+
+    def _means(self, vectors: np.ndarray, parents: list[np.ndarray], item_labels: np.ndarray, k: int) -> np.ndarray:
+        """(k, d) level-0 item mean per cluster: the engine's (over its blocks) if it has them, else from ``vectors``."""
+        got = None if self.item_means is None else self.item_means(vectors, parents, k)
+        return group_means(vectors, item_labels, k) if got is None else got
 
     def _label(self, ctx: LevelContext, k: int) -> list[ClusterLabel]:
         out = self.labeler.label_level(ctx)

@@ -22,7 +22,7 @@ from hercules.data.dataset import Dataset
 from hercules.engines import Engine, LocalEngine, get_engine
 from hercules.hierarchy.tree import Hierarchy
 from hercules.labeling.base import Labeler
-from hercules.layout import Layout, fit_layout
+from hercules.layout import Layout, Place, fit_layout
 from hercules.pipeline.builder import BuildConfig, LevelBuilder
 from hercules.pipeline.encoder import L0Encoder
 from hercules.pipeline.guided import apply_guidance, guided_k, make_guide
@@ -45,10 +45,11 @@ class MapConfig:
 
 
 def fit_projection(
-    vectors: np.ndarray, hierarchy: Hierarchy, config: MapConfig, random_state: int | None
+    vectors: np.ndarray, hierarchy: Hierarchy, config: MapConfig, random_state: int | None, placer: Place | None = None
 ) -> tuple[Layout, np.ndarray]:
-    """The map of the items; each cluster sits at the mean of its members' coordinates."""
-    layout = fit_layout(vectors, method=config.method, n_components=config.n_components, random_state=random_state)
+    """The map of the items; each cluster sits at the mean of its members' coordinates. ``placer``: an engine's
+    placement of every item (:meth:`hercules.engines.Engine.placer`)."""
+    layout = fit_layout(vectors, method=config.method, n_components=config.n_components, random_state=random_state, placer=placer)
     coords = layout.coords_
     for level in hierarchy.levels:
         level.coords = group_means(coords, hierarchy.item_labels(level.level), level.k)
@@ -112,15 +113,16 @@ def fit_state(
             guide_k=None if guide is None else guided_k(guide, policy, vectors),
             level1_kmeans=engine.kmeans,
             closest=engine.representatives,
+            item_means=engine.item_means,
         )
         built = builder.build(vectors, ds, random_state, space_vectors)
         membership = engine.membership(built.hierarchy, ds)  # Ray: Parquet parts from the label blocks
+        emit(on_progress, ProgressEvent("layout", message="2-D layout"))
+        t0 = time.perf_counter()
+        map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))
+        projection, coords = fit_projection(vectors, built.hierarchy, map_config, random_state, engine.placer(vectors))
     finally:
         engine.close()
-    emit(on_progress, ProgressEvent("layout", message="2-D layout"))
-    t0 = time.perf_counter()
-    map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))
-    projection, coords = fit_projection(vectors, built.hierarchy, map_config, random_state)
     timings = {"read": t_read, "embed": t_embed, "space": t_space, **built.timings, "project": time.perf_counter() - t0}
     if guide is not None:
         timings["guide"] = t_guide
