@@ -437,6 +437,7 @@ def test_vectors_stay_off_the_driver(ray_cluster, monkeypatch):
     the centroids shown at every level come from per-block sums, and the map is placed by Ray tasks over the blocks;
     results as in-process (labels, titles, centroids to float rounding, coordinates)."""
     from hercules.common import groups
+    from hercules.labeling.keywords import KeywordLabeler
     from hercules.layout.pca import PCALayout
     from hercules.pipeline import builder
 
@@ -456,8 +457,12 @@ def test_vectors_stay_off_the_driver(ray_cluster, monkeypatch):
         mapped["rows"] = len(X)  # the driver must not place every item on the map itself
         return self.projection.transform(X)
 
+    def doc_term(self, dataset):
+        raise AssertionError("the driver counted every text's terms")
+
     monkeypatch.setattr(builder, "group_means", means)
     monkeypatch.setattr(PCALayout, "transform", transform)
+    monkeypatch.setattr(KeywordLabeler, "_doc_term", doc_term)
     model = Hercules([30, 5], engine="ray", ray_address=ray_cluster, max_points_per_centroid=32, **kw).fit(texts)
     E = model._state().embeddings
     assert isinstance(E, np.memmap) and not E.flags.writeable and np.array_equal(E, local._state().embeddings)
@@ -466,4 +471,32 @@ def test_vectors_stay_off_the_driver(ray_cluster, monkeypatch):
         a, b = local.hierarchy_.level(t), model.hierarchy_.level(t)
         assert adjusted_rand_score(local.hierarchy_.item_labels(t), model.hierarchy_.item_labels(t)) >= 0.99
         assert np.allclose(a.centroids, b.centroids, atol=1e-5) and [x.title for x in a.labels] == [x.title for x in b.labels]
+        assert [x.keywords for x in a.labels] == [x.keywords for x in b.labels] and all(x.keywords for x in b.labels)
     assert np.allclose(local.coords_, model.coords_, atol=1e-5)
+
+
+def test_keyword_vocabulary_from_blocks_as_scikit_learn(ray_cluster, monkeypatch):
+    """The distributed vocabulary (per-block counts merged, then min_df and the max_features cut on the float32 totals)
+    is the one CountVectorizer fits on all texts, ties at the cut included; the per-cluster counts are its counts."""
+    from hercules.common.groups import onehot
+    from hercules.engines import ray_terms
+    from hercules.labeling.keywords import term_counter
+
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{chr(97 + i % 26)}{chr(97 + i // 26)}x" for i in range(120)])
+    texts = [" ".join(rng.choice(words, 5)) for _ in range(3_000)]
+    frames = [pd.DataFrame({"row": np.arange(s, s + 500), "text": texts[s : s + 500]}) for s in range(0, 3_000, 500)]
+    monkeypatch.setattr(ray_terms, "MAX_TERMS", 300)  # below the number of terms: the cut applies
+    ray.init(address=ray_cluster)
+    try:
+        blocks = [ray.put(f) for f in frames]
+        vocab = ray_terms.vocabulary(blocks, len(texts))
+        labels = rng.integers(0, 7, len(texts))
+        counts = ray_terms.cluster_term_counts(blocks, len(texts), vocab, labels, 7)
+    finally:
+        ray.shutdown()
+    cv = term_counter(len(texts))
+    cv.max_features = 300
+    M = cv.fit_transform(texts)
+    assert list(vocab) == list(cv.get_feature_names_out()) and len(vocab) == 300
+    assert np.array_equal(counts.toarray(), (onehot(labels, 7) @ M).toarray())

@@ -56,6 +56,11 @@ class Engine(Protocol):
         rows ``fit_rows`` keeping ``fit_Y``; None: the caller transforms ``X`` itself."""
         ...
 
+    def term_counts(self, ds: Dataset, parents: list[np.ndarray], k: int) -> tuple[Any, np.ndarray] | None:
+        """(k, terms) counts of the keyword titles' vocabulary per cluster of level t and the terms, computed where the
+        texts are; None: the keyword labeler counts the driver's texts."""
+        ...
+
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
         """Every item's cluster at every level written as Parquet parts where the level-1 labels are (before
         ``close``); None: the saved result holds them in ``arrays.npz`` (in-process)."""
@@ -90,6 +95,9 @@ class LocalEngine:
         return None
 
     def placer(self, X: np.ndarray) -> Callable[[Any, np.ndarray, np.ndarray], np.ndarray] | None:
+        return None
+
+    def term_counts(self, ds: Dataset, parents: list[np.ndarray], k: int) -> tuple[Any, np.ndarray] | None:
         return None
 
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:

@@ -119,10 +119,10 @@ class RayEmbedder(Embedder):
         return self.inner.embed(items)
 
     def embed(self, items: Any, desc: str = "embedding") -> np.ndarray:
-        items = list(items)
+        source, items = items, list(items)
         if len(items) < self.engine.min_items or self.engine.closed:
             return self.inner.embed(items, desc=desc)
-        return self.engine.embed(self.inner, items, desc)
+        return self.engine.embed(self.inner, items, desc, source)
 
 
 class RayEngine:
@@ -142,6 +142,8 @@ class RayEngine:
         self._root: dict[int, list[Any] | None] = {}  # id(block list) -> the embedding blocks of the same rows
         self._level1_root: list[Any] | None = None
         self._l1_sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (level-1 map, sums, counts)
+        self._texts: tuple[Any, list[Any], int] | None = None  # (texts embedded, their blocks, how many)
+        self._terms: tuple[np.ndarray, Any, np.ndarray] | None = None  # (level-1 parents, counts, vocabulary)
 
     # ------------------------------------------------------------------ connection
     def connect(self) -> None:
@@ -160,7 +162,7 @@ class RayEngine:
     def close(self) -> None:
         self._blocks.clear()
         self._root.clear()
-        self._level1 = self._level1_root = self._l1_sums = None
+        self._level1 = self._level1_root = self._l1_sums = self._texts = self._terms = None
         if self._owned and ray.is_initialized():
             ray.shutdown()
         self._owned, self.closed = False, True
@@ -179,8 +181,9 @@ class RayEngine:
     def wrap_embedder(self, embedder: Embedder) -> Embedder:
         return embedder if isinstance(embedder, RayEmbedder) else RayEmbedder(embedder, self)
 
-    def embed(self, embedder: Embedder, items: list[str], desc: str) -> np.ndarray:
-        """Embed ``items`` on the cluster; returns the driver copy and keeps the blocks for level 1."""
+    def embed(self, embedder: Embedder, items: list[str], desc: str, source: Any = None) -> np.ndarray:
+        """Embed ``items`` on the cluster; returns the driver's (mapped) vectors and keeps the blocks for level 1, and
+        the text blocks (for the keyword counts of ``source``, the list the texts came from)."""
         self.connect()
         n, workers = len(items), self.n_workers()
         rows = max(BATCH_ROWS, min(50_000, math.ceil(n / (4 * workers))))
@@ -188,7 +191,9 @@ class RayEngine:
         cache = embedder.cache
         cache_path = str(cache.path) if isinstance(cache, EmbeddingCache) else None
         log.info("ray: embedding %d texts in %d blocks on %d actors (%s)", n, len(frames), workers, embedder.model_id)
-        out = ray.data.from_pandas(frames).map_batches(
+        text_refs = [ray.put(f) for f in frames]
+        self._texts = (source, text_refs, n)
+        out = ray.data.from_pandas_refs(text_refs).map_batches(
             _EmbedBatch,
             fn_constructor_args=(*_payload(embedder), cache_path),
             batch_size=BATCH_ROWS,
@@ -322,6 +327,28 @@ class RayEngine:
             return place_rows(blocks, n, fitted, fit_rows, fit_Y, "map (ray)", self.progress)[0]
 
         return place
+
+    def term_counts(self, ds: Dataset, parents: list[np.ndarray], k: int) -> tuple[Any, np.ndarray] | None:
+        """The keyword titles' (k, terms) counts per level-t cluster and the terms, from the text blocks the embedding
+        read (:mod:`hercules.engines.ray_terms`: the vocabulary and the level-1 counts once, upper levels as sums of
+        level-1 rows); None unless ``ds``'s texts were embedded on the cluster."""
+        if self._texts is None or ds.modality != "text" or ds.texts is not self._texts[0] or not parents:
+            return None
+        from hercules.engines.ray_terms import cluster_term_counts, vocabulary
+
+        _, blocks, n = self._texts
+        k1 = len(parents[1]) if len(parents) > 1 else k
+        if self._terms is None or self._terms[0] is not parents[0]:
+            vocab = vocabulary(blocks, n)
+            counts = cluster_term_counts(blocks, n, vocab, parents[0], k1) if len(vocab) else None
+            self._terms = (parents[0], counts, vocab)
+        _, counts, vocab = self._terms
+        if counts is None:
+            return None, vocab
+        up = np.arange(k1)
+        for p in parents[1:]:
+            up = p[up]
+        return (onehot(up, k) @ counts).tocsr(), vocab
 
     # ------------------------------------------------------------------ the saved result
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:

@@ -31,6 +31,9 @@ class LevelContext:
     # (m, per cluster its up to m items closest to the centroid, closest first), computed where the vectors are
     # (the Ray engine, over the vector blocks); representative_items uses it for "centroid_closest" when n <= m
     closest: tuple[int, list[np.ndarray]] | None = None
+    # () -> (clusters x terms counts, terms) of the keyword titles' vocabulary (hercules.labeling.keywords.term_counter),
+    # computed where the texts are (the Ray engine, over the text blocks), or None: the labeler counts the texts itself
+    term_counts: Callable[[], tuple[Any, np.ndarray] | None] | None = None
 
 
 @dataclass

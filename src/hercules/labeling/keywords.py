@@ -147,6 +147,27 @@ def _pick_distinct(terms: list[str], limit: int) -> list[str]:
     return chosen
 
 
+#: Words the c-TF-IDF vocabulary keeps at most (by corpus frequency).
+MAX_TERMS = 60_000
+
+
+def term_counter(n_texts: int, vocabulary: np.ndarray | None = None, limits: bool = True):
+    """The CountVectorizer of the keyword titles (unigrams and bigrams, English and conversational stop words, words
+    seen in at least 2 texts from 200 texts on, the ``MAX_TERMS`` most frequent); ``vocabulary``: count only those
+    terms; ``limits=False``: count every term (the per-block first pass of a distributed vocabulary)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    return CountVectorizer(
+        stop_words=sorted(ENGLISH_STOP_WORDS | _EXTRA_STOP),
+        ngram_range=(1, 2),
+        min_df=(2 if n_texts >= 200 else 1) if limits else 1,
+        max_features=MAX_TERMS if limits else None,
+        token_pattern=r"(?u)\b[^\W\d_][\w'-]*[^\W_]\b",
+        dtype=np.float32,
+        vocabulary=None if vocabulary is None else list(vocabulary),
+    )
+
+
 class KeywordLabeler:
     """Keyword titles for text (c-TF-IDF) and distinctive-variable titles for numeric data."""
 
@@ -158,20 +179,8 @@ class KeywordLabeler:
     # -- text -------------------------------------------------------------
     def _doc_term(self, dataset: Dataset) -> tuple[sp.csr_matrix, np.ndarray]:
         if self._dtm is None or self._dtm[0] is not dataset:  # identity, not id(): ids are reused after GC
-            from sklearn.feature_extraction.text import CountVectorizer
-
             texts = dataset.texts if dataset.modality == "text" else (dataset.descriptions or [])
-            min_df = 2 if len(texts) >= 200 else 1
-            from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-            cv = CountVectorizer(
-                stop_words=sorted(ENGLISH_STOP_WORDS | _EXTRA_STOP),
-                ngram_range=(1, 2),
-                min_df=min_df,
-                max_features=60_000,
-                token_pattern=r"(?u)\b[^\W\d_][\w'-]*[^\W_]\b",
-                dtype=np.float32,
-            )
+            cv = term_counter(len(texts))
             try:
                 M = cv.fit_transform(texts).tocsr()
                 vocab = cv.get_feature_names_out()
@@ -180,12 +189,18 @@ class KeywordLabeler:
             self._dtm = (dataset, M, vocab)
         return self._dtm[1], self._dtm[2]
 
-    def keywords(self, dataset: Dataset, labels: np.ndarray, k: int) -> list[list[str]]:
-        """The top distinctive terms of each of the ``k`` clusters."""
-        M, vocab = self._doc_term(dataset)
-        if M.shape[1] == 0:
+    def keywords(
+        self, dataset: Dataset, labels: np.ndarray, k: int, counts: tuple[sp.csr_matrix, np.ndarray] | None = None
+    ) -> list[list[str]]:
+        """The top distinctive terms of each of the ``k`` clusters; ``counts``: the (k, terms) cluster x term counts and
+        the terms, computed elsewhere (an engine, over blocks of the texts) with :func:`term_counter`'s vocabulary."""
+        if counts is None:
+            M, vocab = self._doc_term(dataset)
+            C = (onehot(labels, k) @ M).tocsr() if M.shape[1] else None  # cluster x term counts
+        else:
+            C, vocab = (counts[0].tocsr(), counts[1]) if len(counts[1]) else (None, counts[1])
+        if C is None:
             return [[] for _ in range(k)]
-        C = (onehot(labels, k) @ M).tocsr()  # cluster x term counts
         words_per_cluster = np.asarray(C.sum(axis=1)).ravel()
         term_freq = np.asarray(C.sum(axis=0)).ravel()
         avg = max(float(words_per_cluster.mean()), 1.0)
@@ -203,7 +218,8 @@ class KeywordLabeler:
         return out
 
     def _text_labels(self, ctx: LevelContext) -> list[ClusterLabel]:
-        kws = self.keywords(ctx.dataset, ctx.item_labels, ctx.n_clusters)
+        counts = None if ctx.term_counts is None or ctx.dataset.modality != "text" else ctx.term_counts()
+        kws = self.keywords(ctx.dataset, ctx.item_labels, ctx.n_clusters, counts)
         reps = representative_items(ctx, 2)
         sizes = np.bincount(ctx.item_labels, minlength=ctx.n_clusters)
         texts = ctx.dataset.item_texts()

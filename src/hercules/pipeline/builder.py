@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -127,12 +128,14 @@ class LevelBuilder:
         level1_kmeans: Callable[..., KMeansResult] = kmeans,
         closest: Callable[[np.ndarray, list[np.ndarray], np.ndarray, int], list[np.ndarray] | None] | None = None,
         item_means: Callable[[np.ndarray, list[np.ndarray], int], np.ndarray | None] | None = None,
+        term_counts: Callable[[Dataset, list[np.ndarray], int], tuple | None] | None = None,
     ) -> None:
         self.config = config
         self.guide_k = guide_k  # levels="guided": (t, node vectors, node sizes, item -> node) -> k or None
         self.level1_kmeans = level1_kmeans  # an engine's: level 1 clusters every item
         self.closest = closest  # an engine's: (vectors, parents of levels 1..t, centroids, m) -> closest items or None
         self.item_means = item_means  # an engine's: (vectors, parents of levels 1..t, k) -> (k, d) item means or None
+        self.term_counts = term_counts  # an engine's: (dataset, parents of levels 1..t, k) -> keyword term counts or None
         self.labeler = labeler
         self.embed_texts = embed_texts  # description mode: embeds "title. description" of each cluster
         self.embed_titles = embed_titles  # into the item space, so a labeler can check its titles
@@ -273,6 +276,8 @@ class LevelBuilder:
         if self.closest is not None and ctx.centroids is not None:  # labelling evidence where the vectors are
             found = self.closest(vectors, parents, ctx.centroids, CLOSEST)
             ctx.closest = None if found is None else (CLOSEST, found)
+        if self.term_counts is not None:  # keyword counts where the texts are, computed if a labeler asks
+            ctx.term_counts = partial(self.term_counts, ds, parents, k)
         level.labels = self._label(ctx, k)
         self.timings["label"] += time.perf_counter() - t0
         log.info("level %d: %d clusters%s", t, k, " (auto)" if auto_info else "")

@@ -114,6 +114,7 @@ def fit_state(
             level1_kmeans=engine.kmeans,
             closest=engine.representatives,
             item_means=engine.item_means,
+            term_counts=engine.term_counts,
         )
         built = builder.build(vectors, ds, random_state, space_vectors)
         membership = engine.membership(built.hierarchy, ds)  # Ray: Parquet parts from the label blocks

@@ -1,0 +1,70 @@
+"""The keyword titles' term counts over the text blocks: c-TF-IDF's input as two distributed passes.
+
+The keyword labeler (:mod:`hercules.labeling.keywords`) needs, per cluster, how often each term of a
+corpus-wide vocabulary occurs in its members' texts. In-process, one CountVectorizer is fitted on all texts
+(words seen in at least 2 texts, the 60,000 most frequent) and its document-term matrix summed per cluster.
+Over the text blocks the embedding read from the object store:
+
+1. every block counts its own terms without limits (term, count, texts containing it); the driver merges those
+   (one row per distinct term) and applies the same ``min_df`` and ``max_features`` rule on the same sorted
+   vocabulary and float32 totals as scikit-learn, so the vocabulary is the in-process one;
+2. every block counts that vocabulary in its texts and sums the rows per level-1 cluster (the level-1 labels
+   broadcast once, 4 bytes per item); the driver adds the k1 x terms sparse counts. A level above sums the rows
+   of its level-1 clusters. The counts are integers (exact in float32 below 2^24 per cell), so the c-TF-IDF
+   weights, hence the keywords, equal the in-process ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import ray
+import scipy.sparse as sp
+
+from hercules.common.groups import onehot
+from hercules.labeling.keywords import MAX_TERMS, term_counter
+
+
+@ray.remote
+def _block_terms(frame: pd.DataFrame, n_texts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    cv = term_counter(n_texts, limits=False)
+    try:
+        M = cv.fit_transform(list(frame["text"])).tocsr()
+    except ValueError:  # only stop words or numbers in this block
+        return np.array([], dtype=object), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    tf = np.asarray(M.sum(axis=0)).ravel().astype(np.int64)
+    return cv.get_feature_names_out(), tf, np.bincount(M.indices, minlength=M.shape[1])
+
+
+@ray.remote
+def _block_counts(frame: pd.DataFrame, n_texts: int, vocab: np.ndarray, labels: np.ndarray, k: int) -> sp.csr_matrix:
+    M = term_counter(n_texts, vocabulary=vocab).transform(list(frame["text"])).tocsr()
+    return (onehot(labels[frame["row"].to_numpy()], k) @ M).tocsr()
+
+
+def vocabulary(text_blocks: list[Any], n_texts: int) -> np.ndarray:
+    """The keyword labeler's vocabulary of all the texts in ``text_blocks`` (pandas frames with ``row``, ``text``)."""
+    parts = ray.get([_block_terms.remote(b, n_texts) for b in text_blocks])
+    terms = np.concatenate([p[0] for p in parts]) if parts else np.array([], dtype=object)
+    if not len(terms):
+        return np.array([], dtype=object)
+    uniq, inv = np.unique(terms.astype(str), return_inverse=True)  # sorted by code point, as scikit-learn's sorted()
+    tfs = np.bincount(inv, weights=np.concatenate([p[1] for p in parts]), minlength=len(uniq)).astype(np.float32)
+    dfs = np.bincount(inv, weights=np.concatenate([p[2] for p in parts]), minlength=len(uniq))
+    mask = dfs >= (2 if n_texts >= 200 else 1)
+    if mask.sum() > MAX_TERMS:  # scikit-learn's _limit_features, on the same float32 totals
+        keep = np.zeros(len(uniq), dtype=bool)
+        keep[np.where(mask)[0][(-tfs[mask]).argsort()[:MAX_TERMS]]] = True
+        mask = keep
+    return uniq[mask].astype(object)
+
+
+def cluster_term_counts(text_blocks: list[Any], n_texts: int, vocab: np.ndarray, labels: np.ndarray, k: int) -> sp.csr_matrix:
+    """(k, len(vocab)) float32 counts of each term in the texts of each cluster (``labels``: every row's cluster)."""
+    args = (ray.put(vocab), ray.put(np.asarray(labels, dtype=np.int64)))
+    total = sp.csr_matrix((k, len(vocab)), dtype=np.float32)
+    for ref in [_block_counts.remote(b, n_texts, *args, k) for b in text_blocks]:
+        total = total + ray.get(ref)
+    return total.tocsr()
