@@ -5,13 +5,13 @@ corpus-wide vocabulary occurs in its members' texts. In-process, one CountVector
 (words seen in at least 2 texts, the 60,000 most frequent) and its document-term matrix summed per cluster.
 Over the text blocks the embedding read from the object store:
 
-1. every block counts its own terms without limits (term, count, texts containing it); the driver merges those
-   (one row per distinct term) and applies the same ``min_df`` and ``max_features`` rule on the same sorted
+1. every block counts its own terms without limits (term, count, texts containing it); a tree of Ray tasks merges
+   those tables 8 at a time, so the driver receives one row per distinct term, and applies the same ``min_df`` and ``max_features`` rule on the same sorted
    vocabulary and float32 totals as scikit-learn, so the vocabulary is the in-process one;
 2. every block counts that vocabulary in its texts and sums the rows per level-1 cluster (the level-1 labels
    broadcast once, 4 bytes per item); the driver adds the k1 x terms sparse counts. A level above sums the rows
    of its level-1 clusters. The counts are integers (exact in float32 below 2^24 per cell), so the c-TF-IDF
-   weights, hence the keywords, equal the in-process ones.
+   weights, hence the keywords, equal the in-process ones (ties between equal weights go by term order in both).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import scipy.sparse as sp
 
 from hercules.common.groups import onehot
 from hercules.labeling.keywords import MAX_TERMS, term_counter
+
+_FAN_IN = 8  # term tables merged per task
 
 
 @ray.remote
@@ -44,17 +46,29 @@ def _block_counts(frame: pd.DataFrame, n_texts: int, vocab: np.ndarray, labels: 
     return (onehot(labels[frame["row"].to_numpy()], k) @ M).tocsr()
 
 
-def vocabulary(text_blocks: list[Any], n_texts: int) -> np.ndarray:
-    """The keyword labeler's vocabulary of all the texts in ``text_blocks`` (pandas frames with ``row``, ``text``)."""
-    parts = ray.get([_block_terms.remote(b, n_texts) for b in text_blocks])
-    terms = np.concatenate([p[0] for p in parts]) if parts else np.array([], dtype=object)
+@ray.remote
+def _merge_terms(*parts: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    terms = np.concatenate([p[0] for p in parts]).astype(str)
     if not len(terms):
+        return np.array([], dtype=str), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    uniq, inv = np.unique(terms, return_inverse=True)  # sorted by code point, as scikit-learn's sorted()
+    tf = np.bincount(inv, weights=np.concatenate([p[1] for p in parts]), minlength=len(uniq)).astype(np.int64)
+    df = np.bincount(inv, weights=np.concatenate([p[2] for p in parts]), minlength=len(uniq)).astype(np.int64)
+    return uniq, tf, df
+
+
+def vocabulary(text_blocks: list[Any], n_texts: int) -> np.ndarray:
+    """The keyword labeler's vocabulary of all the texts in ``text_blocks`` (pandas frames with ``row``, ``text``):
+    per-block term tables merged by a tree of Ray tasks (8 at a time), so the driver receives one row per term."""
+    refs = [_block_terms.remote(b, n_texts) for b in text_blocks]
+    while len(refs) > 1:  # one block's table is already sorted, one row per term
+        refs = [_merge_terms.remote(*refs[i : i + _FAN_IN]) for i in range(0, len(refs), _FAN_IN)]
+    if not refs:
         return np.array([], dtype=object)
-    uniq, inv = np.unique(terms.astype(str), return_inverse=True)  # sorted by code point, as scikit-learn's sorted()
-    tfs = np.bincount(inv, weights=np.concatenate([p[1] for p in parts]), minlength=len(uniq)).astype(np.float32)
-    dfs = np.bincount(inv, weights=np.concatenate([p[2] for p in parts]), minlength=len(uniq))
+    uniq, tfs, dfs = ray.get(refs[0])
     mask = dfs >= (2 if n_texts >= 200 else 1)
     if mask.sum() > MAX_TERMS:  # scikit-learn's _limit_features, on the same float32 totals
+        tfs = tfs.astype(np.float32)
         keep = np.zeros(len(uniq), dtype=bool)
         keep[np.where(mask)[0][(-tfs[mask]).argsort()[:MAX_TERMS]]] = True
         mask = keep

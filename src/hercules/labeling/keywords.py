@@ -207,6 +207,7 @@ class KeywordLabeler:
         idf = np.log1p(avg / np.maximum(term_freq, 1.0)).astype(np.float32)
         tf = sp.diags(1.0 / np.maximum(words_per_cluster, 1.0)).astype(np.float32) @ C
         W = (tf @ sp.diags(idf)).tocsr()
+        W.sort_indices()  # ties between equal weights: by term order, however the counts were summed
         out = []
         for j in range(k):
             row = W.getrow(j)
