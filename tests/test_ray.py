@@ -500,3 +500,21 @@ def test_keyword_vocabulary_from_blocks_as_scikit_learn(ray_cluster, monkeypatch
     M = cv.fit_transform(texts)
     assert list(vocab) == list(cv.get_feature_names_out()) and len(vocab) == 300
     assert np.array_equal(counts.toarray(), (onehot(labels, 7) @ M).toarray())
+
+
+def test_vectors_gathered_when_no_shared_folder(ray_cluster):
+    """Where the spill folder is not shared (``spill`` off here), the embedded vectors are gathered on the driver
+    instead of mapped: the same values, as an ordinary array, and the blocks still known for level 1."""
+    from hercules.engines.ray_engine import RayEngine
+
+    texts = [f"item {i} of {i % 7} kinds" for i in range(3_000)]
+    engine = RayEngine(ray_cluster, progress=False, min_items=10)
+    try:
+        mapped = engine.embed(HashingEmbedder(32), texts, "texts")
+        engine.spill = False
+        gathered = engine.embed(HashingEmbedder(32), texts, "texts")
+        assert engine.known_blocks(gathered) is not None
+    finally:
+        engine.close()
+    assert isinstance(mapped, np.memmap) and not isinstance(gathered, np.memmap)
+    assert np.array_equal(mapped, gathered) and np.allclose(gathered, HashingEmbedder(32).embed(texts))
