@@ -113,6 +113,8 @@ def fit_state(
             level1_kmeans=engine.kmeans,
             closest=engine.representatives,
         )
+        if getattr(space, "graph_", None) is not None:  # the UMAP space's neighbour graph (pipeline.coarse)
+            builder.item_graph = (space.fit_idx_, space.graph_)
         built = builder.build(vectors, ds, random_state, space_vectors)
         membership = engine.membership(built.hierarchy, ds)  # Ray: Parquet parts from the label blocks
     finally:
