@@ -54,3 +54,30 @@ def test_node_edges_sums_item_edges_per_node_pair():
 def test_spectral_groups_checks_its_arguments():
     with pytest.raises(ValueError, match="cannot group"):
         spectral_groups(np.ones((3, 3)), 4, np.ones(3))
+
+
+def test_opt_in_connectivity_regroups_only_the_coarse_levels(monkeypatch):
+    from hercules import Hercules
+    from hercules.pipeline.coarse import CONNECTIVITY_ENV, uses_coarse_connectivity
+    from tests.test_space import lines
+
+    X, _ = lines(n_per=100)
+    monkeypatch.delenv(CONNECTIVITY_ENV, raising=False)
+    assert not uses_coarse_connectivity(3, 64)  # opt-in: it lost at level 3 on digits
+    base = Hercules([12, 4, 2], space="umap", progress=False, random_state=0).fit(embeddings=X)
+    monkeypatch.setenv(CONNECTIVITY_ENV, "3")
+    assert uses_coarse_connectivity(3, 64) and not uses_coarse_connectivity(2, 64)
+    m = Hercules([12, 4, 2], space="umap", progress=False, random_state=0).fit(embeddings=X)
+    for t in (1, 2):  # levels below the first coarse level are the default's, bit for bit
+        np.testing.assert_array_equal(m.hierarchy_.item_labels(t), base.hierarchy_.item_labels(t))
+    # level 3 is the spectral grouping of the level-2 nodes by the space's own neighbour graph
+    space, L2, L3 = m.space_, m.hierarchy_.levels[1], m.hierarchy_.levels[2]
+    W = node_edges(space.graph_, m.hierarchy_.item_labels(2)[space.fit_idx_], L2.k)
+    np.fill_diagonal(W, 0.0)
+    assert (W > 0).sum() > 0 and L3.parent.max() == 1
+    np.testing.assert_allclose(  # space centroids: the size-weighted means of the children's
+        L3.space_centroids[L3.parent[0]],
+        np.average(L2.space_centroids[L3.parent == L3.parent[0]], axis=0, weights=L2.sizes[L3.parent == L3.parent[0]]),
+        rtol=1e-4,
+        atol=1e-5,
+    )
