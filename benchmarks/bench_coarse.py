@@ -1,16 +1,21 @@
-"""Coarse levels: the UMAP space (default) against the opt-in Ward of the nodes' level-0 means
-(``HERCULES_COARSE_WARD=3``, ``pipeline/coarse.py``) at level 3, on sets with truth there.
+"""Coarse levels: k-means in the UMAP space (default) against the opt-in alternatives at level 3, on every set
+with truth there: Ward of the nodes' level-0 means (``HERCULES_COARSE_WARD=3``) and spectral grouping by UMAP
+graph connectivity (``HERCULES_COARSE_CONNECTIVITY=3``), ``pipeline/coarse.py``. Each mode is a whole fit.
 
-HWU64 scenarios is in ``bench_quality.py`` (``--sets hwu64``); this adds level 3 of digits [60, 25, 10],
-Banking77 [300, 150, 77] and HWU64 [256, 128, 64], 3 seeds each, from the cached vectors.
+Cases: HWU64 [256, 64, 18] (scenarios at level 3; intents at level 2, the same in every mode), digits
+[60, 25, 10], Banking77 test [300, 150, 77], HWU64 [256, 128, 64] (intents), Fashion-MNIST test images
+[100, 30, 10] as EfficientNet-Lite0 vectors and as pixels; from the cached vectors (``benchmarks/vectors.py``).
 
-    flock /tmp/heavy.lock .venv/bin/python benchmarks/bench_coarse.py
+    flock /tmp/heavy.lock .venv/bin/python benchmarks/bench_coarse.py --seeds 3
+    .venv/bin/python benchmarks/bench_coarse.py --cases digits --modes connectivity --name coarse_digits
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,30 +25,85 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, write  # noqa: E402
 from vectors import load_set  # noqa: E402
 
-CASES = [("digits", [60, 25, 10], "digit"), ("banking77_test", [300, 150, 77], "intent"), ("hwu64", [256, 128, 64], "intent")]
+os.environ.setdefault("HERCULES_LAYOUT", "pca")  # the map is not what is measured here
+CASES = {
+    "hwu64_scenarios": ("hwu64", [256, 64, 18], {"intent": 2, "scenario": 3}),
+    "digits": ("digits", [60, 25, 10], {"digit": 3}),
+    "banking77_test": ("banking77_test", [300, 150, 77], {"intent": 3}),
+    "hwu64_intents": ("hwu64", [256, 128, 64], {"intent": 3}),
+    "fmnist_effnet": ("fmnist_effnet", [100, 30, 10], {"class": 3}),
+    "fmnist_pixels": ("fmnist_pixels", [100, 30, 10], {"class": 3}),
+}
+MODES = {
+    "space": ("k-means in the UMAP space (default)", {}),
+    "connectivity": ("UMAP graph connectivity, spectral", {"HERCULES_COARSE_CONNECTIVITY": "3"}),
+    "ward": ("Ward of level-0 means", {"HERCULES_COARSE_WARD": "3"}),
+}
+ENVS = ("HERCULES_COARSE_CONNECTIVITY", "HERCULES_COARSE_WARD")
+
+
+def run_case(case: str, mode: str, seeds: int) -> list[dict]:
+    from hercules import Hercules
+
+    name, levels, scored = CASES[case]
+    X, truths = load_set(name)
+    for env in ENVS:
+        os.environ.pop(env, None)
+    os.environ.update(MODES[mode][1])
+    scores: dict[str, list] = {col: [] for col in scored}
+    times = []
+    for seed in range(seeds):
+        t0 = time.perf_counter()
+        m = Hercules(levels, random_state=seed, progress=False, space="auto").fit(embeddings=X)
+        times.append(time.perf_counter() - t0)
+        for col, t in scored.items():
+            lab = m.hierarchy_.item_labels(t)
+            scores[col].append((adjusted_rand_score(truths[col], lab), normalized_mutual_info_score(truths[col], lab)))
+    rows = []
+    for col, sc in scores.items():
+        a = np.array(sc)
+        rows.append(
+            {
+                "case": case,
+                "set": name,
+                "levels": levels,
+                "truth": col,
+                "level": scored[col],
+                "mode": mode,
+                "ari": a[:, 0].tolist(),
+                "nmi": a[:, 1].tolist(),
+                "seconds": float(np.mean(times)),
+            }  # fmt: skip
+        )
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    out = "| set | levels | truth (level) | coarse levels by | ARI | NMI | s / fit |\n|---|---|---|---|---|---|---|\n"
+    for r in rows:
+        a, n = np.array(r["ari"]), np.array(r["nmi"])
+        out += (
+            f"| {r['set']} | {r['levels']} | {r['truth']} (L{r['level']}) | {MODES[r['mode']][0]} | {a.mean():.3f} ± {a.std():.3f} "
+            f"| {n.mean():.3f} ± {n.std():.3f} | {r['seconds']:.1f} |\n"
+        )
+    return out
 
 
 def main() -> None:
-    from hercules import Hercules
-
-    rows, table = [], "| set | levels | truth | level 3 by | ARI | NMI |\n|---|---|---|---|---|---|\n"
-    for name, levels, col in CASES:
-        X, truth = load_set(name)
-        for mode, env in (("UMAP space (default)", ""), ("Ward of level-0 means", "3")):
-            os.environ["HERCULES_COARSE_WARD"] = env
-            scores = []
-            for seed in range(3):
-                m = Hercules(levels, random_state=seed, progress=False, space="auto").fit(embeddings=X)
-                lab = np.asarray(m.membership()[f"L{len(levels)}_cluster_id"])
-                scores.append((adjusted_rand_score(truth[col], lab), normalized_mutual_info_score(truth[col], lab)))
-            a = np.array(scores)
-            rows.append({"set": name, "levels": levels, "mode": mode, "ari": a[:, 0].tolist(), "nmi": a[:, 1].tolist()})
-            table += (
-                f"| {name} | {levels} | {col} | {mode} | {a[:, 0].mean():.3f} ± {a[:, 0].std():.3f} | {a[:, 1].mean():.3f} |\n"
-            )
-            print(table.splitlines()[-1], flush=True)
-    os.environ.pop("HERCULES_COARSE_WARD", None)
-    write("coarse_level3", {"machine": machine(), "rows": rows}, table)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--modes", default="space,connectivity")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--name", default="coarse_level3")
+    a = ap.parse_args()
+    rows = []
+    for case in a.cases.split(","):
+        for mode in a.modes.split(","):
+            rows += run_case(case, mode, a.seeds)
+            print(markdown(rows[-len(CASES[case][2]) :]).splitlines()[-1], flush=True)
+    for env in ENVS:
+        os.environ.pop(env, None)
+    write(a.name, {"machine": machine(), "seeds": a.seeds, "rows": rows}, markdown(rows))
 
 
 if __name__ == "__main__":

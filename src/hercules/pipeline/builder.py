@@ -26,9 +26,8 @@ from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset, InputError
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
-from hercules.pipeline.coarse import coarse_ward, uses_coarse_ward
+from hercules.pipeline.coarse import coarse_cluster
 from hercules.pipeline.policy import LevelPolicy
-from hercules.space.manifold import unit_rows
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +143,7 @@ class LevelBuilder:
         self.in_space = False
         self.space_items: np.ndarray | None = None
         self.items0: np.ndarray | None = None  # level-0 vectors, for the coarse levels (pipeline.coarse)
+        self.item_graph: tuple[np.ndarray, Any] | None = None  # (rows, graph): the space's neighbour graph, ditto
         self.llm_stats: list[dict[str, Any]] = []
 
     def build(
@@ -199,10 +199,11 @@ class LevelBuilder:
     def _cluster(self, t: int, k: int, nodes: _Nodes, rng: np.random.Generator) -> KMeansResult:
         cfg = self.config
         weights = nodes.sizes.astype(np.float64) if (cfg.weighted and t > 1) else None
-        if self.in_space and cfg.representation == "direct" and uses_coarse_ward(t, len(nodes.sizes)):
+        if self.in_space and cfg.representation == "direct" and t > 1:
             assert self.items0 is not None and nodes.item_labels is not None
-            unit = unit_rows(self.items0)
-            return coarse_ward(self.items0, nodes.item_labels, nodes.vectors, nodes.sizes, k, unit)
+            coarse = coarse_cluster(t, k, self.items0, nodes.item_labels, nodes.vectors, nodes.sizes, self.item_graph, rng)
+            if coarse is not None:
+                return coarse
         try:
             km = (self.level1_kmeans if t == 1 else kmeans)(
                 nodes.vectors,

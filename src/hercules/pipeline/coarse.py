@@ -1,14 +1,20 @@
-"""Coarse levels of a hierarchy fitted in a clustering space: Ward on the nodes' level-0 means.
+"""Coarse levels of a hierarchy fitted in a clustering space: opt-in alternatives to k-means in the space.
 
 A UMAP space keeps each item's neighbourhood, not the distances between far-apart groups, so grouping clusters
-of clusters (level 3 and above) by their positions in it is close to arbitrary: on HWU64 (11,033 utterances,
-64 intents in 18 scenarios, MiniLM) k-means of the 64 level-2 nodes in the space scored 0.495 ARI against the
-scenarios (5 seeds), about what k-means of the items in the space gets at k = 18. Size-weighted Ward of the
-same nodes at their level-0 item means (the embedding's own global geometry; unit length when the items are,
-as the space's cosine is) scored 0.588 / 0.746 NMI, every seed above BERTopic's UMAP + k-means(18) mean.
-Level 2 stays in the space: there the nodes are level-1 clusters, and the space wins (HWU64 intents 0.584 vs
-0.567 for Ward at level-0 means, Banking77 0.581 vs 0.547, digits 0.873 vs 0.750). Checked on two more sets with
-truth at level 3, it lost (see ``ENV``), so it is an experiment, not the default.
+of clusters (level 3 and above) by their positions in it may miss what the data's global structure says. Two
+alternatives, both measured at level 3 on every set with truth there (``benchmarks/bench_coarse.py``), both
+opt-in because neither wins everywhere:
+
+- ``HERCULES_COARSE_WARD=3``: size-weighted Ward of the nodes at their level-0 item means (the embedding's own
+  global geometry). HWU64 scenarios 0.484 -> 0.581 ARI; digits [60, 25, 10] 0.878 -> 0.719, Banking77
+  [300, 150, 77] 0.579 -> 0.556.
+- ``HERCULES_COARSE_CONNECTIVITY=3``: spectral grouping of the nodes by how many edges of UMAP's own neighbour
+  graph join their items (:mod:`hercules.clustering.connectivity`): what UMAP keeps, neighbourhood
+  connectivity, instead of far distances. 5 seeds: HWU64 scenarios 0.484 -> 0.521 ARI, Banking77 [300, 150, 77]
+  0.578 -> 0.587; but digits [60, 25, 10] 0.877 -> 0.713, HWU64 [256, 128, 64] intents 0.580 -> 0.576 (and
+  Fashion-MNIST pixels [100, 30, 10] 0.458 -> 0.447, 3 seeds).
+
+Level 2 stays in the space in both (it won there everywhere it was measured).
 """
 
 from __future__ import annotations
@@ -16,19 +22,22 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import scipy.sparse as sp
 
+from hercules.clustering.connectivity import MAX_NODES, node_edges, spectral_groups
 from hercules.clustering.kmeans import KMeansResult
 from hercules.clustering.ward import MAX_WARD_NODES, ward
 from hercules.common.groups import group_means, group_sums
+from hercules.space.manifold import unit_rows
 
-#: Opt-in (off by default): ``HERCULES_COARSE_WARD=3`` groups levels >= 3 by :func:`coarse_ward`. It won only on
-#: HWU64 scenarios; at level 3 of digits [60, 25, 10] it lost 0.878 -> 0.719 ARI and of Banking77 [300, 150, 77]
-#: 0.579 -> 0.556 (3 seeds each), so the space stays the default at every level.
+#: Opt-in (off by default): ``HERCULES_COARSE_WARD=3`` groups levels >= 3 by :func:`coarse_ward`.
 ENV = "HERCULES_COARSE_WARD"
+#: Opt-in (off by default): ``HERCULES_COARSE_CONNECTIVITY=3`` groups levels >= 3 by :func:`coarse_connectivity`.
+CONNECTIVITY_ENV = "HERCULES_COARSE_CONNECTIVITY"
 
 
-def first_coarse_level() -> int | None:
-    value = os.environ.get(ENV, "").strip()
+def first_coarse_level(env: str = ENV) -> int | None:
+    value = os.environ.get(env, "").strip()
     return int(value) if value.isdigit() and int(value) >= 2 else None
 
 
@@ -36,6 +45,40 @@ def uses_coarse_ward(t: int, n_nodes: int) -> bool:
     """Whether level ``t`` of a hierarchy built in a clustering space groups its nodes by :func:`coarse_ward`."""
     first = first_coarse_level()
     return first is not None and t >= first and n_nodes <= MAX_WARD_NODES
+
+
+def uses_coarse_connectivity(t: int, n_nodes: int) -> bool:
+    """Whether level ``t`` groups its nodes by :func:`coarse_connectivity` (when the space has a graph)."""
+    first = first_coarse_level(CONNECTIVITY_ENV)
+    return first is not None and t >= first and n_nodes <= MAX_NODES
+
+
+def coarse_cluster(
+    t: int,
+    k: int,
+    items: np.ndarray,
+    item_nodes: np.ndarray,
+    node_space: np.ndarray,
+    node_sizes: np.ndarray,
+    item_graph: tuple[np.ndarray, sp.spmatrix] | None,
+    rng: np.random.Generator,
+) -> KMeansResult | None:
+    """Level ``t``'s grouping of the level-below nodes by an opt-in coarse method, or None: k-means in the space."""
+    if item_graph is not None and uses_coarse_connectivity(t, len(node_sizes)):
+        return coarse_connectivity(item_graph[1], item_nodes[item_graph[0]], node_space, node_sizes, k, rng)
+    if uses_coarse_ward(t, len(node_sizes)):
+        return coarse_ward(items, item_nodes, node_space, node_sizes, k, unit_rows(items))
+    return None
+
+
+def coarse_connectivity(
+    graph: sp.spmatrix, graph_nodes: np.ndarray, node_space: np.ndarray, node_sizes: np.ndarray, k: int, rng: np.random.Generator
+) -> KMeansResult:
+    """Spectral grouping of the nodes by the summed edge weights of ``graph`` (items x items, UMAP's fuzzy graph of
+    the fit sample; ``graph_nodes``: each graph row's node) between their items; centroids as :func:`coarse_ward`."""
+    W = node_edges(graph, graph_nodes, len(node_sizes))
+    labels = spectral_groups(W, k, node_sizes, random_state=rng).astype(np.int32)
+    return _grouped(labels, node_space, node_sizes.astype(np.float64), k)
 
 
 def coarse_ward(
@@ -48,7 +91,11 @@ def coarse_ward(
     if unit:
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
     w = node_sizes.astype(np.float64)
-    labels = ward(means, k, w)
+    return _grouped(ward(means, k, w), node_space, w, k)
+
+
+def _grouped(labels: np.ndarray, node_space: np.ndarray, w: np.ndarray, k: int) -> KMeansResult:
+    """A grouping of weighted nodes as a k-means result: centroids the groups' weighted means in the space."""
     totals = np.bincount(labels, weights=w, minlength=k)
     sums = group_sums(node_space.astype(np.float64), labels, k, w)
     centroids = (sums / np.maximum(totals, 1e-12)[:, None]).astype(np.float32)

@@ -116,6 +116,8 @@ def fit_state(
             item_means=engine.item_means,
             term_counts=engine.term_counts,
         )
+        if getattr(space, "graph_", None) is not None:  # the UMAP space's neighbour graph (pipeline.coarse)
+            builder.item_graph = (space.fit_idx_, space.graph_)
         built = builder.build(vectors, ds, random_state, space_vectors)
         membership = engine.membership(built.hierarchy, ds)  # Ray: Parquet parts from the label blocks
         emit(on_progress, ProgressEvent("layout", message="2-D layout"))

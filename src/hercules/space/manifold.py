@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from hercules.layout import NeighborLayout, PCAProjection, layout_from_arrays
 from hercules.layout.fuzzy import fuzzy_graph
@@ -63,6 +64,9 @@ class ManifoldSpace(ClusteringSpace):
         self.fit_sample = fit_sample
         self.metric = metric
         self.layout_: NeighborLayout | None = None
+        #: The fit's fuzzy neighbour graph over ``fit_idx_`` (in memory only: the coarse levels read it during the fit).
+        self.graph_: sp.csr_matrix | None = None
+        self.fit_idx_: np.ndarray | None = None
 
     def fit_transform(self, X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
         """UMAP of (a sample of) ``X`` on its exact neighbour graph; the other rows placed by :meth:`transform`."""
@@ -88,7 +92,8 @@ class ManifoldSpace(ClusteringSpace):
         if self.metric == "cosine" or (self.metric == "auto" and unit_rows(Xf)):
             dist = dist * dist / 2  # unit vectors: 1 - cos (text embeddings; what BERTopic's UMAP uses)
         n_epochs = 200 if len(Xf) > 10_000 else 500  # umap-learn's defaults
-        Yf = embed_graph(Xf, fuzzy_graph(idx, dist), self.n_components, self.min_dist, random_state, n_epochs)
+        self.graph_, self.fit_idx_ = fuzzy_graph(idx, dist), fit_idx
+        Yf = embed_graph(Xf, self.graph_, self.n_components, self.min_dist, random_state, n_epochs)
         pca = PCAProjection(min(d, PCA_DIMS)).fit(Xf, random_state=random_state)
         ref = np.arange(len(fit_idx))
         if len(ref) > MAX_REFERENCE:
