@@ -44,6 +44,8 @@ STAT_KEYS = (
     "identification_before",
     "identification_after",
     "repair_asked",
+    "repair_skipped",
+    "repair_outcomes",
     "repaired",
     "keyword_fallbacks",
     "candidates_chosen",
@@ -81,6 +83,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         "verify": not a.no_verify,
         "candidates": a.candidates,
         "timeout": a.timeout,
+        "grouping": a.grouping,
+        "repair_limit": a.repair_limit,
     }
     if not a.cache:
         opts["cache"] = False
@@ -113,13 +117,14 @@ def table(a: argparse.Namespace, res: dict[str, Any]) -> str:
     head = (
         f"{a.data}, levels [{a.levels}], titles: {a.llm}"
         + (
-            f", batch {a.batch_size}, candidates {a.candidates}, verify {'off' if a.no_verify else 'on'}"
+            f", batch {a.batch_size} ({a.grouping}), candidates {a.candidates}, verify {'off' if a.no_verify else 'on'}"
+            f", repairs at most {a.repair_limit:g} of a level"
             if a.llm != "none"
             else ""
         )
         + f"; fit {res['fit_s']:.0f} s (labelling {res['timings'].get('label', 0):.0f} s)\n\n"
     )
-    cols = "| level | k | identification | before repair | title_alignment | duplicates | generic | label s | calls | prompt tok | completion tok | repaired | keyword fallbacks |"
+    cols = "| level | k | identification | before repair | title_alignment | duplicates | generic | label s | calls | prompt tok | completion tok | asked again | repaired | keyword fallbacks |"
     out = head + cols + "\n" + "|---" * (cols.count("|") - 1) + "|\n"
 
     def f(v: Any, fmt: str = "{:.3f}") -> str:
@@ -130,7 +135,7 @@ def table(a: argparse.Namespace, res: dict[str, Any]) -> str:
             f"| {r['level']} | {r['k']} | {f(r['title_identification'])} | {f(r['identification_before'])} | "
             f"{f(r['title_alignment'])} | {r['duplicate_titles']:.0f} | {r['generic_titles']:.0f} | {f(r['wall_s'], '{:.0f}')} | "
             f"{f(r['calls'], '{:d}')} | {f(r['prompt_tokens'], '{:,}')} | {f(r['completion_tokens'], '{:,}')} | "
-            f"{f(r['repaired'], '{:d}')} | {f(r['keyword_fallbacks'], '{:d}')} |\n"
+            f"{f(r['repair_asked'], '{:d}')} | {f(r['repaired'], '{:d}')} | {f(r['keyword_fallbacks'], '{:d}')} |\n"
         )
     return out
 
@@ -143,6 +148,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--candidates", type=int, default=1)
     ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--grouping", choices=["neighbours", "principal"], default="neighbours")
+    ap.add_argument("--repair-limit", type=float, default=1.0, help="share of a level's clusters asked again at most")
     ap.add_argument(
         "--timeout",
         type=float,

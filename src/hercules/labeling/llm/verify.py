@@ -94,28 +94,35 @@ async def verify_and_repair(
     repair: Repair,
     contrast: int,
     copied: dict[int, set[str]] | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Repair failing LLM titles in place (see module docstring); returns the accounting.
     ``copied``: parents whose title is one of their subclusters', with those subcluster titles
-    (asked again too; a new title must differ from them)."""
+    (asked again too; a new title must differ from them). ``limit``: at most this many are asked
+    again, copied parents and then the lowest margins first; the others keep the better of their
+    LLM and keyword titles without a call."""
     copied = copied or {}
     titles = [lb.title for lb in labels]
     before = space.margins(titles)
     bad = {int(j) for j in np.flatnonzero(before <= 0)} | set(copied)
-    failing = [j for j in sorted(bad) if labels[j].source.startswith("llm")]
+    failing = sorted((j for j in bad if labels[j].source.startswith("llm")), key=lambda j: (j not in copied, before[j], j))
+    asked = failing if limit is None else failing[:limit]
     V = space.vectors(titles)
 
     async def ask(j: int) -> tuple[int, tuple[list[str], str] | None]:
         return j, await repair(j, confusable(V, space.centroids, j, contrast), j in copied)
 
     repaired = fell_back = 0
+    outcomes: list[tuple[float, bool]] = []  # (margin before, repaired) of each cluster asked again
     # a new title must differ from the titles that stand: those that passed, and repairs so far
     failed_set = set(failing)
     taken = {normalise_title(t) for k, t in enumerate(titles) if k not in failed_set}
-    for j, got in await gather_all(ask, failing):
+    answers = await gather_all(ask, asked) + [(j, None) for j in failing[len(asked) :]]
+    for j, got in answers:
         kids = {normalise_title(t) for t in copied.get(j, ())}
         if got is not None:
             title, _, ok = _pick(space, j, got[0], taken | kids)
+            outcomes.append((round(float(before[j]), 4), ok))
             if ok:
                 labels[j] = ClusterLabel(title, got[1], labels[j].keywords, source="llm-repaired")
                 taken.add(normalise_title(title))
@@ -131,17 +138,20 @@ async def verify_and_repair(
     stats = {
         "identification_before": float(np.mean(before > 0)),
         "identification_after": float(np.mean(after > 0)),
-        "repair_asked": len(failing),
+        "repair_asked": len(asked),
+        "repair_skipped": len(failing) - len(asked),
+        "repair_outcomes": outcomes,
         "copied_child_titles": len(copied),
         "repaired": repaired,
         "keyword_fallbacks": fell_back,
     }
     if failing:
         log.info(
-            "titles picking out their own cluster: %.2f -> %.2f (%d asked again, %d repaired, %d keyword titles kept)",
+            "titles picking out their own cluster: %.2f -> %.2f (%d asked again, %d not, %d repaired, %d keyword titles kept)",
             stats["identification_before"],
             stats["identification_after"],
-            len(failing),
+            len(asked),
+            len(failing) - len(asked),
             repaired,
             fell_back,
         )
