@@ -54,7 +54,7 @@ def test_twin_clusters_share_a_prompt_that_asks_to_tell_them_apart():
 
     ctx = _twin_level()
     fake = Recording()
-    _label(fake, ctx, batch_size=2, verify=False, disambiguate=False)
+    _label(fake, ctx, batch_size=2, verify=False, disambiguate=False, grouping="neighbours")
     batches = [[int(c.split("-")[1]) for c in re.findall(r"### Cluster (\S+)", p)] for p in fake.prompts]
     assert len(batches) == 6 and all(len(b) == 2 and b[0] // 2 == b[1] // 2 for b in batches)
     assert all(NEIGHBOURS_NOTE in p for p in fake.prompts)
@@ -83,3 +83,36 @@ def test_repairs_are_capped_worst_first_and_the_rest_keep_the_better_title():
     assert np.allclose(margins_before, all_margins[:2], atol=1e-3)  # the two worst were asked
     none = _label(_rotating_fake(), ctx, repair_limit=0.0)
     assert none.stats["repair_asked"] == 0 and none.stats["repaired"] == 0
+
+
+def test_clusters_whose_keyword_title_fails_too_are_asked_first():
+    """Within the cap, a repair goes where it is the only way to an identifying title: there the
+    keyword title fails as well; elsewhere the keyword title stands in without a call."""
+    import asyncio
+
+    from hercules.hierarchy import ClusterLabel
+    from hercules.labeling.llm.verify import TitleSpace, verify_and_repair
+
+    vec = {
+        "a0": [0, 1, 0],  # cluster 0's LLM title points at cluster 1 (margin -1, the worst)
+        "a1": [0, 0.6, 0.8],  # cluster 1's leans to cluster 2 (margin -0.2, the mildest)
+        "a2": [1, 0, 0],  # cluster 2's points at cluster 0 (margin -1)
+        "k0": [1, 0, 0],
+        "k1": [1, 0.1, 0],  # cluster 1's keyword title fails too
+        "k2": [0, 0, 1],
+        "r1": [0, 1, 0],
+    }
+    space = TitleSpace(lambda ts: np.array([vec[t] for t in ts], dtype=np.float32), np.eye(3, dtype=np.float32))
+    labels = [ClusterLabel(f"a{j}", "d", source="llm") for j in range(3)]
+    fallback = [ClusterLabel(f"k{j}", "kd", source="keywords") for j in range(3)]
+    asked = []
+
+    async def repair(j, others, copied):
+        asked.append(j)
+        return [f"r{j}"], "new"
+
+    stats = asyncio.run(verify_and_repair(space, labels, fallback, repair, 1, limit=1))
+    assert asked == [1]
+    assert [lb.title for lb in labels] == ["k0", "r1", "k2"]
+    assert [lb.source for lb in labels] == ["keywords-fallback", "llm-repaired", "keywords-fallback"]
+    assert stats["identification_after"] == 1.0 and stats["repair_skipped"] == 2

@@ -7,6 +7,11 @@ cluster (its nearest centroid, by cosine in the item space, is its own: see :mod
   its title was closer to (their titles and evidence). A new title is kept only if it passes
   (``source="llm-repaired"``); otherwise the better of the LLM and keyword titles stays, the
   keyword one marked ``source="keywords-fallback"``.
+* **Which are asked** (at most ``limit`` per level): clusters whose keyword title fails too come
+  first, then the worst margins. Measured on Banking77's 300 level-1 clusters with the 0.5B model
+  (last session's prompt log): 119 repairs passed 24 times, and the keyword title alone already
+  identified most of those; keeping the better of the two titles took identification from 0.547
+  to 0.867 without a call, all 119 repairs to 0.880.
 
 Parents are checked against the other clusters of their level, the same way, when that level
 is labelled. Nothing here is done without an embedding function in the item space.
@@ -105,7 +110,12 @@ async def verify_and_repair(
     titles = [lb.title for lb in labels]
     before = space.margins(titles)
     bad = {int(j) for j in np.flatnonzero(before <= 0)} | set(copied)
-    failing = sorted((j for j in bad if labels[j].source.startswith("llm")), key=lambda j: (j not in copied, before[j], j))
+    # who is asked first: copied parents, then clusters whose keyword title fails too (there a repair is the
+    # only way to a title that identifies the cluster), then the lowest margins (see the module docstring)
+    kw_ok = space.margins([fb.title for fb in fallback]) > 0
+    failing = sorted(
+        (j for j in bad if labels[j].source.startswith("llm")), key=lambda j: (j not in copied, bool(kw_ok[j]), before[j], j)
+    )
     asked = failing if limit is None else failing[:limit]
     V = space.vectors(titles)
 
