@@ -243,7 +243,10 @@ def test_a_rambling_answer_is_cut_at_what_its_clusters_need_and_not_asked_again(
     assert elapsed < 1024 * 0.002 * 2, elapsed  # a cut answer costs its cap, not the provider's 1024 tokens
 
 
-def test_every_call_of_a_level_is_capped_and_cached_under_its_cap(tmp_path):
+def test_every_call_of_a_level_is_capped_and_its_answer_survives_a_cap_change(tmp_path, monkeypatch):
+    """The cap is not in the cache key: an answer cut at its cap is never cached, so a cached answer
+    parses the same under any cap, and answers cached before the per-call cap existed still hit."""
+    from hercules.labeling.llm import labeler as labeler_module
     from hercules.llm.fake import FakeLLM
 
     ctx = level_ctx(8)
@@ -252,9 +255,23 @@ def test_every_call_of_a_level_is_capped_and_cached_under_its_cap(tmp_path):
     out = labeler(fake, batch_size=4, cache=cache, verify=False).label_level(ctx)
     assert fake.max_tokens_seen and set(fake.max_tokens_seen) == {answer_tokens(4)}
     assert all(lb.source == "llm" for lb in out.labels)
+    monkeypatch.setattr(labeler_module, "answer_tokens", lambda n, k=1: 3 * answer_tokens(n, k))  # another cap
     again = FakeLLM()
     labeler(again, batch_size=4, cache=cache, verify=False).label_level(ctx)
-    assert again.calls == 0  # the cap is part of the key, the same cap hits the cache
+    assert again.calls == 0  # same prompts, another cap: every answer from the cache
+
+
+def test_an_answer_cut_at_its_cap_is_never_cached(tmp_path):
+    ctx = level_ctx(6)
+    cache = ResponseCache(tmp_path / "llm.sqlite")
+    with FaultServer(runaway_ids={"L1-2"}, token_s=0.0) as srv:
+        labeler(provider(srv), batch_size=1, cache=cache, verify=False, disambiguate=False).label_level(ctx)
+        first = len(srv.requests)
+        out = labeler(provider(srv), batch_size=1, cache=cache, verify=False, disambiguate=False).label_level(ctx)
+        asked = [re.findall(r"### Cluster (\S+)", r["messages"][-1]["content"]) for r in srv.requests[first:]]
+    assert len(cache) == 5  # the five clusters that answered; the cut one is not stored
+    assert asked == [["L1-2"]]  # the re-run asks only the cluster whose answer was cut
+    assert out.stats["cache_hits"] == 5 and out.labels[2].source == "keywords"
 
 
 def test_duplicate_groups_are_asked_again_concurrently_not_one_after_another():

@@ -138,7 +138,7 @@ def _rotating_fake(stubborn: bool = False, candidates: bool = False):
 def _label(llm, ctx, **opts):
     from hercules.labeling.llm import LLMLabeler
 
-    opts = {"cache": False, "progress": False, "batch_size": 6, **opts}
+    opts = {"cache": False, "progress": False, "batch_size": 6, "repair_limit": 1.0, **opts}
     return LLMLabeler(llm, **opts).label_level(ctx)
 
 

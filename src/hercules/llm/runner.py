@@ -13,7 +13,8 @@ they fail the same way:
 * a call may cap its answer (``max_tokens``: what its ids need, not the provider's 1024), so a
   small model that rambles (repeats, pads with whitespace) stops early; an answer cut at the cap
   that does not parse is not asked again (the same prompt runs away the same way): the caller
-  keeps its fallback and the cut is counted (``CallStats.truncated``).
+  keeps its fallback and the cut is counted (``CallStats.truncated``); such an answer is never
+  cached, so the cap is not part of the cache key.
 """
 
 from __future__ import annotations
@@ -136,8 +137,10 @@ class LLMRunner:
         ``key_messages`` replaces the messages in the cache key (e.g. a file hash for an image).
         """
         cap = self.llm.answer_cap(max_tokens)
-        # Options that change the answer are part of the key; the timeout is not.
-        options = {**self.llm.options.model_dump(exclude={"timeout"}), "max_tokens": cap}
+        # Options that change the answer are part of the key; the timeout is not, and neither is the
+        # per-call cap: an answer cut at its cap is never cached, so a cached answer is the same
+        # under any cap (and answers cached before the cap existed still hit).
+        options = self.llm.options.model_dump(exclude={"timeout"})
         key = request_key(self.llm.cache_id, key_messages or messages, schema, options)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             parsed = parse(hit.text)

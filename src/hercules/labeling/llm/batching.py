@@ -1,7 +1,7 @@
 """Packing clusters into prompts under a token budget, and getting every batch answered.
 
-The budget that binds is the context window minus the answer: blocks go into a prompt in
-principal-axis order until the batch size, the prompt budget or the answer budget would be
+The budget that binds is the context window minus the answer: blocks go into a prompt in the
+order of their group (:mod:`.groups`: nearest neighbours, or the principal axis) until the batch size, the prompt budget or the answer budget would be
 exceeded. A cluster too big for a prompt on its own is shown with less evidence (fewer
 samples, shorter snippets, fewer subclusters) until it fits.
 
@@ -46,26 +46,28 @@ def prompt_budget(llm: LLMProvider) -> int:
     return int(0.9 * llm.context_window) - _OVERHEAD_TOKENS
 
 
-def plan_batches(evidence: Evidence, order: list[int], llm: LLMProvider, batch_size: int, detail: Detail) -> Plan:
-    """Blocks of every cluster and batches in ``order`` whose prompts fit the token budget."""
+def plan_batches(evidence: Evidence, groups: list[list[int]], llm: LLMProvider, batch_size: int, detail: Detail) -> Plan:
+    """Blocks of every cluster and batches whose prompts fit the token budget, in the order of
+    ``groups``; a batch never spans two groups (one group holding every cluster: plain chunks)."""
     budget = prompt_budget(llm)
     blocks = [""] * evidence.ctx.n_clusters
     batches: list[list[int]] = []
     shortened: list[int] = []
-    cur: list[int] = []
-    used = 0
-    for j in order:
-        blocks[j], cost, was_cut = _fitted_block(evidence, j, llm, budget, detail)
-        if was_cut:
-            shortened.append(j)
-        too_many = len(cur) >= batch_size or (len(cur) + 1) * PER_ANSWER_TOKENS > llm.options.max_tokens
-        if cur and (too_many or used + cost > budget):
+    for group in groups:
+        cur: list[int] = []
+        used = 0
+        for j in group:
+            blocks[j], cost, was_cut = _fitted_block(evidence, j, llm, budget, detail)
+            if was_cut:
+                shortened.append(j)
+            too_many = len(cur) >= batch_size or (len(cur) + 1) * PER_ANSWER_TOKENS > llm.options.max_tokens
+            if cur and (too_many or used + cost > budget):
+                batches.append(cur)
+                cur, used = [], 0
+            cur.append(j)
+            used += cost
+        if cur:
             batches.append(cur)
-            cur, used = [], 0
-        cur.append(j)
-        used += cost
-    if cur:
-        batches.append(cur)
     return Plan(blocks, batches, shortened)
 
 

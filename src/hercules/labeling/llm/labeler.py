@@ -22,6 +22,7 @@ from hercules.labeling.keywords import KeywordLabeler, snippet
 from hercules.labeling.llm.batching import Plan, plan_batches, solve
 from hercules.labeling.llm.disambiguate import disambiguate, parents_copying_a_child
 from hercules.labeling.llm.evidence import Detail, Evidence, principal_order
+from hercules.labeling.llm.groups import NEIGHBOURS_NOTE, neighbour_groups
 from hercules.labeling.llm.options import LLMLabelerOptions
 from hercules.labeling.llm.prompt import (
     PER_ANSWER_TOKENS,
@@ -64,7 +65,10 @@ class LLMLabeler:
         o = self.options
         evidence = Evidence(ctx, fallback or self._keyword_labels(ctx), o.samples, o.sample_strategy)
         detail = Detail(samples=o.samples, chars=o.sample_chars, children=o.child_samples)
-        return plan_batches(evidence, principal_order(ctx), self.llm, o.batch_size, detail)
+        order = principal_order(ctx)
+        use_groups = o.grouping == "neighbours" and ctx.centroids is not None
+        groups = neighbour_groups(ctx.centroids, o.batch_size, order) if use_groups else [order]
+        return plan_batches(evidence, groups, self.llm, o.batch_size, detail)
 
     def estimate(self, ctx: LevelContext) -> dict[str, int]:
         """Calls and prompt tokens this level would cost (``--dry-run``); nothing is sent."""
@@ -141,7 +145,10 @@ class LLMLabeler:
             if not self.options.verify or calls.runner.breaker.is_open:
                 return {"candidates_chosen": chosen}
             copied = parents_copying_a_child(ctx, labels)
-            out = await verify_and_repair(space, labels, fallback, calls.repair, self.options.contrast, _children(ctx, copied))
+            limit = int(np.ceil(self.options.repair_limit * ctx.n_clusters))
+            out = await verify_and_repair(
+                space, labels, fallback, calls.repair, self.options.contrast, _children(ctx, copied), limit
+            )
         except ValueError as e:  # titles and items in different spaces
             log.info("level %d: titles not verified: %s", ctx.level, e)
             return {}
@@ -222,6 +229,8 @@ class _LevelCalls:
     async def ask(self, batch: list[int], note: str | None = None) -> dict[int, ClusterLabel]:
         ids = [cluster_id(self.ctx.level, j) for j in batch]
         n = self.options.candidates if note is None else 1
+        if note is None and len(batch) > 1 and self.options.grouping == "neighbours":
+            note = NEIGHBOURS_NOTE
         msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n)
         schema = label_schema(ids, n) if self.use_schema else None
         got = await self.runner.call(

@@ -44,6 +44,18 @@ class LLMLabelerOptions(BaseModel):
     candidates: int = Field(1, ge=1, le=5, description="candidate titles per cluster; the one that best identifies it wins")
     repair_titles: int = Field(3, ge=1, le=5, description="candidate titles asked for when a cluster is asked again")
     contrast: int = Field(2, ge=1, le=4, description="confusable clusters shown next to a cluster asked again")
+    grouping: Literal["principal", "neighbours"] = Field(
+        "principal",
+        description="which clusters share a prompt: chunks along the first principal axis, or nearest neighbours by "
+        "centroid asked to tell them apart (a 0.5B model gave them all one title: see README, Title quality)",
+    )
+    repair_limit: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="share of a level's clusters asked again at most when their title fails the check (the worst "
+        "first); the others keep the better of their LLM and keyword titles",
+    )
 
     @model_validator(mode="before")
     @classmethod

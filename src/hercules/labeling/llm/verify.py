@@ -7,6 +7,11 @@ cluster (its nearest centroid, by cosine in the item space, is its own: see :mod
   its title was closer to (their titles and evidence). A new title is kept only if it passes
   (``source="llm-repaired"``); otherwise the better of the LLM and keyword titles stays, the
   keyword one marked ``source="keywords-fallback"``.
+* **Which are asked** (at most ``limit`` per level): clusters whose keyword title fails too come
+  first, then the worst margins. Measured on Banking77's 300 level-1 clusters with the 0.5B model
+  (last session's prompt log): 119 repairs passed 24 times, and the keyword title alone already
+  identified most of those; keeping the better of the two titles took identification from 0.547
+  to 0.867 without a call, all 119 repairs to 0.880.
 
 Parents are checked against the other clusters of their level, the same way, when that level
 is labelled. Nothing here is done without an embedding function in the item space.
@@ -94,28 +99,40 @@ async def verify_and_repair(
     repair: Repair,
     contrast: int,
     copied: dict[int, set[str]] | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Repair failing LLM titles in place (see module docstring); returns the accounting.
     ``copied``: parents whose title is one of their subclusters', with those subcluster titles
-    (asked again too; a new title must differ from them)."""
+    (asked again too; a new title must differ from them). ``limit``: at most this many are asked
+    again, copied parents and then the lowest margins first; the others keep the better of their
+    LLM and keyword titles without a call."""
     copied = copied or {}
     titles = [lb.title for lb in labels]
     before = space.margins(titles)
     bad = {int(j) for j in np.flatnonzero(before <= 0)} | set(copied)
-    failing = [j for j in sorted(bad) if labels[j].source.startswith("llm")]
+    # who is asked first: copied parents, then clusters whose keyword title fails too (there a repair is the
+    # only way to a title that identifies the cluster), then the lowest margins (see the module docstring)
+    kw_ok = space.margins([fb.title for fb in fallback]) > 0
+    failing = sorted(
+        (j for j in bad if labels[j].source.startswith("llm")), key=lambda j: (j not in copied, bool(kw_ok[j]), before[j], j)
+    )
+    asked = failing if limit is None else failing[:limit]
     V = space.vectors(titles)
 
     async def ask(j: int) -> tuple[int, tuple[list[str], str] | None]:
         return j, await repair(j, confusable(V, space.centroids, j, contrast), j in copied)
 
     repaired = fell_back = 0
+    outcomes: list[tuple[float, bool]] = []  # (margin before, repaired) of each cluster asked again
     # a new title must differ from the titles that stand: those that passed, and repairs so far
     failed_set = set(failing)
     taken = {normalise_title(t) for k, t in enumerate(titles) if k not in failed_set}
-    for j, got in await gather_all(ask, failing):
+    answers = await gather_all(ask, asked) + [(j, None) for j in failing[len(asked) :]]
+    for j, got in answers:
         kids = {normalise_title(t) for t in copied.get(j, ())}
         if got is not None:
             title, _, ok = _pick(space, j, got[0], taken | kids)
+            outcomes.append((round(float(before[j]), 4), ok))
             if ok:
                 labels[j] = ClusterLabel(title, got[1], labels[j].keywords, source="llm-repaired")
                 taken.add(normalise_title(title))
@@ -131,17 +148,20 @@ async def verify_and_repair(
     stats = {
         "identification_before": float(np.mean(before > 0)),
         "identification_after": float(np.mean(after > 0)),
-        "repair_asked": len(failing),
+        "repair_asked": len(asked),
+        "repair_skipped": len(failing) - len(asked),
+        "repair_outcomes": outcomes,
         "copied_child_titles": len(copied),
         "repaired": repaired,
         "keyword_fallbacks": fell_back,
     }
     if failing:
         log.info(
-            "titles picking out their own cluster: %.2f -> %.2f (%d asked again, %d repaired, %d keyword titles kept)",
+            "titles picking out their own cluster: %.2f -> %.2f (%d asked again, %d not, %d repaired, %d keyword titles kept)",
             stats["identification_before"],
             stats["identification_after"],
-            len(failing),
+            len(asked),
+            len(failing) - len(asked),
             repaired,
             fell_back,
         )
