@@ -152,6 +152,24 @@ def test_llm_flags_reach_llm_options():
     assert "batch_size" not in _llm_options({**base, "llm_batch_size": None})  # the labeler's default applies
     assert _llm_options({**base, "llm_timeout": 30.0, "llm_max_wait": 5.0})["timeout"] == 30.0
     assert _llm_options({**base, "llm_max_wait": 5.0})["max_wait"] == 5.0
+    opts = _llm_options({**base, "llm_repair_limit": 0.0, "llm_grouping": "neighbours"})
+    assert opts["repair_limit"] == 0.0 and opts["grouping"] == "neighbours"  # 0.0 is a value, not "unset"
+    assert "repair_limit" not in _llm_options({**base, "llm_repair_limit": None})
+
+
+def test_llm_title_flags_are_validated_and_reach_the_labeler(tmp_path):
+    from click.testing import CliRunner
+
+    from hercules.cli.main import cli
+    from hercules.cli.run import _llm_options
+    from hercules.labeling.llm import LLMLabelerOptions
+
+    r = CliRunner().invoke(cli, ["run", str(tmp_path / "x.csv"), "--llm-repair-limit", "1.5"])
+    assert r.exit_code != 0 and "--llm-repair-limit" in r.output
+    base = {k: None for k in ("llm_batch_size", "llm_concurrency", "llm_log", "llm_timeout", "llm_max_wait")}
+    flags = {**base, "llm_verify": True, "llm_candidates": 1, "llm_repair_limit": 0.25, "llm_grouping": "neighbours"}
+    parsed = LLMLabelerOptions.parse(_llm_options(flags))  # what the labeler is built from
+    assert (parsed.repair_limit, parsed.grouping) == (0.25, "neighbours")
 
 
 def test_user_errors_keep_bugs_as_tracebacks():

@@ -100,6 +100,18 @@ _RUN_OPTIONS = [
         help="Candidate titles per cluster; the one that best identifies its cluster wins.",
     ),
     click.option(
+        "--llm-repair-limit",
+        type=click.FloatRange(0, 1),
+        help="Share of a level's clusters asked again at most when their title fails the check, worst first; the rest "
+        "keep the better of their LLM and keyword titles (default: the labeler's, 0.1).",
+    ),
+    click.option(
+        "--llm-grouping",
+        type=click.Choice(["principal", "neighbours"]),
+        help="Which clusters share a prompt: chunks along the first principal axis (default), or nearest neighbours "
+        "asked to tell them apart (worse with the 0.5B model: see the README's title quality).",
+    ),
+    click.option(
         "--dry-run", is_flag=True, help="Cluster, then report the LLM calls and tokens labelling would cost; no LLM calls."
     ),
     click.option(
@@ -151,8 +163,8 @@ def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
         "verify": o["llm_verify"],
         "candidates": o["llm_candidates"],
     }
-    for key in ("batch_size", "timeout", "max_wait"):
-        if o[f"llm_{key}"] is not None:
+    for key in ("batch_size", "timeout", "max_wait", "repair_limit", "grouping"):
+        if o.get(f"llm_{key}") is not None:
             opts[key] = o[f"llm_{key}"]
     for key, flag in (("requests_per_minute", "llm_rpm"), ("tokens_per_minute", "llm_tpm")):
         if o.get(flag) is not None:
