@@ -125,6 +125,14 @@ class RayEmbedder(Embedder):
         return self.engine.embed(self.inner, items, desc, source)
 
 
+def _level1_to(parents: list[np.ndarray], k1: int) -> np.ndarray:
+    """(k1,) each level-1 cluster's cluster at level t (``parents``: the parent arrays of levels 1..t)."""
+    up = np.arange(k1)
+    for p in parents[1:]:
+        up = p[up]
+    return up
+
+
 class RayEngine:
     """See the module docstring. ``min_items``: smaller inputs are embedded in-process."""
 
@@ -306,9 +314,7 @@ class RayEngine:
         if self._l1_sums is None or not np.array_equal(self._l1_sums[0], rank):
             self._l1_sums = (rank, *cluster_sums(over[0], self._level1[2], [rank], self._level1[3], len(rank)))
         _, sums, counts = self._l1_sums
-        up = np.arange(len(rank))
-        for p in parents[1:]:
-            up = p[up]
+        up = _level1_to(parents, len(rank))
         sums_t = np.asarray(onehot(up, k, dtype=np.float64) @ sums)
         counts_t = np.bincount(up, weights=counts, minlength=k)
         return (sums_t / np.maximum(counts_t, 1)[:, None]).astype(np.float32)
@@ -345,10 +351,7 @@ class RayEngine:
         _, counts, vocab = self._terms
         if counts is None:
             return None, vocab
-        up = np.arange(k1)
-        for p in parents[1:]:
-            up = p[up]
-        return (onehot(up, k) @ counts).tocsr(), vocab
+        return (onehot(_level1_to(parents, k1), k) @ counts).tocsr(), vocab
 
     # ------------------------------------------------------------------ the saved result
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
