@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -48,6 +49,23 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+def _worker_port_base(taken: list[int], span: int = 500) -> int:
+    """A base for the two nodes' worker-port ranges (``span`` ports) that lies below the kernel's ephemeral range, so
+    neither the ports picked above nor the ones Ray picks at random for its own components can fall inside it (CI once
+    failed on exactly that collision)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    top = max(low - span - 1, 10001)
+    rng = random.Random(os.getpid())
+    for _ in range(100):
+        base = rng.randrange(10000, top)
+        if not any(base <= p <= base + span for p in taken):
+            return base
+    raise RuntimeError("no free worker-port range below the ephemeral ports")
+
+
 def _node_ports(ports: list[int]) -> list[str]:
     names = ["--node-manager-port", "--object-manager-port", "--metrics-export-port", "--runtime-env-agent-port"]
     names += ["--dashboard-agent-listen-port", "--dashboard-agent-grpc-port"]
@@ -81,7 +99,7 @@ def ray_cluster():
         pytest.skip("the ray command is not installed")
     tmp = tempfile.mkdtemp(prefix="hray", dir="/tmp")  # short: Ray's socket paths must stay under 107 bytes
     ports = _free_ports(16)
-    gcs, dash, minw = ports[0], ports[1], 20000 + (ports[2] % 20000)
+    gcs, dash, minw = ports[0], ports[1], _worker_port_base(ports)
     # Token auth off, explicitly: a token left in ~/.ray by any earlier local ray.init() would otherwise turn it on
     # for some of these processes and not others. The nodes listen on 127.0.0.1 only.
     saved_mode = os.environ.get("RAY_AUTH_MODE")
