@@ -1,0 +1,212 @@
+"""Probes of issue 16's open goals (ClusterLLM guidance): variants of stage 1 and stage 2 measured against the default,
+90% label judge, on cached MiniLM vectors (bench_guidance.vectors), default clustering space (UMAP 5-d), level NMI.
+Each row is printed as one JSON line; none of these variants is the default (see benchmarks/out/guidance_probes.md).
+
+    python benchmarks/bench_guidance_probes.py stage1 banking77,hwu64 none,r2,r1,r4,near,near!,aug 0,1,2
+        r1/r2/r4: rounds of entropy selection (r2 = the default: the second round on the adapted space); near: the
+        candidates are the anchor's nearest member of each of its two closest clusters (``!``: applied even where the
+        held-out test refuses it); aug: each answer (a, closer, farther) also trains as (closer, a, farther)
+    python benchmarks/bench_guidance_probes.py pck banking77 0,1,2
+        the answers as must-link (anchor, closer) / cannot-link (anchor, farther) in the level-1 k-means of the space:
+        PCKMeans-style assignment (penalty w per violated constraint, in units of the median item-centroid distance)
+    python benchmarks/bench_guidance_probes.py iter banking77,hwu64 0
+        ClusterLLM-I-iter: 512 triplets, MiniLM fine-tuned, 512 more selected on the tuned (+ adapter) space, the base
+        model fine-tuned on all answers, the adapter on top (the default instead selects both rounds on the adapter)
+    python benchmarks/bench_guidance_probes.py k p1024t1,p4096t1,p1024t4,avg-cos,avg-euc
+        stage 2 alone (5 seeds): pPAIRStTREES = budget and number of Ward trees (median k); avg-*: average linkage
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from functools import partial
+
+import numpy as np
+from bench_guidance import SETS, vectors
+from sklearn.metrics import normalized_mutual_info_score as nmi
+
+from hercules import Hercules
+from hercules.clustering.auto_k import AutoKConfig, candidate_ks
+from hercules.clustering.kmeans import kmeans
+from hercules.guidance import pairs as pairs_mod
+from hercules.guidance.adapter import apply_adapter, choose_l2, fit_adapter
+from hercules.guidance.judge import LabelJudge
+from hercules.guidance.select import entropy_triplets, oriented, soft_assign
+from hercules.guidance.stage import Z_ONE_SIDED, Guide, GuideConfig
+from hercules.space import make_space
+
+NOISE = 0.1
+
+
+def stage1(X, judge, k, seed, cand="central", augment=False, budget=1024, rounds=2, force=False):
+    """Guide.perspective with the variant's options; returns (W or None, info, oriented answers)."""
+    g = Guide(judge, GuideConfig(random_state=seed))
+    if not g.check_judge(X):
+        return None, {}, None
+    rng = g.rng
+    T, asked, W, l2 = np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int64), None, 0.01
+    for r in range(rounds):
+        Xa = apply_adapter(X, W)
+        tr = entropy_triplets(soft_assign(Xa, k, rng), budget // rounds, rng, exclude=asked, X=Xa if cand == "nearest" else None)
+        answers = judge.triplets(tr.questions)
+        asked = np.concatenate([asked, tr.questions[:, 0]])
+        T = np.concatenate([T, oriented(tr.questions, answers)])
+        Tt = np.concatenate([T, T[:, [1, 0, 2]]]) if augment else T
+        if r == rounds - 1:
+            l2, held, base = choose_l2(X, Tt, rng)
+        W = fit_adapter(X, Tt, l2=l2).W
+    diff = held.astype(float) - base
+    applied = bool(diff.mean() > Z_ONE_SIDED * diff.std(ddof=1) / np.sqrt(len(diff))) or force
+    info = {"answered": len(T), "l2": l2, "held": round(float(held.mean()), 3), "base": round(float(base.mean()), 3)}
+    return (W if applied else None), info | {"applied": applied}, T
+
+
+def nmi_row(df, cols, labels_by_level) -> dict:
+    return {col: round(nmi(df[col], labels_by_level(t)), 4) for t, col in enumerate(cols, start=1)}
+
+
+def part_stage1(sets: list[str], variants: list[str], seeds: list[int]) -> None:
+    for name in sets:
+        df, X = vectors(name)
+        _, cols, levels = SETS[name]
+        for seed in seeds:
+            for v in variants:
+                t0, W, info = time.perf_counter(), None, {}
+                if v != "none":
+                    judge = LabelJudge(df[cols[0]].to_numpy(), noise=NOISE, seed=seed)
+                    rounds = int(v[1]) if v.startswith("r") else 2
+                    kw = dict(cand="nearest" if "near" in v else "central", augment="aug" in v, force=v.endswith("!"))
+                    W, info, _ = stage1(X, judge, levels[0], seed, rounds=rounds, **kw)
+                m = Hercules(levels, random_state=seed, progress=False, layout="pca").fit(df, embeddings=apply_adapter(X, W))
+                row = {"set": name, "variant": v, "seed": seed, **info, **nmi_row(df, cols, m.hierarchy_.item_labels)}
+                print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+
+def pck(Y, labels, C, ml, cl, w, iters=10):
+    """PCKMeans-style ICM over the constrained items: |y - mu_c|^2 / s + w * (violated must-/cannot-links)."""
+    k, labels = len(C), labels.copy()
+    items = np.unique(np.concatenate([ml.ravel(), cl.ravel()]))
+    for _ in range(iters):
+        D = ((Y[:, None, :] - C[None]) ** 2).sum(-1)
+        s, changed = np.median(D[np.arange(len(Y)), labels]), 0
+        for i in items:
+            cost = D[i] / s
+            for links, sign in ((ml, 1), (cl, -1)):
+                for a, b in links[(links[:, 0] == i) | (links[:, 1] == i)]:
+                    same = np.arange(k) == labels[b if a == i else a]
+                    cost = cost + w * (~same if sign > 0 else same)
+            c = int(np.argmin(cost))
+            changed += c != labels[i]
+            labels[i] = c
+        C = np.stack([Y[labels == c].mean(0) if (labels == c).any() else C[c] for c in range(k)])
+        if not changed:
+            break
+    return labels
+
+
+def part_pck(sets: list[str], seeds: list[int]) -> None:
+    for name in sets:
+        df, X = vectors(name)
+        _, cols, levels = SETS[name]
+        for seed in seeds:
+            W, info, T = stage1(X, LabelJudge(df[cols[0]].to_numpy(), noise=NOISE, seed=seed), levels[0], seed)
+            Y = make_space("auto", len(X)).fit_transform(apply_adapter(X, W), seed)
+            km = kmeans(Y, levels[0], random_state=seed)  # = the fit's level 1 (same space, k and seed)
+            row = {"set": name, "seed": seed, "kmeans": round(nmi(df[cols[0]], km.labels), 4)}
+            for w in (0.5, 2.0, 100.0):
+                row[f"pck_w{w}"] = round(nmi(df[cols[0]], pck(Y, km.labels, km.centroids, T[:, [0, 1]], T[:, [0, 2]], w)), 4)
+            print(json.dumps(row), flush=True)
+
+
+def part_iter(sets: list[str], seeds: list[int]) -> None:
+    from hercules.embeddings import get_embedder
+    from hercules.guidance.finetune import finetune, tuned_embedder
+
+    for name in sets:
+        df, X = vectors(name)
+        _, cols, levels = SETS[name]
+        texts, t0 = df.text.tolist(), time.perf_counter()
+        for seed in seeds:
+            judge = LabelJudge(df[cols[0]].to_numpy(), noise=NOISE, seed=seed)
+            base = get_embedder("minilm", progress=False)
+            g = Guide(judge, GuideConfig(random_state=seed, triplets=512, rounds=1))
+            if g.perspective(X, levels[0]) is None:
+                print(json.dumps({"set": name, "seed": seed, "refused": g.report}, default=str), flush=True)
+                continue
+            T, rng = g.answers, g.rng
+            X1 = tuned_embedder(finetune(base, texts, T, seed, progress=False), base, progress=False).embed(texts)
+            X1 = apply_adapter(X1, fit_adapter(X1, T, l2=g.report["triplets"]["l2"]).W)
+            tr = entropy_triplets(soft_assign(X1, levels[0], rng), 512, rng, exclude=T[:, 0])
+            T = np.concatenate([T, oriented(tr.questions, judge.triplets(tr.questions))])
+            X2 = tuned_embedder(finetune(base, texts, T, seed, progress=False), base, progress=False).embed(texts)
+            l2, held, b = choose_l2(X2, T, rng)
+            m = Hercules(levels, random_state=seed, progress=False, layout="pca")
+            m.fit(df, embeddings=apply_adapter(X2, fit_adapter(X2, T, l2=l2).W))
+            row = {"set": name, "seed": seed, "answered": len(T), "l2": l2, "held": round(float(held.mean()), 3)}
+            row |= {"base": round(float(b.mean()), 3), **nmi_row(df, cols, m.hierarchy_.item_labels)}
+            print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+
+def average_merges(centroids, sizes, k_lo, metric="cos"):
+    """Size-weighted average linkage (UPGMA) of the fine clusters, cosine or squared Euclidean between centroids."""
+    C = centroids.astype(np.float64)
+    if metric == "cos":
+        U = C / np.linalg.norm(C, axis=1, keepdims=True)
+        D = 1 - U @ U.T
+    else:
+        sq = (C * C).sum(1)
+        D = np.maximum(sq[:, None] - 2 * C @ C.T + sq[None, :], 0)
+    n, k = sizes.astype(np.float64).copy(), len(C)
+    np.fill_diagonal(D, np.inf)
+    alive, merges = np.ones(k, bool), []
+    for _ in range(k - k_lo):
+        i, j = divmod(int(np.argmin(D)), k)
+        merges.append((i, j))
+        row = (n[i] * D[i] + n[j] * D[j]) / (n[i] + n[j])
+        n[i] += n[j]
+        alive[j] = False
+        row[~alive] = np.inf
+        row[i] = np.inf
+        D[i, :] = D[:, i] = row
+        D[j, :] = D[:, j] = np.inf
+    return merges
+
+
+def part_k(variants: list[str]) -> None:
+    levels = [("banking77", "category", 77), ("hwu64", "intent", 64), ("hwu64", "scenario", 18)]
+    ward = pairs_mod.ward_merges
+    for v in variants:
+        pairs, trees = (1024, 1) if v.startswith("avg") else (int(v[1:].split("t")[0]), int(v.split("t")[1]))
+        linkage = partial(average_merges, metric=v[4:]) if v.startswith("avg") else ward
+        pairs_mod.ward_merges = linkage
+        for name, col, truth in levels:
+            df, X = vectors(name)
+            hi = max(candidate_ks(len(X), AutoKConfig()))
+            ks = []
+            for seed in range(5):
+                judge, rng = LabelJudge(df[col].to_numpy(), noise=NOISE, seed=seed), np.random.default_rng(seed)
+                got = [
+                    pairs_mod.choose_k_by_pairs(X, judge.pairs, None, None, (2, hi), pairs // trees, rng).k for _ in range(trees)
+                ]
+                got = [k for k in got if k is not None]
+                ks.append(int(np.median(got)) if got else None)
+            ok = sum(k is not None and abs(k - truth) <= 0.2 * truth for k in ks)
+            print(json.dumps({"variant": v, "level": col, "truth": truth, "ks": ks, "within": f"{ok}/5"}), flush=True)
+    pairs_mod.ward_merges = ward
+
+
+if __name__ == "__main__":
+    part, args = sys.argv[1], sys.argv[2:]
+    ints = lambda s: [int(x) for x in s.split(",")]  # noqa: E731
+    if part == "stage1":
+        part_stage1(args[0].split(","), args[1].split(","), ints(args[2]))
+    elif part == "pck":
+        part_pck(args[0].split(","), ints(args[1]))
+    elif part == "iter":
+        part_iter(args[0].split(","), ints(args[1]))
+    elif part == "k":
+        part_k(args[0].split(","))
+    else:
+        raise SystemExit(__doc__)
