@@ -2,6 +2,7 @@
 64 intents > 18 scenarios), MiniLM vectors computed once and cached (in the hercules cache folder).
 
     python benchmarks/bench_guidance.py labels     # 90% label judge, 1,024 triplets, the default: MiniLM fine-tuned + adapter
+    python benchmarks/bench_guidance.py seeds 1,2  # the same point (with and without the guide) over seeds
     python benchmarks/bench_guidance.py curves     # judge accuracy and budget curves, the default (fine-tune + adapter), Banking77
     python benchmarks/bench_guidance.py curves-adapter  # the same on precomputed vectors (adapter alone), + HWU64
     python benchmarks/bench_guidance.py k          # stage 2 alone: k chosen from 1,024 pair answers, 5 seeds
@@ -10,7 +11,7 @@
     python benchmarks/bench_guidance.py llm        # the embedded Qwen2.5-Coder-1.5B as judge, 256 triplets
 
 Every fit uses the default clustering space (space="auto": UMAP 5-d). Data: $HERCULES_DATA (default
-/work/shared/data) with banking77/test.csv and hwu64/hwu64.csv. Results: benchmarks/out/guidance_{labels,curves,curves_adapter,k,k_guided,llm}.{md,json}.
+/work/shared/data) with banking77/test.csv and hwu64/hwu64.csv. Results: benchmarks/out/guidance_{labels,seeds,curves,curves_adapter,k,k_guided,llm}.{md,json}.
 """
 
 from __future__ import annotations
@@ -133,6 +134,21 @@ def part_labels() -> None:
     write("guidance_labels", {"machine": machine(), "fits": rows}, md + "\n")
 
 
+def part_seeds(seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+    """The goal point (90% judge, 1,024 triplets, the default from the texts) over several seeds, with and without the guide:
+    one seed's difference is within the k-means/UMAP seed noise (about 0.01)."""
+    rows = []
+    for seed in seeds:
+        rows += [
+            fit("banking77", None, seed=seed, texts=True)[0],
+            fit("banking77", "labels:category:0.1", seed=seed, texts=True)[0],
+        ]
+        rows += [fit("hwu64", None, seed=seed, texts=True)[0], fit("hwu64", "labels:intent:0.1", seed=seed, texts=True)[0]]
+    md = "## 90% label judge, 1,024 triplets, from the texts (default: fine-tune + adapter), space auto, by seed\n\n"
+    md += table(rows, ["seed"] + COLS + ["answered", "tune_s", "guide_s", "seconds"])
+    write("guidance_seeds", {"machine": machine(), "fits": rows}, md + "\n")
+
+
 def part_curves(texts: bool = True) -> None:
     """Judge accuracy 100/90/80/70% and budgets 256/1,024/4,096 on Banking77. ``texts``: the default pipeline from
     the texts (MiniLM fine-tuned + adapter); else on the cached vectors (the linear adapter alone, ``curves-adapter``)."""
@@ -203,6 +219,7 @@ def part_llm() -> None:
 if __name__ == "__main__":
     parts = {
         "labels": part_labels,
+        "seeds": lambda: part_seeds(tuple(int(s) for s in sys.argv[2].split(",")) if len(sys.argv) > 2 else (0, 1, 2)),
         "curves": part_curves,
         "curves-adapter": lambda: part_curves(False),
         "k": part_k,
