@@ -5,7 +5,7 @@ Each row is printed as one JSON line; none of these variants is the default (see
     python benchmarks/bench_guidance_probes.py stage1 banking77,hwu64 none,r2,r1,r4,near,near!,aug 0,1,2
         r1/r2/r4: rounds of entropy selection (r2 = the default: the second round on the adapted space); near: the
         candidates are the anchor's nearest member of each of its two closest clusters (``!``: applied even where the
-        held-out test refuses it); aug: each answer (a, closer, farther) also trains as (closer, a, farther)
+        held-out test refuses it); medoid: the member closest to each cluster's centroid; aug: each answer (a, closer, farther) also trains as (closer, a, farther)
     python benchmarks/bench_guidance_probes.py pck banking77 0,1,2
         the answers as must-link (anchor, closer) / cannot-link (anchor, farther) in the level-1 k-means of the space:
         PCKMeans-style assignment (penalty w per violated constraint, in units of the median item-centroid distance)
@@ -40,6 +40,23 @@ from hercules.space import make_space
 NOISE = 0.1
 
 
+def medoid_triplets(sa, n, rng, exclude):
+    """The entropy anchors, each against the member closest to the centroid of each of its two nearest clusters."""
+    from hercules.guidance.select import Triplets, _central_members, _shuffle
+
+    order = np.argsort(-sa.entropy, kind="stable")
+    anchors = order[~np.isin(order, exclude)][:n]
+    pools = _central_members(sa, int(sa.nearest.max()) + 1)
+    first = np.array([p[0] for p in pools])
+    second = np.array([p[1] if len(p) > 1 else p[0] for p in pools])
+
+    def medoid(j):
+        return np.where(first[j] == anchors, second[j], first[j])
+
+    questions, swap = _shuffle(anchors, medoid(sa.nearest[anchors, 0]), medoid(sa.nearest[anchors, 1]), rng)
+    return Triplets(questions, swap.astype(np.int8))
+
+
 def stage1(X, judge, k, seed, cand="central", augment=False, budget=1024, rounds=2, force=False):
     """Guide.perspective with the variant's options; returns (W or None, info, oriented answers)."""
     g = Guide(judge, GuideConfig(random_state=seed))
@@ -49,7 +66,11 @@ def stage1(X, judge, k, seed, cand="central", augment=False, budget=1024, rounds
     T, asked, W, l2 = np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int64), None, 0.01
     for r in range(rounds):
         Xa = apply_adapter(X, W)
-        tr = entropy_triplets(soft_assign(Xa, k, rng), budget // rounds, rng, exclude=asked, X=Xa if cand == "nearest" else None)
+        sa = soft_assign(Xa, k, rng)
+        if cand == "medoid":
+            tr = medoid_triplets(sa, budget // rounds, rng, asked)
+        else:
+            tr = entropy_triplets(sa, budget // rounds, rng, exclude=asked, X=Xa if cand == "nearest" else None)
         answers = judge.triplets(tr.questions)
         asked = np.concatenate([asked, tr.questions[:, 0]])
         T = np.concatenate([T, oriented(tr.questions, answers)])
@@ -77,7 +98,8 @@ def part_stage1(sets: list[str], variants: list[str], seeds: list[int]) -> None:
                 if v != "none":
                     judge = LabelJudge(df[cols[0]].to_numpy(), noise=NOISE, seed=seed)
                     rounds = int(v[1]) if v.startswith("r") else 2
-                    kw = dict(cand="nearest" if "near" in v else "central", augment="aug" in v, force=v.endswith("!"))
+                    cand = "nearest" if "near" in v else "medoid" if "medoid" in v else "central"
+                    kw = dict(cand=cand, augment="aug" in v, force=v.endswith("!"))
                     W, info, _ = stage1(X, judge, levels[0], seed, rounds=rounds, **kw)
                 m = Hercules(levels, random_state=seed, progress=False, layout="pca").fit(df, embeddings=apply_adapter(X, W))
                 row = {"set": name, "variant": v, "seed": seed, **info, **nmi_row(df, cols, m.hierarchy_.item_labels)}
