@@ -103,9 +103,9 @@ def test_opt_in_connectivity_regroups_only_the_coarse_levels():
     from tests.test_space import lines
 
     X, _ = lines(n_per=100)
-    assert coarse_method("space", 3, 64, True) == "space"  # opt-in: it lost at level 3 on digits
-    base = Hercules([12, 4, 2], space="umap", progress=False, random_state=0).fit(embeddings=X)
-    assert base.space_.graph_ is None  # not needed by the default grouping: freed after the fit
+    assert coarse_method("space", 3, 64, True) == "space"  # alone, it lost at level 3 on digits
+    base = Hercules([12, 4, 2], space="umap", coarse="space", progress=False, random_state=0).fit(embeddings=X)
+    assert base.space_.graph_ is None  # not needed by k-means: freed after the fit
     assert coarse_method("connectivity", 3, 64, True) == "connectivity" and coarse_method("connectivity", 2, 64, True) == "space"
     assert coarse_method("connectivity", 3, 64, False) == "space"  # no graph (no UMAP space): k-means
     m = Hercules([12, 4, 2], space="umap", coarse="connectivity", progress=False, random_state=0).fit(embeddings=X)

@@ -109,9 +109,9 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         ``$HERCULES_SPACE`` if set, else UMAP when installed and there are at least 100 items. UMAP's neighbours
         are by angle for unit-length rows (text embeddings) and euclidean otherwise; ``"umap-cosine"`` uses angles
         for any rows (better on Fashion-MNIST pixels, worse on sklearn's digits: see the README).
-    coarse : "space", "ward" or "connectivity", optionally ":N"
-        How levels >= 3 (>= N) are grouped in a UMAP space: k-means there (default), Ward of the level-0 means, or
-        by UMAP's neighbour graph (:mod:`hercules.pipeline.coarse`; measured in the README, neither wins everywhere).
+    coarse : "auto", "space", "ward" or "connectivity", optionally ":N"
+        How levels >= 3 (>= N) are grouped in a UMAP space: k-means there, Ward of level-0 means, by UMAP's graph, or
+        (``"auto"``) k-means or the graph grouping, the higher modularity on UMAP's graph (:mod:`hercules.pipeline.coarse`).
     n_components : int
         Dimensions of the map coordinates (``coords_``; 2 for plots, 1-3 allowed).
     layout : "auto", "umap" or "pca"
@@ -157,7 +157,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         max_iter: int = 25,
         max_points_per_centroid: int | None = 256,
         space: Literal["auto", "umap", "umap-cosine", "none"] = "auto",
-        coarse: str = "space",
+        coarse: str = "auto",
         n_components: int = 2,
         layout: Literal["auto", "umap", "pca"] = "auto",
         topic_seed: str | None = None,

@@ -135,11 +135,12 @@ _RUN_OPTIONS = [
     ),
     click.option(
         "--coarse",
-        default="space",
+        default="auto",
         show_default=True,
         callback=_coarse,
-        help="How levels >= 3 are grouped in the UMAP space: k-means there (space), Ward of the level-0 means (ward), or "
-        "by UMAP's neighbour graph (connectivity); ':N' starts at level N (e.g. connectivity:2). See the README.",
+        help="How levels >= 3 are grouped in the UMAP space: k-means there (space), Ward of the level-0 means (ward), "
+        "by UMAP's neighbour graph (connectivity), or whichever of space and connectivity has the higher modularity on "
+        "UMAP's graph (auto); ':N' starts at level N (e.g. connectivity:2). See the README.",
     ),
     click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights."),
     click.option("--resampling/--no-resampling", default=False, show_default=True, help="Vo et al. resampling refinement."),

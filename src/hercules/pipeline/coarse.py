@@ -1,22 +1,24 @@
-"""Coarse levels of a hierarchy fitted in a clustering space: opt-in alternatives to k-means in the space.
+"""Coarse levels of a hierarchy fitted in a clustering space: k-means there, or alternatives that neither win everywhere.
 
 A UMAP space keeps each item's neighbourhood, not the distances between far-apart groups, so grouping clusters
-of clusters (level 3 and above) by their positions in it may miss what the data's global structure says. Two
-alternatives, both measured at level 3 on every set with truth there (``benchmarks/bench_coarse.py``), both
-opt-in because neither wins everywhere:
+of clusters (level 3 and above) by their positions in it may miss what the data's global structure says. The
+alternatives, measured at level 3 on every set with truth there (``benchmarks/bench_coarse.py``):
 
-- ``coarse="ward"``: size-weighted Ward of the nodes at their level-0 item means (the embedding's own
+- ``coarse="ward"`` (opt-in): size-weighted Ward of the nodes at their level-0 item means (the embedding's own
   global geometry). HWU64 scenarios 0.484 -> 0.581 ARI; digits [60, 25, 10] 0.878 -> 0.719, Banking77
   [300, 150, 77] 0.579 -> 0.556.
-- ``coarse="connectivity"``: spectral grouping of the nodes by how many edges of UMAP's own neighbour
+- ``coarse="connectivity"`` (opt-in): spectral grouping of the nodes by how many edges of UMAP's own neighbour
   graph join their items (:mod:`hercules.clustering.connectivity`): what UMAP keeps, neighbourhood
   connectivity, instead of far distances. 5 seeds: HWU64 scenarios 0.484 -> 0.521 ARI, Banking77 [300, 150, 77]
   0.578 -> 0.587; but digits [60, 25, 10] 0.877 -> 0.713, HWU64 [256, 128, 64] intents 0.580 -> 0.576 (and
   Fashion-MNIST pixels [100, 30, 10] 0.458 -> 0.447, 3 seeds).
+- ``coarse="auto"`` (default): k-means in the space, then the connectivity grouping replaces it where it has the
+  higher modularity on UMAP's graph (:func:`better_grouping`): the graph the space was built from judges both,
+  with no labels. It kept the better grouping on the sets above (HWU64 scenarios 0.521, digits 0.877).
+- ``coarse="space"``: k-means in the space at every level.
 
-Level 2 stays in the space in both (it won there everywhere it was measured); ``"ward:2"`` / ``"connectivity:2"``
-start at level 2 instead. The estimator's ``coarse`` parameter (CLI ``--coarse``) chooses; ``"space"`` (the default)
-clusters every level by k-means in the space.
+Level 2 stays k-means in the space (it won there everywhere it was measured, and modularity chose it there on 15 of
+15 set-seeds); ``":2"`` (e.g. ``"connectivity:2"``) starts at level 2 instead.
 """
 
 from __future__ import annotations
