@@ -450,22 +450,33 @@ def test_labelling_evidence_computed_over_the_blocks(ray_cluster):
     assert [len(r) for r in rec.seen[1][1]] == [min(5, s) for s in model.hierarchy_.level(2).sizes]
 
 
-def test_vectors_stay_off_the_driver(ray_cluster, monkeypatch):
-    """Texts embedded on the cluster: the driver maps the vectors from a file the Ray tasks wrote (never gathers them),
-    the centroids shown at every level come from per-block sums, and the map is placed by Ray tasks over the blocks;
-    results as in-process (labels, titles, centroids to float rounding, coordinates)."""
+def test_vectors_and_texts_stay_off_the_driver(ray_cluster, monkeypatch, tmp_path):
+    """A Parquet file read, validated and embedded on the cluster: the texts stay in blocks (then parts on disk), the
+    driver maps the vectors from a file the Ray tasks wrote (never gathers them), the centroids shown at every level
+    come from per-block sums, and the map is placed by Ray tasks over the blocks; results as in-process (ids, texts,
+    metadata, labels, titles with their example texts, centroids to float rounding, coordinates, items.parquet)."""
     from hercules.common import groups
+    from hercules.data import InputError
+    from hercules.data.lazy import LazyTexts
+    from hercules.engines import ray_read
     from hercules.labeling.keywords import KeywordLabeler
     from hercules.layout.pca import PCALayout
     from hercules.pipeline import builder
 
     rng = np.random.default_rng(5)
     words = np.array(["red", "green", "blue", "cyan", "gold", "grey", "pink", "teal", "navy", "lime", "rust", "plum"])
-    texts = [" ".join(rng.choice(words, 6)) + f" t{i % 200}" for i in range(12_000)]
+    texts = [" ".join(rng.choice(words, 6)) + f" t{i % 200}" for i in range(12_002)]
+    texts[7], texts[9000] = "  ", None  # dropped (missing="drop"), named in the notes as in-process
+    path = tmp_path / "t.parquet"
+    pd.DataFrame(
+        {"key": [f"k{i}" for i in range(len(texts))], "text": texts, "tag": [i % 3 for i in range(len(texts))]}
+    ).to_parquet(path)
     kw = {"embedder": "hashing:64", "layout": "pca", "progress": False, "random_state": 1, "space": "none", "weighted": False}
-    local = Hercules([30, 5], max_points_per_centroid=32, **kw).fit(texts)
+    kw |= {"id_column": "key", "missing": "drop", "max_points_per_centroid": 32}
+    local = Hercules([30, 5], **kw).fit(path)
     calls: list[str] = []
     mapped = {}
+    on_driver = {"block": True}
 
     def means(X, labels, k):  # the driver must not average the matrix it maps
         calls.append(type(X).__name__)
@@ -478,19 +489,46 @@ def test_vectors_stay_off_the_driver(ray_cluster, monkeypatch):
     def doc_term(self, dataset):
         raise AssertionError("the driver counted every text's terms")
 
+    def collect(*a, **k):
+        raise AssertionError("the table was collected on the driver")
+
+    every_text = LazyTexts.__iter__
+
+    def iterate(self):
+        assert not on_driver["block"], "the driver read every text"
+        return every_text(self)
+
     monkeypatch.setattr(builder, "group_means", means)
     monkeypatch.setattr(PCALayout, "transform", transform)
     monkeypatch.setattr(KeywordLabeler, "_doc_term", doc_term)
-    model = Hercules([30, 5], engine="ray", ray_address=ray_cluster, max_points_per_centroid=32, **kw).fit(texts)
+    monkeypatch.setattr(ray_read, "_collect", collect)
+    monkeypatch.setattr(LazyTexts, "__iter__", iterate)
+    model = Hercules([30, 5], engine="ray", ray_address=ray_cluster, **kw).fit(path)
+    on_driver["block"] = False
     E = model._state().embeddings
     assert isinstance(E, np.memmap) and not E.flags.writeable and np.array_equal(E, local._state().embeddings)
     assert calls == [] and mapped == {}
+    ds, ds0 = model.dataset_, local.dataset_
+    assert isinstance(ds.texts, LazyTexts) and list(ds.texts) == ds0.texts and len(ds0.texts) == 12_000
+    assert ds.ids.tolist() == ds0.ids.tolist() and ds.notes == ds0.notes and "k9000" in ds.notes[0]
+    pd.testing.assert_frame_equal(ds.metadata, ds0.metadata)
     for t in (1, 2):
         a, b = local.hierarchy_.level(t), model.hierarchy_.level(t)
         assert adjusted_rand_score(local.hierarchy_.item_labels(t), model.hierarchy_.item_labels(t)) >= 0.99
         assert np.allclose(a.centroids, b.centroids, atol=1e-5) and [x.title for x in a.labels] == [x.title for x in b.labels]
         assert [x.keywords for x in a.labels] == [x.keywords for x in b.labels] and all(x.keywords for x in b.labels)
+        assert [x.description for x in a.labels] == [x.description for x in b.labels]  # their example texts, by row
     assert np.allclose(local.coords_, model.coords_, atol=1e-5)
+    model.save(tmp_path / "ray", embeddings=None)
+    local.save(tmp_path / "local", embeddings=None)
+    items = pd.read_parquet(tmp_path / "ray" / "items.parquet")
+    pd.testing.assert_frame_equal(items, pd.read_parquet(tmp_path / "local" / "items.parquet"))
+    assert Hercules.load(tmp_path / "ray").dataset_.texts == ds0.texts
+    with pytest.raises(InputError) as local_error:  # missing="raise": prepare's message, from the blocks' counts
+        Hercules([30, 5], **(kw | {"missing": "raise"})).fit(path)
+    with pytest.raises(InputError, match="2 item\\(s\\) have empty or missing text \\(ids: k7, k9000\\)") as ray_error:
+        Hercules([30, 5], engine="ray", ray_address=ray_cluster, **(kw | {"missing": "raise"})).fit(path)
+    assert str(ray_error.value) == str(local_error.value)
 
 
 def test_keyword_vocabulary_from_blocks_as_scikit_learn(ray_cluster, monkeypatch):
