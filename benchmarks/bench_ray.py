@@ -76,6 +76,12 @@ def one(workload: str, engine: str, n: int, labels_out: str, space: str) -> dict
         placed = {k: round(v, 2) for k, v in ray_space.last_timings.items()}
         members = {k: round(v, 2) for k, v in ray_membership.last_timings.items()} if m.membership_parts_ else {}
     peak_fit = peak_rss_mb()
+    status = Path("/proc/self/status").read_text().splitlines() if Path("/proc/self/status").exists() else []
+    rss_now = {
+        ln.split(":")[0]: round(int(ln.split()[1]) / 1024, 1)
+        for ln in status
+        if ln.startswith(("RssAnon", "RssFile", "RssShmem"))
+    }
     with tempfile.TemporaryDirectory() as res:  # the saved result, without embeddings.npy
         t = time.perf_counter()
         m.save(Path(res) / "r", embeddings=None)
@@ -93,6 +99,7 @@ def one(workload: str, engine: str, n: int, labels_out: str, space: str) -> dict
         "driver_peak_rss_mb": round(peak_fit, 1),
         "vectors_on_driver": "memory map" if isinstance(m._state().embeddings, np.memmap) else "in memory",
         "rss_before_fit_mb": round(base, 1),
+        "rss_after_fit_mb": rss_now,  # anonymous / file-backed (the mapped vectors) / shared (Ray's object store) pages
         "ray_level1_s": level1,
         "ray_space_s": placed,
         "ray_membership_s": members,

@@ -533,22 +533,24 @@ def test_vectors_and_texts_stay_off_the_driver(ray_cluster, monkeypatch, tmp_pat
 
 def test_keyword_vocabulary_from_blocks_as_scikit_learn(ray_cluster, monkeypatch):
     """The distributed vocabulary (per-block counts merged, then min_df and the max_features cut on the float32 totals)
-    is the one CountVectorizer fits on all texts, ties at the cut included; the per-cluster counts are its counts."""
+    is the one CountVectorizer fits on all texts, ties at the cut included; the per-cluster counts (the blocks' own
+    matrices moved to that vocabulary, no second tokenization) are its counts."""
     from hercules.common.groups import onehot
     from hercules.engines import ray_terms
     from hercules.labeling.keywords import term_counter
 
     rng = np.random.default_rng(0)
     words = np.array([f"w{chr(97 + i % 26)}{chr(97 + i // 26)}x" for i in range(120)])
-    texts = [" ".join(rng.choice(words, 5)) for _ in range(3_000)]
-    frames = [pd.DataFrame({"row": np.arange(s, s + 500), "text": texts[s : s + 500]}) for s in range(0, 3_000, 500)]
+    texts = [" ".join(rng.choice(words, 5)) for _ in range(3_000)] + ["the of and"] * 10  # a block of stop words only
+    frames = [pd.DataFrame({"row": np.arange(s, min(s + 500, 3_010)), "text": texts[s : s + 500]}) for s in range(0, 3_010, 500)]
     monkeypatch.setattr(ray_terms, "MAX_TERMS", 300)  # below the number of terms: the cut applies
     ray.init(address=ray_cluster)
     try:
         blocks = [ray.put(f) for f in frames]
-        vocab = ray_terms.vocabulary(blocks, len(texts))
+        tokens = ray_terms.tokenize(blocks, len(texts))  # once: the counts reuse the blocks' matrices
+        vocab = ray_terms.vocabulary(tokens, len(texts))
         labels = rng.integers(0, 7, len(texts))
-        counts = ray_terms.cluster_term_counts(blocks, len(texts), vocab, labels, 7)
+        counts = ray_terms.cluster_term_counts(tokens, vocab, labels, 7)
     finally:
         ray.shutdown()
     cv = term_counter(len(texts))

@@ -359,13 +359,14 @@ class RayEngine:
         level-1 rows); None unless ``ds``'s texts were embedded on the cluster."""
         if self._texts is None or ds.modality != "text" or ds.texts is not self._texts[0] or not parents:
             return None
-        from hercules.engines.ray_terms import cluster_term_counts, vocabulary
+        from hercules.engines.ray_terms import cluster_term_counts, tokenize, vocabulary
 
         _, blocks, n = self._texts
         k1 = len(parents[1]) if len(parents) > 1 else k
         if self._terms is None or self._terms[0] is not parents[0]:
-            vocab = vocabulary(blocks, n)
-            counts = cluster_term_counts(blocks, n, vocab, parents[0], k1) if len(vocab) else None
+            tokens = tokenize(blocks, n)
+            vocab = vocabulary(tokens, n)
+            counts = cluster_term_counts(tokens, vocab, parents[0], k1) if len(vocab) else None
             self._terms = (parents[0], counts, vocab)
         _, counts, vocab = self._terms
         if counts is None:
