@@ -70,15 +70,18 @@ def _clean(table: pa.Table, offset: int, text_column: str, id_column: str | None
     ids = df.pop(id_column).to_numpy(dtype=object) if id_column is not None else np.arange(offset, offset + len(df))
     texts, keep, bad, n_bytes, n_trunc = clean_texts(df[text_column].tolist(), ids)
     meta = df.drop(columns=[text_column])
-    return pd.DataFrame({"text": texts}), {
-        "ids": ids,
-        "keep": keep,
-        "bad": bad[:11],
-        "n_bad": len(bad),
-        "n_bytes": n_bytes,
-        "n_trunc": n_trunc,
-        "meta": meta.loc[keep].reset_index(drop=True) if meta.shape[1] else None,
-    }
+    return (
+        pd.DataFrame({"text": texts}),
+        {
+            "ids": ids if id_column is not None else None,  # row numbers: the driver has them from ``keep``
+            "keep": keep,
+            "bad": bad[:11],
+            "n_bad": len(bad),
+            "n_bytes": n_bytes,
+            "n_trunc": n_trunc,
+            "meta": meta.loc[keep].reset_index(drop=True) if meta.shape[1] else None,
+        },
+    )
 
 
 @ray.remote
