@@ -9,7 +9,7 @@ same lower levels. Variants:
 - ``paga``: PAGA's connectivity (inter-node edges over their expectation given node sizes and edge totals,
   capped at 1; scanpy's v1.2), spectral grouping (normalised Laplacian embedding, size-weighted k-means);
 - ``ncut``: the raw summed edge weights, spectral grouping: a relaxed normalised cut keeping nodes whole
-  (what ``HERCULES_COARSE_CONNECTIVITY`` runs);
+  (what ``coarse="connectivity"`` runs);
 - ``blend``: 0.5 PAGA + 0.5 a self-tuning Gaussian affinity of the nodes' space centroids, spectral;
 - ``paga-avg``: average linkage on 1 - PAGA connectivity;
 - ``greedy``: merge the pair with the highest PAGA connectivity, recomputed from the merged edge counts;

@@ -56,18 +56,18 @@ def test_spectral_groups_checks_its_arguments():
         spectral_groups(np.ones((3, 3)), 4, np.ones(3))
 
 
-def test_opt_in_connectivity_regroups_only_the_coarse_levels(monkeypatch):
+def test_opt_in_connectivity_regroups_only_the_coarse_levels():
     from hercules import Hercules
-    from hercules.pipeline.coarse import CONNECTIVITY_ENV, uses_coarse_connectivity
+    from hercules.pipeline.coarse import coarse_method
     from tests.test_space import lines
 
     X, _ = lines(n_per=100)
-    monkeypatch.delenv(CONNECTIVITY_ENV, raising=False)
-    assert not uses_coarse_connectivity(3, 64)  # opt-in: it lost at level 3 on digits
+    assert coarse_method("space", 3, 64, True) == "space"  # opt-in: it lost at level 3 on digits
     base = Hercules([12, 4, 2], space="umap", progress=False, random_state=0).fit(embeddings=X)
-    monkeypatch.setenv(CONNECTIVITY_ENV, "3")
-    assert uses_coarse_connectivity(3, 64) and not uses_coarse_connectivity(2, 64)
-    m = Hercules([12, 4, 2], space="umap", progress=False, random_state=0).fit(embeddings=X)
+    assert base.space_.graph_ is None  # not needed by the default grouping: freed after the fit
+    assert coarse_method("connectivity", 3, 64, True) == "connectivity" and coarse_method("connectivity", 2, 64, True) == "space"
+    assert coarse_method("connectivity", 3, 64, False) == "space"  # no graph (no UMAP space): k-means
+    m = Hercules([12, 4, 2], space="umap", coarse="connectivity", progress=False, random_state=0).fit(embeddings=X)
     for t in (1, 2):  # levels below the first coarse level are the default's, bit for bit
         np.testing.assert_array_equal(m.hierarchy_.item_labels(t), base.hierarchy_.item_labels(t))
     # level 3 is the spectral grouping of the level-2 nodes by the space's own neighbour graph
