@@ -321,8 +321,42 @@ def test_read_with_ray_data_as_in_process(ray_cluster, tmp_path, caplog):
         for name, message in errors.items():
             with pytest.raises(InputError, match=message):
                 read_with_ray(tmp_path / name)
+        _prepared_on_blocks_as_in_process(tmp_path, df)
     finally:
         ray.shutdown()
+
+
+def _prepared_on_blocks_as_in_process(d: Path, df: pd.DataFrame) -> None:
+    """``prepare`` of a table left in the object store (``read_with_ray(owner=...)``) runs over its blocks: the same
+    ids, texts (kept in blocks cut at multiples of ``block_rows``, read by row), metadata, notes and errors."""
+    from hercules.data import InputError, prepare, read_path
+    from hercules.data.lazy import LazyTexts
+    from hercules.engines.ray_items import RayTable
+    from hercules.engines.ray_read import read_with_ray
+
+    class Owner:
+        def block_rows(self, n: int) -> int:
+            return 7
+
+    for name, table in (("a.csv", read_path(d / "a.csv")), ("parts", df), ("a.jsonl", read_path(d / "a.jsonl"))):
+        got = prepare(held := read_with_ray(d / name, owner=Owner()), missing="drop")
+        want = prepare(table, missing="drop")
+        assert isinstance(held, RayTable) and isinstance(got.texts, LazyTexts) and len(got.texts.source.sizes) >= 11
+        assert list(got.texts) == want.texts and got.texts.take([40, 0, 40]) == [want.texts[i] for i in (40, 0, 40)]
+        assert max(got.texts.source.sizes) <= 7 and got.ids.tolist() == want.ids.tolist() and got.notes == want.notes
+        pd.testing.assert_frame_equal(got.metadata, want.metadata, check_dtype=False)
+        with pytest.raises(InputError) as ray_error:
+            prepare(read_with_ray(d / name, owner=Owner()), missing="raise")
+        with pytest.raises(InputError, match="13 item\\(s\\) have empty or missing text") as local_error:
+            prepare(table, missing="raise")
+        assert str(ray_error.value) == str(local_error.value)
+    keyed = prepare(read_with_ray(d / "a.parquet", owner=Owner()), text_column="tag", id_column="n")
+    assert keyed.ids.tolist() == prepare(df, text_column="tag", id_column="n").ids.tolist() == list(range(90))
+    assert list(keyed.texts) == ["a", "b", "c"] * 30 and list(keyed.metadata.columns) == ["text", "f"]
+    numeric = prepare(read_with_ray(d / "parts", owner=Owner()), numeric_columns=["n", "f"], missing="drop")  # collected
+    assert numeric.modality == "numeric" and np.array_equal(
+        numeric.numeric, prepare(df, numeric_columns=["n", "f"], missing="drop").numeric
+    )
 
 
 def test_clustering_space_placed_on_blocks_as_in_process(ray_cluster, monkeypatch):
