@@ -38,6 +38,7 @@ MODES = {
     "space": "k-means in the UMAP space (default)",
     "connectivity": "UMAP graph connectivity, spectral",
     "ward": "Ward of level-0 means",
+    "auto": "the higher UMAP-graph modularity of space / connectivity",
 }
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from hercules.clustering.connectivity import node_edges, spectral_groups
+from hercules.clustering.connectivity import modularity, node_edges, spectral_groups
 from hercules.clustering.kmeans import kmeans
 from hercules.space.knn import exact_knn
 
@@ -43,6 +43,47 @@ def test_connectivity_separates_what_centroids_do_not():
     centroids = np.stack([X[item_nodes == i].mean(axis=0) for i in range(m)])
     km = kmeans(centroids, 2, sample_weight=sizes.astype(np.float64), random_state=0)
     assert not ((km.labels == node_ring).all() or (km.labels == 1 - node_ring).all())
+
+
+def test_modularity_of_node_groupings():
+    # two 3-node cliques joined by one edge: grouping by clique is the textbook case
+    A = np.zeros((6, 6))
+    for block in (range(3), range(3, 6)):
+        for i in block:
+            for j in block:
+                A[i, j] = float(i != j)
+    A[2, 3] = A[3, 2] = 1.0
+    cliques, mixed = np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 0, 1, 0, 1])
+    assert modularity(A, cliques, 2) == pytest.approx(12 / 14 - 0.5)  # 12 of 14 edge ends inside, degrees 7 + 7
+    assert modularity(A, mixed, 2) < 0 < modularity(A, cliques, 2)
+    assert modularity(A, np.zeros(6, dtype=int), 1) == pytest.approx(0.0)  # one group: nothing beyond chance
+    # node-level modularity equals the items' graph partitioned by their nodes' groups (diagonal = inside a node)
+    X, item_nodes, _ = _rings(n_per_ring=100, n_arcs=4)
+    G = _knn_graph(X)
+    W = node_edges(G, item_nodes, 8)
+    groups = np.array([0, 0, 1, 1, 0, 0, 1, 1])
+    assert modularity(W, groups, 2) == pytest.approx(modularity(G.toarray(), groups[item_nodes], 2))
+
+
+def test_auto_keeps_the_grouping_the_graph_supports():
+    from hercules.pipeline.coarse import better_grouping
+
+    X, item_nodes, ring = _rings()
+    m = int(item_nodes.max()) + 1
+    sizes = np.bincount(item_nodes, minlength=m)
+    node_ring = np.repeat([0, 1], m // 2)
+    centroids = np.stack([X[item_nodes == i].mean(axis=0) for i in range(m)]).astype(np.float32)
+    km = kmeans(centroids, 2, sample_weight=sizes.astype(np.float64), random_state=0)  # cuts both rings in half
+    graph = (np.arange(len(X)), _knn_graph(X))
+    rng = np.random.default_rng(0)
+    got = better_grouping("auto", 3, km, item_nodes, centroids, sizes, graph, rng)
+    assert (got.labels == node_ring).all() or (got.labels == 1 - node_ring).all()  # the rings: higher modularity
+    assert better_grouping("space", 3, km, item_nodes, centroids, sizes, graph, rng) is km  # only "auto" chooses
+    assert better_grouping("auto", 2, km, item_nodes, centroids, sizes, graph, rng) is km  # level 2 stays k-means
+    assert better_grouping("auto", 3, km, item_nodes, centroids, sizes, None, rng) is km  # no graph: k-means
+    # where k-means already follows the graph (the rings are its clusters), auto keeps k-means' own result
+    ring_km = kmeans(np.c_[node_ring, node_ring].astype(np.float32), 2, sample_weight=sizes.astype(np.float64), random_state=0)
+    assert better_grouping("auto", 3, ring_km, item_nodes, centroids, sizes, graph, rng) is ring_km
 
 
 def test_node_edges_sums_item_edges_per_node_pair():

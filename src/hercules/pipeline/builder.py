@@ -26,7 +26,7 @@ from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset, InputError
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
-from hercules.pipeline.coarse import coarse_cluster
+from hercules.pipeline.coarse import better_grouping, coarse_cluster
 from hercules.pipeline.policy import LevelPolicy
 
 log = logging.getLogger(__name__)
@@ -218,6 +218,7 @@ class LevelBuilder:
             )
             if self.in_space and t > 1 and cfg.representation == "direct":
                 km = self._item_start(k, nodes, weights, km, rng)
+                km = better_grouping(cfg.coarse, t, km, nodes.item_labels, nodes.vectors, nodes.sizes, self.item_graph, rng)
             if cfg.resampling:
                 km = resample_refine(
                     nodes.vectors,

@@ -117,8 +117,8 @@ def fit_state(
             item_means=engine.item_means,
             term_counts=engine.term_counts,
         )
-        if getattr(space, "graph_", None) is not None:  # UMAP's neighbour graph: only coarse="connectivity" reads it
-            if parse_coarse(params.get("coarse", "space"))[0] == "connectivity":
+        if getattr(space, "graph_", None) is not None:  # UMAP's neighbour graph: only coarse="connectivity"/"auto" read it
+            if parse_coarse(params.get("coarse", "space"))[0] in ("connectivity", "auto"):
                 builder.item_graph = (space.fit_idx_, space.graph_)
             else:
                 space.graph_ = None  # free it now (~6 MB at the 20,000-item fit sample)
