@@ -565,6 +565,40 @@ def test_vectors_and_texts_stay_off_the_driver(ray_cluster, monkeypatch, tmp_pat
     assert str(ray_error.value) == str(local_error.value)
 
 
+def _rss_file_mb() -> float:
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("RssFile"))
+    return int(line.split()[1]) / 1024
+
+
+def test_vectors_file_rows_read_without_mapping_them(tmp_path):
+    """The driver's vectors file: rows read by index, mask or slice are the mapped rows, copied with pread, so the
+    pages of a sampled file do not become the driver's resident memory (the kernel maps the pages around each one a
+    mapping reads); anything else reads as a memory map; a copy is an in-memory array."""
+    import copy
+    import pickle
+
+    from hercules.engines.ray_vectors import RowFile
+
+    path = tmp_path / "v.npy"
+    A = np.random.default_rng(0).normal(size=(40_000, 384)).astype(np.float32)  # 61 MB
+    np.save(path, A)
+    X = RowFile.open(path)
+    rows = np.sort(np.random.default_rng(1).choice(40_000, 2_000, replace=False))
+    before = _rss_file_mb()
+    got = X[rows]
+    assert type(got) is np.ndarray and np.array_equal(got, A[rows]) and _rss_file_mb() - before < 10
+    mask = np.zeros(40_000, dtype=bool)
+    mask[[3, 39_999]] = True
+    assert np.array_equal(X[mask], A[mask]) and np.array_equal(X[[-1, 5, 5, 0]], A[[-1, 5, 5, 0]])
+    assert np.array_equal(X[10:30_000], A[10:30_000]) and np.array_equal(X[:], A) and X[5:5].shape == (0, 384)
+    assert np.array_equal(X[7], A[7]) and np.array_equal(X[:, :3], A[:, :3]) and np.array_equal(X[::2], A[::2])
+    assert isinstance(X, np.memmap) and not X.flags.writeable
+    with pytest.raises(IndexError):
+        X[[40_000]]
+    for c in (pickle.loads(pickle.dumps(X)), copy.deepcopy(X)):
+        assert np.array_equal(c, A) and c[rows].shape == (2_000, 384)
+
+
 def test_keyword_vocabulary_from_blocks_as_scikit_learn(ray_cluster, monkeypatch):
     """The distributed vocabulary (per-block counts merged, then min_df and the max_features cut on the float32 totals)
     is the one CountVectorizer fits on all texts, ties at the cut included; the per-cluster counts (the blocks' own
