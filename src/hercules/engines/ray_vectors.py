@@ -137,12 +137,20 @@ class RowFile(np.memmap):
             view = memoryview(buf[: stop - start]).cast("B")
             got = 0
             while got < len(view):
-                k = os.preadv(self._fd, [view[got:]], self.offset + start * width + got)
+                k = _pread_into(self._fd, view[got:], self.offset + start * width + got)
                 if k <= 0:
                     raise OSError(f"the vectors file ended at row {start + got // width} of {self.shape[0]}")
                 got += k
             out[order[part]] = buf[rows[order[part]] - start]
         return out
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], offset)
+    data = os.pread(fd, len(view), offset)  # platforms without preadv: one more copy
+    view[: len(data)] = data
+    return len(data)
 
 
 @ray.remote
