@@ -50,6 +50,12 @@ def _is_text(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s)
 
 
+def _length(s: pd.Series) -> tuple[float, int]:
+    """(sum, count) of the lengths ``pick_text_column`` averages (``astype(str).str.len()``, missing skipped)."""
+    lengths = s.astype(str).str.len()
+    return float(lengths.sum()), int(lengths.count())
+
+
 @ray.remote
 def _stats(table: pa.Table) -> dict[str, Any]:
     df = table.to_pandas()
@@ -59,7 +65,7 @@ def _stats(table: pa.Table) -> dict[str, Any]:
         "columns": list(df.columns),
         "numeric": [bool(pd.api.types.is_numeric_dtype(df[c])) for c in df.columns],
         "text": text,
-        "length": {c: int(df[c].astype(str).str.len().sum()) for c in text},
+        "length": {c: _length(df[c]) for c in text},
         "first": {c: [str(x) for x in df[c].dropna().head(_SAMPLE)] for c in text},
     }
 
@@ -158,8 +164,9 @@ class RayTable:
             texts = [c for c in first["text"] if c != id_column]
             if not texts:
                 return None
-            lengths = {c: sum(s["length"][c] for s in stats) for c in texts}
-            text_column = max(lengths, key=lengths.get)  # prepare's pick_text_column: the longest mean text
+            totals = {c: np.sum([s["length"][c] for s in stats], axis=0) for c in texts}
+            means = {c: t[0] / t[1] if t[1] else -1.0 for c, t in totals.items()}
+            text_column = max(means, key=means.get)  # prepare's pick_text_column: the longest mean text
         if text_column == id_column:
             return None
         if modality == "auto":
