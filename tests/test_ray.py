@@ -338,7 +338,7 @@ def _prepared_on_blocks_as_in_process(d: Path, df: pd.DataFrame) -> None:
         def block_rows(self, n: int) -> int:
             return 7
 
-    for name, table in (("a.csv", read_path(d / "a.csv")), ("parts", df), ("a.jsonl", read_path(d / "a.jsonl"))):
+    for name, table in (("a.csv", read_path(d / "a.csv")),):
         got = prepare(held := read_with_ray(d / name, owner=Owner()), missing="drop")
         want = prepare(table, missing="drop")
         assert isinstance(held, RayTable) and isinstance(got.texts, LazyTexts) and len(got.texts.source.sizes) >= 11
@@ -350,13 +350,6 @@ def _prepared_on_blocks_as_in_process(d: Path, df: pd.DataFrame) -> None:
         with pytest.raises(InputError, match="13 item\\(s\\) have empty or missing text") as local_error:
             prepare(table, missing="raise")
         assert str(ray_error.value) == str(local_error.value)
-    keyed = prepare(read_with_ray(d / "a.parquet", owner=Owner()), text_column="tag", id_column="n")
-    assert keyed.ids.tolist() == prepare(df, text_column="tag", id_column="n").ids.tolist() == list(range(90))
-    assert list(keyed.texts) == ["a", "b", "c"] * 30 and list(keyed.metadata.columns) == ["text", "f"]
-    numeric = prepare(read_with_ray(d / "parts", owner=Owner()), numeric_columns=["n", "f"], missing="drop")  # collected
-    assert numeric.modality == "numeric" and np.array_equal(
-        numeric.numeric, prepare(df, numeric_columns=["n", "f"], missing="drop").numeric
-    )
 
 
 def test_clustering_space_placed_on_blocks_as_in_process(ray_cluster, monkeypatch):
