@@ -11,11 +11,16 @@ The Ray runs start a local Ray first (its start-up is timed apart) with 2 CPUs a
 
     .venv/bin/python benchmarks/bench_ray.py                 # 1M vectors, 200k texts
     .venv/bin/python benchmarks/bench_ray.py --n 100000 --texts 20000 --space none
+    # the two runs apart (e.g. in two lock holds), then the report:
+    .venv/bin/python benchmarks/bench_ray.py --one texts ray 1000000 DIR/ray.npy auto > DIR/ray.json
+    .venv/bin/python benchmarks/bench_ray.py --one texts local 1000000 DIR/local.npy auto > DIR/local.json
+    .venv/bin/python benchmarks/bench_ray.py --pair-from DIR
 
 Each run then saves its result (without embeddings.npy), timed: with Ray, level 1 over blocks, the membership is
 Parquet parts written by Ray tasks during the fit (its seconds: "membership parts s", inside fit s) and copied by
 the save (schema 2); in-process, the labels go into arrays.npz (schema 1). Texts embedded on the cluster are not
 gathered on the driver: Ray tasks write them into a file the driver maps read-only ("vectors on driver": memory map).
+The texts file is written by another process, so its list never counts in a run's driver peak.
 """
 
 from __future__ import annotations
@@ -60,7 +65,8 @@ def one(workload: str, engine: str, n: int, labels_out: str, space: str) -> dict
         extra = {}
     else:
         data, kw, levels = Path(labels_out).with_suffix(".parquet"), {}, [100, 10]
-        pd.DataFrame({"text": _texts(n)}).to_parquet(data)
+        if not data.exists():  # written by another process: the texts list never counts in this driver's peak
+            subprocess.run([sys.executable, __file__, "--write-texts", str(n), str(data)], check=True)
         extra = {"embedder": "hashing:384", "cache": False}
     base = peak_rss_mb()
     t = time.perf_counter()
@@ -75,6 +81,12 @@ def one(workload: str, engine: str, n: int, labels_out: str, space: str) -> dict
         placed = {k: round(v, 2) for k, v in ray_space.last_timings.items()}
         members = {k: round(v, 2) for k, v in ray_membership.last_timings.items()} if m.membership_parts_ else {}
     peak_fit = peak_rss_mb()
+    status = Path("/proc/self/status").read_text().splitlines() if Path("/proc/self/status").exists() else []
+    rss_now = {
+        ln.split(":")[0]: round(int(ln.split()[1]) / 1024, 1)
+        for ln in status
+        if ln.startswith(("RssAnon", "RssFile", "RssShmem"))
+    }
     with tempfile.TemporaryDirectory() as res:  # the saved result, without embeddings.npy
         t = time.perf_counter()
         m.save(Path(res) / "r", embeddings=None)
@@ -92,6 +104,7 @@ def one(workload: str, engine: str, n: int, labels_out: str, space: str) -> dict
         "driver_peak_rss_mb": round(peak_fit, 1),
         "vectors_on_driver": "memory map" if isinstance(m._state().embeddings, np.memmap) else "in memory",
         "rss_before_fit_mb": round(base, 1),
+        "rss_after_fit_mb": rss_now,  # anonymous / file-backed (the mapped vectors) / shared (Ray's object store) pages
         "ray_level1_s": level1,
         "ray_space_s": placed,
         "ray_membership_s": members,
@@ -102,8 +115,6 @@ def one(workload: str, engine: str, n: int, labels_out: str, space: str) -> dict
 
 
 def run_pair(workload: str, n: int, space: str) -> list[dict]:
-    from sklearn.metrics import adjusted_rand_score
-
     rows, labels = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for engine in ("local", "ray"):
@@ -115,6 +126,13 @@ def run_pair(workload: str, n: int, space: str) -> list[dict]:
             rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
             labels.append(np.load(out))
             print(rows[-1], flush=True)
+    return _compare(rows, labels)
+
+
+def _compare(rows: list[dict], labels: list[np.ndarray]) -> list[dict]:
+    """ARI and equal labels against the in-process run (rows: local, ray), and the overhead ratio."""
+    from sklearn.metrics import adjusted_rand_score
+
     ari = adjusted_rand_score(labels[0], labels[1])
     for r in rows:
         r["level1_ari_vs_local"] = round(float(ari), 5)
@@ -129,23 +147,34 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=200_000, help="texts to embed (0: skip)")
     ap.add_argument("--space", default="auto", choices=["auto", "umap", "none"], help="clustering space of both runs")
     ap.add_argument("--one", nargs=5, metavar=("WORKLOAD", "ENGINE", "N", "LABELS_OUT", "SPACE"), help=argparse.SUPPRESS)
+    ap.add_argument("--write-texts", nargs=2, metavar=("N", "PATH"), help=argparse.SUPPRESS)
+    ap.add_argument("--pair-from", metavar="DIR", help="report two --one runs (DIR/local.json, DIR/ray.json, their .npy)")
     a = ap.parse_args()
+    if a.write_texts:
+        pd.DataFrame({"text": _texts(int(a.write_texts[0]))}).to_parquet(a.write_texts[1])
+        return
     if a.one:
         w, e, n, out, space = a.one
         print(json.dumps(one(w, e, int(n), out, space)))
         return
-    rows = (run_pair("vectors", a.n, a.space) if a.n else []) + (run_pair("texts", a.texts, a.space) if a.texts else [])
+    if a.pair_from:  # the two --one runs made apart (local.json/.npy, ray.json/.npy in one folder)
+        d = Path(a.pair_from)
+        rows = [json.loads((d / f"{e}.json").read_text().strip().splitlines()[-1]) for e in ("local", "ray")]
+        rows = _compare(rows, [np.load(d / f"{e}.npy") for e in ("local", "ray")])
+        a.n, a.texts = (rows[0]["n"], 0) if rows[0]["workload"] == "vectors" else (0, rows[0]["n"])
+    else:
+        rows = (run_pair("vectors", a.n, a.space) if a.n else []) + (run_pair("texts", a.texts, a.space) if a.texts else [])
     table = (
-        "| workload | N | space | engine | fit s | read s | embed s | space s | cluster s | Ray start s | overhead "
+        "| workload | N | space | engine | fit s | read s | embed s | space s | cluster s | label s | Ray start s | overhead "
         "| driver peak RSS MB | vectors on driver | L1 ARI vs local | membership parts s | save s (schema) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     for r in rows:
         table += (
             f"| {r['workload']} | {r['n']:,} | {r['space']} | {r['engine']} | {r['fit_s']} | {r['timings'].get('read', '')} | "
             f"{r['timings']['embed']} | "
             f"{r['timings'].get('space', '')} | "
-            f"{r['timings']['cluster']} | {r['ray_start_s'] or ''} | {r.get('overhead_ratio', '')} | "
+            f"{r['timings']['cluster']} | {r['timings'].get('label', '')} | {r['ray_start_s'] or ''} | {r.get('overhead_ratio', '')} | "
             f"{r['driver_peak_rss_mb']} | {r['vectors_on_driver']} | {r['level1_ari_vs_local']} | {r['ray_membership_s'].get('write', '')} | "
             f"{r['save_s']} ({r['saved_schema']}) |\n"
         )

@@ -321,8 +321,35 @@ def test_read_with_ray_data_as_in_process(ray_cluster, tmp_path, caplog):
         for name, message in errors.items():
             with pytest.raises(InputError, match=message):
                 read_with_ray(tmp_path / name)
+        _prepared_on_blocks_as_in_process(tmp_path, df)
     finally:
         ray.shutdown()
+
+
+def _prepared_on_blocks_as_in_process(d: Path, df: pd.DataFrame) -> None:
+    """``prepare`` of a table left in the object store (``read_with_ray(owner=...)``) runs over its blocks: the same
+    ids, texts (kept in blocks cut at multiples of ``block_rows``, read by row), metadata, notes and errors."""
+    from hercules.data import InputError, prepare, read_path
+    from hercules.data.lazy import LazyTexts
+    from hercules.engines.ray_items import RayTable
+    from hercules.engines.ray_read import read_with_ray
+
+    class Owner:
+        def block_rows(self, n: int) -> int:
+            return 7
+
+    for name, table in (("a.csv", read_path(d / "a.csv")),):
+        got = prepare(held := read_with_ray(d / name, owner=Owner()), missing="drop")
+        want = prepare(table, missing="drop")
+        assert isinstance(held, RayTable) and isinstance(got.texts, LazyTexts) and len(got.texts.source.sizes) >= 11
+        assert list(got.texts) == want.texts and got.texts.take([40, 0, 40]) == [want.texts[i] for i in (40, 0, 40)]
+        assert max(got.texts.source.sizes) <= 7 and got.ids.tolist() == want.ids.tolist() and got.notes == want.notes
+        pd.testing.assert_frame_equal(got.metadata, want.metadata, check_dtype=False)
+        with pytest.raises(InputError) as ray_error:
+            prepare(read_with_ray(d / name, owner=Owner()), missing="raise")
+        with pytest.raises(InputError, match="13 item\\(s\\) have empty or missing text") as local_error:
+            prepare(table, missing="raise")
+        assert str(ray_error.value) == str(local_error.value)
 
 
 def test_clustering_space_placed_on_blocks_as_in_process(ray_cluster, monkeypatch):
@@ -450,22 +477,33 @@ def test_labelling_evidence_computed_over_the_blocks(ray_cluster):
     assert [len(r) for r in rec.seen[1][1]] == [min(5, s) for s in model.hierarchy_.level(2).sizes]
 
 
-def test_vectors_stay_off_the_driver(ray_cluster, monkeypatch):
-    """Texts embedded on the cluster: the driver maps the vectors from a file the Ray tasks wrote (never gathers them),
-    the centroids shown at every level come from per-block sums, and the map is placed by Ray tasks over the blocks;
-    results as in-process (labels, titles, centroids to float rounding, coordinates)."""
+def test_vectors_and_texts_stay_off_the_driver(ray_cluster, monkeypatch, tmp_path):
+    """A Parquet file read, validated and embedded on the cluster: the texts stay in blocks (then parts on disk), the
+    driver maps the vectors from a file the Ray tasks wrote (never gathers them), the centroids shown at every level
+    come from per-block sums, and the map is placed by Ray tasks over the blocks; results as in-process (ids, texts,
+    metadata, labels, titles with their example texts, centroids to float rounding, coordinates, items.parquet)."""
     from hercules.common import groups
+    from hercules.data import InputError
+    from hercules.data.lazy import LazyTexts
+    from hercules.engines import ray_read
     from hercules.labeling.keywords import KeywordLabeler
     from hercules.layout.pca import PCALayout
     from hercules.pipeline import builder
 
     rng = np.random.default_rng(5)
     words = np.array(["red", "green", "blue", "cyan", "gold", "grey", "pink", "teal", "navy", "lime", "rust", "plum"])
-    texts = [" ".join(rng.choice(words, 6)) + f" t{i % 200}" for i in range(12_000)]
+    texts = [" ".join(rng.choice(words, 6)) + f" t{i % 200}" for i in range(12_002)]
+    texts[7], texts[9000] = "  ", None  # dropped (missing="drop"), named in the notes as in-process
+    path = tmp_path / "t.parquet"
+    pd.DataFrame(
+        {"key": [f"k{i}" for i in range(len(texts))], "text": texts, "tag": [i % 3 for i in range(len(texts))]}
+    ).to_parquet(path)
     kw = {"embedder": "hashing:64", "layout": "pca", "progress": False, "random_state": 1, "space": "none", "weighted": False}
-    local = Hercules([30, 5], max_points_per_centroid=32, **kw).fit(texts)
+    kw |= {"id_column": "key", "missing": "drop", "max_points_per_centroid": 32}
+    local = Hercules([30, 5], **kw).fit(path)
     calls: list[str] = []
     mapped = {}
+    on_driver = {"block": True}
 
     def means(X, labels, k):  # the driver must not average the matrix it maps
         calls.append(type(X).__name__)
@@ -478,39 +516,102 @@ def test_vectors_stay_off_the_driver(ray_cluster, monkeypatch):
     def doc_term(self, dataset):
         raise AssertionError("the driver counted every text's terms")
 
+    def collect(*a, **k):
+        raise AssertionError("the table was collected on the driver")
+
+    every_text = LazyTexts.__iter__
+
+    def iterate(self):
+        assert not on_driver["block"], "the driver read every text"
+        return every_text(self)
+
     monkeypatch.setattr(builder, "group_means", means)
     monkeypatch.setattr(PCALayout, "transform", transform)
     monkeypatch.setattr(KeywordLabeler, "_doc_term", doc_term)
-    model = Hercules([30, 5], engine="ray", ray_address=ray_cluster, max_points_per_centroid=32, **kw).fit(texts)
+    monkeypatch.setattr(ray_read, "_collect", collect)
+    monkeypatch.setattr(LazyTexts, "__iter__", iterate)
+    model = Hercules([30, 5], engine="ray", ray_address=ray_cluster, **kw).fit(path)
+    on_driver["block"] = False
     E = model._state().embeddings
     assert isinstance(E, np.memmap) and not E.flags.writeable and np.array_equal(E, local._state().embeddings)
     assert calls == [] and mapped == {}
+    ds, ds0 = model.dataset_, local.dataset_
+    assert isinstance(ds.texts, LazyTexts) and list(ds.texts) == ds0.texts and len(ds0.texts) == 12_000
+    assert ds.ids.tolist() == ds0.ids.tolist() and ds.notes == ds0.notes and "k9000" in ds.notes[0]
+    pd.testing.assert_frame_equal(ds.metadata, ds0.metadata)
     for t in (1, 2):
         a, b = local.hierarchy_.level(t), model.hierarchy_.level(t)
         assert adjusted_rand_score(local.hierarchy_.item_labels(t), model.hierarchy_.item_labels(t)) >= 0.99
         assert np.allclose(a.centroids, b.centroids, atol=1e-5) and [x.title for x in a.labels] == [x.title for x in b.labels]
         assert [x.keywords for x in a.labels] == [x.keywords for x in b.labels] and all(x.keywords for x in b.labels)
+        assert [x.description for x in a.labels] == [x.description for x in b.labels]  # their example texts, by row
     assert np.allclose(local.coords_, model.coords_, atol=1e-5)
+    model.save(tmp_path / "ray", embeddings=None)
+    local.save(tmp_path / "local", embeddings=None)
+    items = pd.read_parquet(tmp_path / "ray" / "items.parquet")
+    pd.testing.assert_frame_equal(items, pd.read_parquet(tmp_path / "local" / "items.parquet"))
+    assert Hercules.load(tmp_path / "ray").dataset_.texts == ds0.texts
+    with pytest.raises(InputError) as local_error:  # missing="raise": prepare's message, from the blocks' counts
+        Hercules([30, 5], **(kw | {"missing": "raise"})).fit(path)
+    with pytest.raises(InputError, match="2 item\\(s\\) have empty or missing text \\(ids: k7, k9000\\)") as ray_error:
+        Hercules([30, 5], engine="ray", ray_address=ray_cluster, **(kw | {"missing": "raise"})).fit(path)
+    assert str(ray_error.value) == str(local_error.value)
+
+
+def _rss_file_mb() -> float:
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("RssFile"))
+    return int(line.split()[1]) / 1024
+
+
+def test_vectors_file_rows_read_without_mapping_them(tmp_path):
+    """The driver's vectors file: rows read by index, mask or slice are the mapped rows, copied with pread, so the
+    pages of a sampled file do not become the driver's resident memory (the kernel maps the pages around each one a
+    mapping reads); anything else reads as a memory map; a copy is an in-memory array."""
+    import copy
+    import pickle
+
+    from hercules.engines.ray_vectors import RowFile
+
+    path = tmp_path / "v.npy"
+    A = np.random.default_rng(0).normal(size=(40_000, 384)).astype(np.float32)  # 61 MB
+    np.save(path, A)
+    X = RowFile.open(path)
+    rows = np.sort(np.random.default_rng(1).choice(40_000, 2_000, replace=False))
+    before = _rss_file_mb()
+    got = X[rows]
+    assert type(got) is np.ndarray and np.array_equal(got, A[rows]) and _rss_file_mb() - before < 10
+    mask = np.zeros(40_000, dtype=bool)
+    mask[[3, 39_999]] = True
+    assert np.array_equal(X[mask], A[mask]) and np.array_equal(X[[-1, 5, 5, 0]], A[[-1, 5, 5, 0]])
+    assert np.array_equal(X[10:30_000], A[10:30_000]) and np.array_equal(X[:], A) and X[5:5].shape == (0, 384)
+    assert np.array_equal(X[7], A[7]) and np.array_equal(X[:, :3], A[:, :3]) and np.array_equal(X[::2], A[::2])
+    assert isinstance(X, np.memmap) and not X.flags.writeable
+    with pytest.raises(IndexError):
+        X[[40_000]]
+    for c in (pickle.loads(pickle.dumps(X)), copy.deepcopy(X)):
+        assert np.array_equal(c, A) and c[rows].shape == (2_000, 384)
 
 
 def test_keyword_vocabulary_from_blocks_as_scikit_learn(ray_cluster, monkeypatch):
     """The distributed vocabulary (per-block counts merged, then min_df and the max_features cut on the float32 totals)
-    is the one CountVectorizer fits on all texts, ties at the cut included; the per-cluster counts are its counts."""
+    is the one CountVectorizer fits on all texts, ties at the cut included; the per-cluster counts (the blocks' own
+    matrices moved to that vocabulary, no second tokenization) are its counts."""
     from hercules.common.groups import onehot
     from hercules.engines import ray_terms
     from hercules.labeling.keywords import term_counter
 
     rng = np.random.default_rng(0)
     words = np.array([f"w{chr(97 + i % 26)}{chr(97 + i // 26)}x" for i in range(120)])
-    texts = [" ".join(rng.choice(words, 5)) for _ in range(3_000)]
-    frames = [pd.DataFrame({"row": np.arange(s, s + 500), "text": texts[s : s + 500]}) for s in range(0, 3_000, 500)]
+    texts = [" ".join(rng.choice(words, 5)) for _ in range(3_000)] + ["the of and"] * 10  # a block of stop words only
+    frames = [pd.DataFrame({"row": np.arange(s, min(s + 500, 3_010)), "text": texts[s : s + 500]}) for s in range(0, 3_010, 500)]
     monkeypatch.setattr(ray_terms, "MAX_TERMS", 300)  # below the number of terms: the cut applies
     ray.init(address=ray_cluster)
     try:
         blocks = [ray.put(f) for f in frames]
-        vocab = ray_terms.vocabulary(blocks, len(texts))
+        tokens = ray_terms.tokenize(blocks, len(texts))  # once: the counts reuse the blocks' matrices
+        vocab = ray_terms.vocabulary(tokens, len(texts))
         labels = rng.integers(0, 7, len(texts))
-        counts = ray_terms.cluster_term_counts(blocks, len(texts), vocab, labels, 7)
+        counts = ray_terms.cluster_term_counts(tokens, vocab, labels, 7)
     finally:
         ray.shutdown()
     cv = term_counter(len(texts))

@@ -48,7 +48,7 @@ class Dataset:
 
     modality: Modality  # "vectors": precomputed vectors only, no raw items
     ids: np.ndarray  # (n,) object or integer ids, unique
-    texts: list[str] | None = None  # text modality
+    texts: Sequence[str] | None = None  # text modality (a list, or data.lazy.LazyTexts read from elsewhere)
     numeric: np.ndarray | None = None  # numeric modality, original (unscaled) float64
     variables: list[Variable] | None = None
     image_paths: list[str] | None = None  # image modality
@@ -125,7 +125,8 @@ def _looks_like_image(s: str) -> bool:
     return Path(s.split("?")[0]).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _clean_texts(values: Sequence[Any], ids: np.ndarray, missing: str, notes: list[str]) -> tuple[list[str], np.ndarray]:
+def clean_texts(values: Sequence[Any], ids: np.ndarray) -> tuple[list[str], np.ndarray, list[Any], int, int]:
+    """(texts kept, keep mask, ids of empty or missing texts, byte strings decoded, texts truncated)."""
     texts: list[str] = []
     keep = np.ones(len(values), dtype=bool)
     bad: list[Any] = []
@@ -143,19 +144,30 @@ def _clean_texts(values: Sequence[Any], ids: np.ndarray, missing: str, notes: li
             s = s[:MAX_TEXT_CHARS]
             n_trunc += 1
         texts.append(s)
-    if bad:
+    return texts, keep, bad, n_bytes, n_trunc
+
+
+def text_notes(missing: str, notes: list[str], bad: list[Any], n_bytes: int, n_trunc: int, n_bad: int | None = None) -> None:
+    """The missing-item policy and the notes of :func:`clean_texts`'s counts (``n_bad``: when ``bad`` holds the first 11)."""
+    n_bad = len(bad) if n_bad is None else n_bad
+    if n_bad:
         shown = _shown(bad)
-        problem = f"{len(bad)} item(s) have empty or missing text (ids: {shown})"
-        _raise_or_note(missing, notes, problem, f"dropped {len(bad)} empty or missing text(s): {shown}")
+        problem = f"{n_bad} item(s) have empty or missing text (ids: {shown})"
+        _raise_or_note(missing, notes, problem, f"dropped {n_bad} empty or missing text(s): {shown}")
     if n_bytes:
         notes.append(f"decoded {n_bytes} byte string(s) as UTF-8 (invalid bytes replaced)")
     if n_trunc:
         notes.append(f"truncated {n_trunc} text(s) longer than {MAX_TEXT_CHARS} characters")
         log.warning(notes[-1])
+
+
+def _clean_texts(values: Sequence[Any], ids: np.ndarray, missing: str, notes: list[str]) -> tuple[list[str], np.ndarray]:
+    texts, keep, bad, n_bytes, n_trunc = clean_texts(values, ids)
+    text_notes(missing, notes, bad, n_bytes, n_trunc)
     return texts, keep
 
 
-def _unique_ids(ids: Sequence[Any] | np.ndarray | pd.Index, source: str = "the index") -> np.ndarray:
+def unique_ids(ids: Sequence[Any] | np.ndarray | pd.Index, source: str = "the index") -> np.ndarray:
     """Ids as an object array; missing or repeated ids are named, since every result row is keyed by them."""
     arr = np.asarray(list(ids), dtype=object)
     missing = [i for i, x in enumerate(arr.tolist()) if x is None or (isinstance(x, float) and np.isnan(x))]
@@ -281,12 +293,12 @@ def _split_ids(df: pd.DataFrame, id_column: str | None, text_column: str | None)
     if id_column is None:
         if isinstance(df.index, pd.RangeIndex):
             return df, np.arange(len(df), dtype=np.int64).astype(object)
-        return df, _unique_ids(df.index)
+        return df, unique_ids(df.index)
     if id_column not in df.columns:
         raise InputError(f"id column {id_column!r} not found; columns are {list(map(str, df.columns))}")
     if id_column == text_column:
         raise InputError(f"{id_column!r} cannot be both the id column and the text column")
-    return df.drop(columns=[id_column]), _unique_ids(df[id_column], f"id column {id_column!r}")
+    return df.drop(columns=[id_column]), unique_ids(df[id_column], f"id column {id_column!r}")
 
 
 def _text_or_image(df: pd.DataFrame) -> Modality:
@@ -312,6 +324,8 @@ def prepare(
         raise ValueError(f"unknown modality {modality!r}")
     if isinstance(data, Dataset):
         return data
+    if hasattr(data, "prepare_dataset"):  # a table held elsewhere (the Ray engine's read): validated where it is
+        return data.prepare_dataset(modality, text_column, id_column, numeric_columns, numeric_metadata, missing)
     df, text_column = _to_frame(data, modality, text_column)
     df, ids = _split_ids(df, id_column, text_column)
     if text_column is not None and text_column not in df.columns:

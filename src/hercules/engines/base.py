@@ -25,8 +25,9 @@ class Engine(Protocol):
 
     name: str
 
-    def read(self, path: str | os.PathLike) -> pd.DataFrame:
-        """The table at ``path`` (what :func:`hercules.data.read_path` reads), read where the engine runs."""
+    def read(self, path: str | os.PathLike) -> Any:
+        """The table at ``path`` (what :func:`hercules.data.read_path` reads), read where the engine runs: a DataFrame,
+        or a table held elsewhere that :func:`hercules.data.prepare` asks for its ``Dataset``."""
         ...
 
     def wrap_embedder(self, embedder: Embedder) -> Embedder:
@@ -66,6 +67,11 @@ class Engine(Protocol):
         ``close``); None: the saved result holds them in ``arrays.npz`` (in-process)."""
         ...
 
+    def release(self, ds: Dataset) -> None:
+        """What of ``ds`` the engine holds (the Ray engine: texts read on the cluster) moved where it outlives the
+        engine (Parquet parts on the driver's disk), before ``close``; a no-op in-process."""
+        ...
+
     def close(self) -> None:
         """Give back what the engine started (a local Ray); a no-op in-process."""
         ...
@@ -101,6 +107,9 @@ class LocalEngine:
         return None
 
     def membership(self, hierarchy: Hierarchy, ds: Dataset) -> MembershipParts | None:
+        return None
+
+    def release(self, ds: Dataset) -> None:
         return None
 
     def close(self) -> None:

@@ -45,6 +45,7 @@ from hercules.data.dataset import Dataset
 from hercules.embeddings.base import Embedder, EmbeddingError
 from hercules.embeddings.cache import EmbeddingCache
 from hercules.engines.membership import MembershipParts
+from hercules.engines.ray_items import held_in_blocks, spill_texts
 from hercules.hierarchy.tree import Hierarchy
 from hercules.space import ClusteringSpace
 
@@ -119,9 +120,11 @@ class RayEmbedder(Embedder):
         return self.inner.embed(items)
 
     def embed(self, items: Any, desc: str = "embedding") -> np.ndarray:
-        source, items = items, list(items)
-        if len(items) < self.engine.min_items or self.engine.closed:
-            return self.inner.embed(items, desc=desc)
+        source = items
+        if held_in_blocks(items) is None or self.engine.closed:  # texts in the object store stay there
+            items = list(items)
+            if len(items) < self.engine.min_items or self.engine.closed:
+                return self.inner.embed(items, desc=desc)
         return self.engine.embed(self.inner, items, desc, source)
 
 
@@ -179,12 +182,23 @@ class RayEngine:
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
     # ------------------------------------------------------------------ reading, embedding
-    def read(self, path: str | os.PathLike) -> pd.DataFrame:
-        """``path`` read as a Ray Data pipeline (:mod:`hercules.engines.ray_read`)."""
+    def read(self, path: str | os.PathLike) -> Any:
+        """``path`` read as a Ray Data pipeline (:mod:`hercules.engines.ray_read`): a table of rows stays in the object
+        store (:class:`~hercules.engines.ray_items.RayTable`, prepared there by :func:`hercules.data.prepare`)."""
         from hercules.engines.ray_read import read_with_ray
 
         self.connect()
-        return read_with_ray(path)
+        return read_with_ray(path, owner=self)
+
+    def block_rows(self, n: int) -> int:
+        """Rows per text block of the embedding for ``n`` texts (about 4 blocks per worker)."""
+        return max(BATCH_ROWS, min(50_000, math.ceil(n / (4 * self.n_workers()))))
+
+    def release(self, ds: Dataset) -> None:
+        """The texts of ``ds`` still in the object store written as Parquet parts on the driver's disk
+        (:func:`~hercules.engines.ray_items.spill_texts`), read from there once the cluster is gone."""
+        if held_in_blocks(ds.texts) is not None and ray.is_initialized():
+            spill_texts(ds.texts, self.progress)  # type: ignore[arg-type]
 
     def wrap_embedder(self, embedder: Embedder) -> Embedder:
         return embedder if isinstance(embedder, RayEmbedder) else RayEmbedder(embedder, self)
@@ -193,13 +207,18 @@ class RayEngine:
         """Embed ``items`` on the cluster; returns the driver's (mapped) vectors and keeps the blocks for level 1, and
         the text blocks (for the keyword counts of ``source``, the list the texts came from)."""
         self.connect()
-        n, workers = len(items), self.n_workers()
-        rows = max(BATCH_ROWS, min(50_000, math.ceil(n / (4 * workers))))
-        frames = [pd.DataFrame({"row": np.arange(s, min(s + rows, n)), "text": items[s : s + rows]}) for s in range(0, n, rows)]
+        n, workers, blocks = len(items), self.n_workers(), held_in_blocks(items)
+        if blocks is not None:  # read on the cluster: the blocks (row, text) are already in the store
+            text_refs = blocks.refs
+        else:
+            rows = self.block_rows(n)
+            text_refs = [
+                ray.put(pd.DataFrame({"row": np.arange(s, min(s + rows, n)), "text": items[s : s + rows]}))
+                for s in range(0, n, rows)
+            ]
         cache = embedder.cache
         cache_path = str(cache.path) if isinstance(cache, EmbeddingCache) else None
-        log.info("ray: embedding %d texts in %d blocks on %d actors (%s)", n, len(frames), workers, embedder.model_id)
-        text_refs = [ray.put(f) for f in frames]
+        log.info("ray: embedding %d texts in %d blocks on %d actors (%s)", n, len(text_refs), workers, embedder.model_id)
         self._texts = (source, text_refs, n)
         out = ray.data.from_pandas_refs(text_refs).map_batches(
             _EmbedBatch,
@@ -340,13 +359,14 @@ class RayEngine:
         level-1 rows); None unless ``ds``'s texts were embedded on the cluster."""
         if self._texts is None or ds.modality != "text" or ds.texts is not self._texts[0] or not parents:
             return None
-        from hercules.engines.ray_terms import cluster_term_counts, vocabulary
+        from hercules.engines.ray_terms import cluster_term_counts, tokenize, vocabulary
 
         _, blocks, n = self._texts
         k1 = len(parents[1]) if len(parents) > 1 else k
         if self._terms is None or self._terms[0] is not parents[0]:
-            vocab = vocabulary(blocks, n)
-            counts = cluster_term_counts(blocks, n, vocab, parents[0], k1) if len(vocab) else None
+            tokens = tokenize(blocks, n)
+            vocab = vocabulary(tokens, n)
+            counts = cluster_term_counts(tokens, vocab, parents[0], k1) if len(vocab) else None
             self._terms = (parents[0], counts, vocab)
         _, counts, vocab = self._terms
         if counts is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,16 +76,24 @@ def write_membership(
     parts = MembershipParts.spill(hierarchy)
     maps = [rank] + [hierarchy.level(t).parent.astype(np.int32) for t in range(2, hierarchy.depth + 1)]
     args = (ray.put(ids), ray.put(maps), ray.put(fix))
-    pending = [_part.remote(b, *args) for b in label_refs]
-    index = {ref: i for i, ref in enumerate(pending)}  # part i: block i (blocks are in row order)
-    with tqdm(total=len(pending), desc="membership (ray)", unit="part", disable=not progress) as bar:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            (parts.path / PART.format(index[done[0]])).write_bytes(ray.get(done[0]))
-            bar.update(1)
+    write_parts([_part.remote(b, *args) for b in label_refs], parts.path, "membership (ray)", progress)
     last_timings.clear()
     last_timings.update(write=time.perf_counter() - t0, parts=len(label_refs))
     log.info(
-        "ray: membership of %d items written as %d Parquet parts in %.2f s", hierarchy.n_items, len(index), last_timings["write"]
+        "ray: membership of %d items written as %d Parquet parts in %.2f s",
+        hierarchy.n_items,
+        len(label_refs),
+        last_timings["write"],
     )
     return parts
+
+
+def write_parts(pending: list[Any], folder: Path, desc: str, progress: bool) -> None:
+    """Each task's Parquet bytes written to ``folder/part-NNNNN.parquet`` (task i: part i) as they arrive: the driver
+    holds one part at a time."""
+    index = {ref: i for i, ref in enumerate(pending)}
+    with tqdm(total=len(pending), desc=desc, unit="part", disable=not progress) as bar:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            (folder / PART.format(index[done[0]])).write_bytes(ray.get(done[0]))
+            bar.update(1)

@@ -15,8 +15,9 @@
   bytes replaced, with a warning) and the pipeline goes on with that file read in-process.
   Column checks (missing text column, empty table) stay with :func:`hercules.data.prepare`.
 
-The table then comes to the driver, where the ``Dataset`` (ids, texts, metadata) is built; the
-embedding runs on the cluster again (:class:`~hercules.engines.ray_engine.RayEngine`).
+A table of rows stays in the object store as Arrow blocks (:class:`~hercules.engines.ray_items.RayTable`):
+a text table is validated there and its texts never come to the driver; any other table (numbers,
+image paths) and a folder of text files are collected on the driver and prepared in-process.
 """
 
 from __future__ import annotations
@@ -103,9 +104,15 @@ class _Fallback(Exception):
     """The Ray reader read something the in-process reader reads differently (invalid UTF-8 as bytes)."""
 
 
-def _to_pandas(kind: str, files: list[Path], per_file: bool, root: Path) -> pd.DataFrame:
+@ray.remote
+def _binary(table: Any) -> list[str]:
     import pyarrow as pa
 
+    return [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+
+
+def _blocks(kind: str, files: list[Path], per_file: bool) -> list[Any]:
+    """The table's Arrow blocks, in the files' order, left in the object store."""
     ctx = ray.data.DataContext.get_current()
     saved = ctx.execution_options.preserve_order
     ctx.execution_options.preserve_order = True  # rows in the files' order: the same ids as in-process
@@ -113,15 +120,23 @@ def _to_pandas(kind: str, files: list[Path], per_file: bool, root: Path) -> pd.D
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # a rejected file is read again in-process, which says what is wrong
     try:
-        tables = ray.get(_dataset(kind, [str(f) for f in files], per_file).to_arrow_refs())
+        refs = _dataset(kind, [str(f) for f in files], per_file).to_arrow_refs()
     finally:
         ctx.execution_options.preserve_order = saved
         quiet.setLevel(level)
-    table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
-    binary = [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    binary = sorted({c for cols in ray.get([_binary.remote(r) for r in refs]) for c in cols})
     if binary:  # pyarrow keeps invalid UTF-8 as bytes
         raise _Fallback(f"column(s) {binary} are not valid UTF-8")
-    df = table.to_pandas()  # numpy dtypes, as pandas' own readers give
+    return refs
+
+
+def _collect(refs: list[Any], per_file: bool, root: Path) -> pd.DataFrame:
+    """The blocks gathered on the driver as one DataFrame (numpy dtypes, as pandas' own readers give)."""
+    import pyarrow as pa
+
+    tables = ray.get(refs)
+    table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+    df = table.to_pandas()
     if per_file:  # a folder of texts: one item per file, its relative path as the id
         base = root.resolve()
         df.index = pd.Index([str(Path(p).resolve().relative_to(base)) for p in df.pop("path")], name="id")
@@ -144,8 +159,10 @@ def _in_process(files: list[Path], error: BaseException | None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def read_with_ray(path: str | Path) -> pd.DataFrame:
-    """The table at ``path`` (a file or a folder, see the module docstring), read on the connected Ray cluster."""
+def read_with_ray(path: str | Path, owner: Any = None) -> pd.DataFrame | Any:
+    """The table at ``path`` (a file or a folder, see the module docstring), read on the connected Ray cluster.
+    ``owner`` (the engine): return a table of rows as a :class:`~hercules.engines.ray_items.RayTable` whose blocks
+    stay in the object store; else (or a folder of text files) collected as a DataFrame."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist")
@@ -162,11 +179,16 @@ def read_with_ray(path: str | Path) -> pd.DataFrame:
         return read_path(path) if len(files) == 1 else _in_process(files, None)  # JSON strings, one per line
     log.info("ray: reading %d %s file(s) under %s with Ray Data", len(files), kind, path)
     try:
-        return _to_pandas(kind, files, per_file, path)
+        refs = _blocks(kind, files, per_file)
+        if owner is None or per_file:
+            return _collect(refs, per_file, path)
     except Exception as e:  # noqa: BLE001 - Ray wraps the parser's error; the in-process reader names the problem
         if per_file:
             raise InputError(f"{path}: the text files cannot be read ({_last_line(e)})") from None
         return _in_process(files, e)
+    from hercules.engines.ray_items import RayTable
+
+    return RayTable(refs, lambda: _collect(refs, False, path), owner)
 
 
 def _last_line(e: BaseException) -> str:

@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,87 @@ def vectors_file(refs: list[Any], n: int, progress: bool = True) -> np.ndarray |
                 bar.update(got)
         if written != n:
             raise RuntimeError(f"ray: {written} vectors written for {n} items")
-        return np.load(path, mmap_mode="r")
+        return RowFile.open(path)
     finally:
         path.unlink(missing_ok=True)  # a mapping keeps the file's pages until it is dropped
         folder.rmdir()
+
+
+class RowFile(np.memmap):
+    """The read-only (n, d) memory map of the vectors whose row reads (``X[rows]``, ``X[mask]``, ``X[a:b]``) are
+    copied from the file with ``pread``, 4 MB at a time, instead of mapping its pages: a mapped page stays in the
+    driver's resident memory, and the kernel maps the pages around each one read (fault-around), so mapping the
+    20,000 rows of a UMAP sample maps nearly all of a 1M-row file (measured: 601 of 614 MB for 20,000 of 400,000
+    rows; 17 MB read with ``pread``). Anything else (``X[i]``, column slices, numpy on the whole array) maps pages
+    as any memmap, and views and results are plain memory maps or arrays."""
+
+    _fd: int | None = None
+
+    @classmethod
+    def open(cls, path: Path) -> RowFile:
+        mapped = np.load(path, mmap_mode="r")
+        out = mapped.view(cls)
+        out._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(out, os.close, out._fd)
+        return out
+
+    def __array_finalize__(self, obj: Any) -> None:
+        super().__array_finalize__(obj)
+        self._fd = None  # views and results: as any memory map
+
+    def __reduce__(self) -> Any:  # a copy (pickle, deepcopy) is an in-memory array, as for any memmap
+        return np.asarray(self).copy().__reduce__()
+
+    def __getitem__(self, key: Any) -> Any:
+        rows = self._rows(key)
+        return super().__getitem__(key) if rows is None else self._read(rows)
+
+    def _rows(self, key: Any) -> np.ndarray | None:
+        if self._fd is None or self.ndim != 2:
+            return None
+        n = self.shape[0]
+        if isinstance(key, slice) and key.step in (None, 1):
+            return np.arange(*key.indices(n)[:2])
+        if isinstance(key, (np.ndarray, list)):
+            idx = np.asarray(key)
+            if idx.dtype == bool and idx.shape == (n,):
+                return np.flatnonzero(idx)
+            if idx.ndim == 1 and idx.dtype.kind in "iu":
+                if len(idx) and (idx.min() < -n or idx.max() >= n):
+                    raise IndexError(f"index out of bounds for axis 0 with size {n}")
+                return np.where(idx < 0, idx + n, idx).astype(np.int64)
+        return None
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        d, width = self.shape[1], self.shape[1] * self.itemsize
+        out = np.empty((len(rows), d), dtype=self.dtype)
+        if not len(rows):
+            return out
+        per = max(1, (4 << 20) // width)  # rows per read
+        order = np.argsort(rows, kind="stable")
+        window = rows[order] // per
+        cuts = np.flatnonzero(np.diff(window)) + 1
+        buf = np.empty((per, d), dtype=self.dtype)
+        for part in np.split(np.arange(len(rows)), cuts):  # one pread per 4 MB window holding some rows
+            w = int(window[part[0]])
+            start, stop = w * per, min(self.shape[0], (w + 1) * per)
+            view = memoryview(buf[: stop - start]).cast("B")
+            got = 0
+            while got < len(view):
+                k = _pread_into(self._fd, view[got:], self.offset + start * width + got)
+                if k <= 0:
+                    raise OSError(f"the vectors file ended at row {start + got // width} of {self.shape[0]}")
+                got += k
+            out[order[part]] = buf[rows[order[part]] - start]
+        return out
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], offset)
+    data = os.pread(fd, len(view), offset)  # platforms without preadv: one more copy
+    view[: len(data)] = data
+    return len(data)
 
 
 @ray.remote

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from hercules.common.groups import onehot
 from hercules.data.dataset import Dataset
+from hercules.data.lazy import prefetch
 from hercules.labeling.base import ClusterLabel, LevelContext, representative_items
 
 _SNIPPET = 90
@@ -224,6 +225,7 @@ class KeywordLabeler:
         reps = representative_items(ctx, 2)
         sizes = np.bincount(ctx.item_labels, minlength=ctx.n_clusters)
         texts = ctx.dataset.item_texts()
+        prefetch(texts, reps)
         labels = []
         for j in range(ctx.n_clusters):
             kw = kws[j]
@@ -307,6 +309,7 @@ class KeywordLabeler:
         sizes = np.bincount(ctx.item_labels, minlength=ctx.n_clusters)
         texts = ctx.dataset.item_texts() if ctx.dataset.modality != "vectors" else None
         reps = representative_items(ctx, 3)
+        prefetch(texts, reps)
         labels = []
         for j in range(ctx.n_clusters):
             ex = [texts[i] for i in reps[j]] if texts else [str(ctx.dataset.ids[i]) for i in reps[j]]

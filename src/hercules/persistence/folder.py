@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from hercules.data.dataset import Dataset
+from hercules.data.lazy import LazyTexts
 from hercules.hierarchy.tree import Hierarchy, cluster_id
 from hercules.pipeline.state import FittedState
 
@@ -117,6 +119,30 @@ def _items_frame(ds: Dataset) -> pd.DataFrame:
         meta.columns = [f"meta:{c}" for c in meta.columns]
         df = pd.concat([df, meta], axis=1)
     return df
+
+
+def _write_items(ds: Dataset, path: Path) -> None:
+    """``items.parquet``; texts held elsewhere (the Ray engine's parts, :class:`~hercules.data.lazy.LazyTexts`) are
+    streamed into it block by block (one row group each): one block of texts in memory, the same file."""
+    if not isinstance(ds.texts, LazyTexts):
+        _items_frame(ds).to_parquet(path, index=False)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids, offsets, writer = ds.stored_ids(), ds.texts.offsets, None
+    try:
+        for b, (a, z) in enumerate(zip(offsets[:-1].tolist(), offsets[1:].tolist())):
+            meta = None if ds.metadata is None else ds.metadata.iloc[a:z]
+            frame = _items_frame(replace(ds, ids=ids[a:z], texts=ds.texts.block(b), metadata=meta))
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:  # a column missing in the first block: strings (what _items_frame writes)
+                schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
+                writer = pq.ParquetWriter(path, schema.with_metadata(table.schema.metadata))
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _levels_json(h: Hierarchy) -> list[dict[str, Any]]:
@@ -213,7 +239,7 @@ def save(
         np.savez(tmp / "arrays.npz", **_arrays(state, enc_arrays, parts is not None))
         if parts is not None:
             parts.copy_to(tmp / MEMBERSHIP_DIR)
-        _items_frame(ds).to_parquet(tmp / "items.parquet", index=False)
+        _write_items(ds, tmp / "items.parquet")
         if embeddings is not None and state.embeddings is not None:
             _save_rows(tmp / "embeddings.npy", state.embeddings, np.dtype(embeddings))
         if state.encoder.tuned_ is not None:

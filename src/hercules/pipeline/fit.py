@@ -124,6 +124,7 @@ def fit_state(
                 space.graph_ = None  # free it now (~6 MB at the 20,000-item fit sample)
         built = builder.build(vectors, ds, random_state, space_vectors)
         membership = engine.membership(built.hierarchy, ds)  # Ray: Parquet parts from the label blocks
+        engine.release(ds)  # Ray: texts kept on the cluster -> Parquet parts on the driver's disk
         emit(on_progress, ProgressEvent("layout", message="2-D layout"))
         t0 = time.perf_counter()
         map_config = MapConfig(params.get("layout", "auto"), params.get("n_components", 2))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hercules.data.dataset import Dataset, InputError
+from hercules.data.lazy import LazyTexts
 from hercules.hierarchy.tree import ClusterLabel
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
 from hercules.labeling.keywords import KeywordLabeler
@@ -75,7 +76,7 @@ def concat_datasets(old: Dataset, new: Dataset, ids: np.ndarray, given: np.ndarr
     return Dataset(
         modality=old.modality,
         ids=np.concatenate([old.ids, ids]),
-        texts=None if old.texts is None else old.texts + (new.texts or []),
+        texts=None if old.texts is None else [*old.texts, *(new.texts or [])],
         numeric=None if old.numeric is None else np.vstack([old.numeric, new.numeric]),
         variables=old.variables,
         image_paths=None if old.image_paths is None else old.image_paths + (new.image_paths or []),
@@ -89,6 +90,8 @@ def take_dataset(ds: Dataset, rows: np.ndarray) -> Dataset:
     """The items at ``rows`` as a dataset of their own (for a labeler that sees only some clusters)."""
 
     def pick(values: list[str] | None) -> list[str] | None:
+        if isinstance(values, LazyTexts):  # texts held elsewhere (Ray): fetched by row
+            return values.take(rows)
         return None if values is None else np.asarray(values, dtype=object)[rows].tolist()
 
     return Dataset(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from hercules.data.lazy import prefetch
 from hercules.hierarchy import ClusterLabel, cluster_id
 from hercules.labeling.base import LevelContext, representative_items
 from hercules.labeling.keywords import KeywordLabeler, snippet
@@ -44,6 +45,7 @@ class Evidence:
         self.fallback = fallback
         self.texts = ctx.dataset.item_texts()
         self.reps = representative_items(ctx, samples, strategy)
+        prefetch(self.texts, self.reps)  # texts held elsewhere (Ray): fetched once per level, by row
         self.stats = KeywordLabeler.numeric_stats(ctx) if ctx.dataset.modality == "numeric" else None
         self.sizes = np.bincount(ctx.item_labels, minlength=ctx.n_clusters)
         self.neighbours = nearest_clusters(ctx)

@@ -160,7 +160,7 @@ class LLMLabeler:
         accounting in ``stats``. Batched and concurrent like cluster labels; an item whose answer
         keeps failing gets ``None`` (the caller keeps its text snippet: a failure message is never
         embedded)."""
-        texts = dataset.item_texts()
+        texts = list(dataset.item_texts())  # texts held elsewhere (Ray): read once, block by block
         n = len(texts)
         chars = 4 * self.options.sample_chars
         batches = [list(range(s, min(s + item_batch_size, n))) for s in range(0, n, item_batch_size)]
