@@ -126,6 +126,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         "grouping": a.grouping,
         "repair_limit": a.repair_limit,
     }
+    if a.anchor is not None:
+        opts["anchor"] = a.anchor == "on"
     if not a.cache:
         opts["cache"] = False
     if a.log_path:
@@ -161,6 +163,7 @@ def table(a: argparse.Namespace, res: dict[str, Any]) -> str:
         f"{a.data}, levels [{a.levels}], titles: {a.llm}"
         + (
             f", batch {a.batch_size} ({a.grouping}), candidates {a.candidates}, verify {'off' if a.no_verify else 'on'}"
+            f", anchor {a.anchor or 'default'}"
             f", repairs at most {a.repair_limit:g} of a level"
             if a.llm != "none"
             else ""
@@ -191,6 +194,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--candidates", type=int, default=1)
     ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument(
+        "--anchor", choices=["on", "off"], default=None, help="anchor terms in the first pass (default: the labeler's)"
+    )
     ap.add_argument("--grouping", choices=["principal", "neighbours"], default="principal")
     ap.add_argument("--repair-limit", type=float, default=0.1, help="share of a level's clusters asked again at most")
     ap.add_argument(

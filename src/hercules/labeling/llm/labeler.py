@@ -19,6 +19,7 @@ from hercules.common.aio import run_sync
 from hercules.hierarchy import ClusterLabel, cluster_id
 from hercules.labeling.base import LevelContext, LevelLabels
 from hercules.labeling.keywords import KeywordLabeler, snippet
+from hercules.labeling.llm.anchors import anchor_terms
 from hercules.labeling.llm.batching import Plan, plan_batches, solve
 from hercules.labeling.llm.disambiguate import disambiguate, parents_copying_a_child
 from hercules.labeling.llm.evidence import Detail, Evidence, principal_order
@@ -63,7 +64,9 @@ class LLMLabeler:
     def plan(self, ctx: LevelContext, fallback: list[ClusterLabel] | None = None) -> Plan:
         """Evidence blocks of every cluster and the batches whose prompts fit the token budget."""
         o = self.options
-        evidence = Evidence(ctx, fallback or self._keyword_labels(ctx), o.samples, o.sample_strategy)
+        fallback = fallback or self._keyword_labels(ctx)
+        anchors = anchor_terms(ctx, fallback) if o.anchor else None
+        evidence = Evidence(ctx, fallback, o.samples, o.sample_strategy, anchors)
         detail = Detail(samples=o.samples, chars=o.sample_chars, children=o.child_samples)
         order = principal_order(ctx)
         use_groups = o.grouping == "neighbours" and ctx.centroids is not None
@@ -75,7 +78,9 @@ class LLMLabeler:
         plan = self.plan(ctx)
         tokens = 0
         for b in plan.batches:
-            msgs = cluster_messages(ctx, [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b])
+            msgs = cluster_messages(
+                ctx, [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b], anchor=self.options.anchor
+            )
             tokens += sum(self.llm.count_tokens(m["content"]) for m in msgs)
         return {
             "level": ctx.level,
@@ -231,7 +236,7 @@ class _LevelCalls:
         n = self.options.candidates if note is None else 1
         if note is None and len(batch) > 1 and self.options.grouping == "neighbours":
             note = NEIGHBOURS_NOTE
-        msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n)
+        msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n, anchor=self.options.anchor)
         schema = label_schema(ids, n) if self.use_schema else None
         got = await self.runner.call(
             msgs,
