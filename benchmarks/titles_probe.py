@@ -109,7 +109,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     llm.close() if hasattr(llm, "close") else None
-    md = f"# First-pass title variants, {a.data} level 1 of {a.k}, every {a.every}rd cluster ({len(S)}), {a.llm}\n\n"
+    md = f"# First-pass title variants, {a.data} level 1 of {a.k}, every {a.every} clusters ({len(S)}), {a.llm}\n\n"
     md += "| variant | identification | title_alignment | duplicates | s/cluster | prompt tok | completion tok |\n|---|---|---|---|---|---|---|\n"
     for r in rows:
         md += (

@@ -106,6 +106,12 @@ _RUN_OPTIONS = [
         "keep the better of their LLM and keyword titles (default: the labeler's, 0.1).",
     ),
     click.option(
+        "--llm-anchor/--no-llm-anchor",
+        default=None,
+        help="Ask each first-pass title to contain its cluster's most identifying keyword phrase (default: the "
+        "labeler's, on).",
+    ),
+    click.option(
         "--llm-grouping",
         type=click.Choice(["principal", "neighbours"]),
         help="Which clusters share a prompt: chunks along the first principal axis (default), or nearest neighbours "
@@ -163,7 +169,7 @@ def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
         "verify": o["llm_verify"],
         "candidates": o["llm_candidates"],
     }
-    for key in ("batch_size", "timeout", "max_wait", "repair_limit", "grouping"):
+    for key in ("batch_size", "timeout", "max_wait", "repair_limit", "grouping", "anchor"):
         if o.get(f"llm_{key}") is not None:
             opts[key] = o[f"llm_{key}"]
     for key, flag in (("requests_per_minute", "llm_rpm"), ("tokens_per_minute", "llm_tpm")):
