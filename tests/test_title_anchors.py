@@ -64,3 +64,17 @@ def test_anchor_prompts_name_the_phrase_and_the_rule_and_plain_prompts_do_not():
     plain.prompts = []
     _label(plain, ctx, batch_size=1, verify=False, disambiguate=False)
     assert not any("Title must contain" in p or ANCHOR_RULE.strip() in p for p in plain.prompts)
+
+
+def test_a_copied_item_is_not_chosen_as_a_title_over_a_title_shaped_candidate():
+    from hercules.labeling.llm.verify import TitleSpace, choose_candidates, title_shaped
+
+    assert title_shaped("Card PIN Retrieval") and title_shaped("Exchange rates")
+    assert not title_shaped("Help me find my card pin!") and not title_shaped("Why was my transfer declined?")
+    assert not title_shaped("one two three four five six seven eight nine")
+    vecs = {"Where is my card pin?": [1.0, 0.0], "Card PIN": [0.9, 0.3], "Top-up limits": [0.0, 1.0]}
+    space = TitleSpace(lambda t: np.array([vecs[x] for x in t], dtype=np.float32), np.eye(2, dtype=np.float32))
+    labels = [ClusterLabel("Where is my card pin?", "d", source="llm"), ClusterLabel("Top-up limits", "d", source="llm")]
+    # the copied question identifies cluster 0 by a wider margin, but it is an example, not a name
+    assert choose_candidates(space, labels, {0: ["Where is my card pin?", "Card PIN"]}) == 1
+    assert labels[0].title == "Card PIN"
