@@ -62,7 +62,7 @@ def test_anchor_prompts_name_the_phrase_and_the_rule_and_plain_prompts_do_not():
         assert a in out.labels[j].keywords  # one of the cluster's own keyword phrases
     plain = Recording()
     plain.prompts = []
-    _label(plain, ctx, batch_size=1, verify=False, disambiguate=False)
+    _label(plain, ctx, batch_size=1, verify=False, disambiguate=False, anchor=False)
     assert not any("Title must contain" in p or ANCHOR_RULE.strip() in p for p in plain.prompts)
 
 
