@@ -1,6 +1,6 @@
 """Coarse levels: k-means in the UMAP space (default) against the opt-in alternatives at level 3, on every set
-with truth there: Ward of the nodes' level-0 means (``HERCULES_COARSE_WARD=3``) and spectral grouping by UMAP
-graph connectivity (``HERCULES_COARSE_CONNECTIVITY=3``), ``pipeline/coarse.py``. Each mode is a whole fit.
+with truth there: Ward of the nodes' level-0 means (``coarse="ward"``) and spectral grouping by UMAP graph
+connectivity (``coarse="connectivity"``), ``pipeline/coarse.py``. Each mode is a whole fit.
 
 Cases: HWU64 [256, 64, 18] (scenarios at level 3; intents at level 2, the same in every mode), digits
 [60, 25, 10], Banking77 test [300, 150, 77], HWU64 [256, 128, 64] (intents), Fashion-MNIST test images
@@ -35,11 +35,11 @@ CASES = {
     "fmnist_pixels": ("fmnist_pixels", [100, 30, 10], {"class": 3}),
 }
 MODES = {
-    "space": ("k-means in the UMAP space (default)", {}),
-    "connectivity": ("UMAP graph connectivity, spectral", {"HERCULES_COARSE_CONNECTIVITY": "3"}),
-    "ward": ("Ward of level-0 means", {"HERCULES_COARSE_WARD": "3"}),
+    "space": "k-means in the UMAP space (default)",
+    "connectivity": "UMAP graph connectivity, spectral",
+    "ward": "Ward of level-0 means",
+    "auto": "the higher UMAP-graph modularity of space / connectivity",
 }
-ENVS = ("HERCULES_COARSE_CONNECTIVITY", "HERCULES_COARSE_WARD")
 
 
 def run_case(case: str, mode: str, seeds: int) -> list[dict]:
@@ -47,14 +47,11 @@ def run_case(case: str, mode: str, seeds: int) -> list[dict]:
 
     name, levels, scored = CASES[case]
     X, truths = load_set(name)
-    for env in ENVS:
-        os.environ.pop(env, None)
-    os.environ.update(MODES[mode][1])
     scores: dict[str, list] = {col: [] for col in scored}
     times = []
     for seed in range(seeds):
         t0 = time.perf_counter()
-        m = Hercules(levels, random_state=seed, progress=False, space="auto").fit(embeddings=X)
+        m = Hercules(levels, random_state=seed, progress=False, space="auto", coarse=mode).fit(embeddings=X)
         times.append(time.perf_counter() - t0)
         for col, t in scored.items():
             lab = m.hierarchy_.item_labels(t)
@@ -83,7 +80,7 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         a, n = np.array(r["ari"]), np.array(r["nmi"])
         out += (
-            f"| {r['set']} | {r['levels']} | {r['truth']} (L{r['level']}) | {MODES[r['mode']][0]} | {a.mean():.3f} ± {a.std():.3f} "
+            f"| {r['set']} | {r['levels']} | {r['truth']} (L{r['level']}) | {MODES[r['mode']]} | {a.mean():.3f} ± {a.std():.3f} "
             f"| {n.mean():.3f} ± {n.std():.3f} | {r['seconds']:.1f} |\n"
         )
     return out
@@ -101,8 +98,6 @@ def main() -> None:
         for mode in a.modes.split(","):
             rows += run_case(case, mode, a.seeds)
             print(markdown(rows[-len(CASES[case][2]) :]).splitlines()[-1], flush=True)
-    for env in ENVS:
-        os.environ.pop(env, None)
     write(a.name, {"machine": machine(), "seeds": a.seeds, "rows": rows}, markdown(rows))
 
 

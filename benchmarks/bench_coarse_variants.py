@@ -9,7 +9,7 @@ same lower levels. Variants:
 - ``paga``: PAGA's connectivity (inter-node edges over their expectation given node sizes and edge totals,
   capped at 1; scanpy's v1.2), spectral grouping (normalised Laplacian embedding, size-weighted k-means);
 - ``ncut``: the raw summed edge weights, spectral grouping: a relaxed normalised cut keeping nodes whole
-  (what ``HERCULES_COARSE_CONNECTIVITY`` runs);
+  (what ``coarse="connectivity"`` runs);
 - ``blend``: 0.5 PAGA + 0.5 a self-tuning Gaussian affinity of the nodes' space centroids, spectral;
 - ``paga-avg``: average linkage on 1 - PAGA connectivity;
 - ``greedy``: merge the pair with the highest PAGA connectivity, recomputed from the merged edge counts;
@@ -60,8 +60,9 @@ def default_fit(case: str, seed: int) -> dict:
 
     fit_transform = ManifoldSpace.fit_transform
 
-    def keep(self, X, random_state=0):  # the items in the space, for the space-kNN graph
-        self.items_ = fit_transform(self, X, random_state)
+    def keep(self, X, random_state=0):  # the items in the space (for the space-kNN graph) and UMAP's graph (the fit
+        self.items_ = fit_transform(self, X, random_state)  # frees graph_ unless coarse="connectivity" reads it)
+        self.kept_graph_ = self.graph_
         return self.items_
 
     name, levels, _ = CASES[case]
@@ -73,7 +74,7 @@ def default_fit(case: str, seed: int) -> dict:
         secs = time.perf_counter() - t0
     finally:
         ManifoldSpace.fit_transform = fit_transform
-    G = m.space_.graph_.tocoo()
+    G = m.space_.kept_graph_.tocoo()
     out = {"fit_idx": m.space_.fit_idx_, "gr": G.row, "gc": G.col, "gv": G.data, "Z": m.space_.items_, "secs": secs}
     out["SC1"] = m.hierarchy_.levels[0].space_centroids
     for t in range(1, len(levels) + 1):

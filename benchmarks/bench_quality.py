@@ -48,11 +48,15 @@ def _texts(name: str, n: int) -> list[str]:
     return texts(name)[0]
 
 
+#: The estimator's ``coarse`` for every hercules row (``--coarse``; default k-means in the space).
+COARSE = {"value": "space"}
+
+
 def hercules_fn(levels, space):
     from hercules import Hercules
 
     def run(X, docs, seed):
-        m = Hercules(levels, space=space, progress=False, random_state=seed).fit(embeddings=X)
+        m = Hercules(levels, space=space, coarse=COARSE["value"], progress=False, random_state=seed).fit(embeddings=X)
         return {t: m.hierarchy_.item_labels(lv) for t, lv in LEVELS_SCORED.items()}
 
     return run
@@ -208,7 +212,9 @@ def main() -> None:
     ap.add_argument("--methods", default="", help="comma-separated substrings of method names (default: all)")
     ap.add_argument("--auto-k-seeds", type=int, default=3)
     ap.add_argument("--name", default="quality")
+    ap.add_argument("--coarse", default="space", help="the estimator's coarse: space, ward or connectivity (':N')")
     a = ap.parse_args()
+    COARSE["value"] = a.coarse
     methods = [m for m in a.methods.split(",") if m]
     results, autok = {}, {}
     for name in a.sets.split(","):

@@ -8,7 +8,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.metrics import adjusted_rand_score
 
 from hercules.clustering.ward import ward
-from hercules.pipeline.coarse import coarse_ward, uses_coarse_ward
+from hercules.pipeline.coarse import coarse_method, coarse_ward, parse_coarse
 
 
 def test_weighted_ward_is_ward_of_the_items_the_nodes_stand_for():
@@ -29,7 +29,7 @@ def test_weights_change_the_merges():
     assert ward(X, 2, np.array([100.0, 1.0, 1.0])).tolist() == [0, 1, 1]  # a heavy node is costly to move
 
 
-def test_coarse_ward_groups_nodes_by_their_level0_means_and_keeps_space_centroids(monkeypatch):
+def test_coarse_ward_groups_nodes_by_their_level0_means_and_keeps_space_centroids():
     rng = np.random.default_rng(1)
     items = np.vstack([rng.normal(c, 0.1, size=(20, 3)) for c in (0.0, 0.0, 5.0, 5.0)])  # 4 nodes, 2 far groups
     item_nodes = np.repeat(np.arange(4), 20)
@@ -37,10 +37,16 @@ def test_coarse_ward_groups_nodes_by_their_level0_means_and_keeps_space_centroid
     km = coarse_ward(items, item_nodes, space, np.full(4, 20), 2, unit=False)
     assert km.labels[0] == km.labels[1] and km.labels[2] == km.labels[3] and km.labels[0] != km.labels[2]
     np.testing.assert_allclose(km.centroids[km.labels[0]], space[:2].mean(axis=0), atol=1e-6)
-    monkeypatch.delenv("HERCULES_COARSE_WARD", raising=False)
-    assert not uses_coarse_ward(3, 64)  # opt-in: it lost at level 3 on digits and Banking77
-    monkeypatch.setenv("HERCULES_COARSE_WARD", "3")
-    assert uses_coarse_ward(3, 64) and not uses_coarse_ward(2, 64) and not uses_coarse_ward(3, 10**6)
+    assert coarse_method("space", 3, 64, True) == "space"  # opt-in: it lost at level 3 on digits and Banking77
+    assert coarse_method("ward", 3, 64, False) == "ward" and coarse_method("ward", 2, 64, False) == "space"
+    assert coarse_method("ward", 3, 10**6, False) == "space"  # too many nodes for Ward: the space's k-means
+    assert coarse_method("Ward:2", 2, 64, False) == "ward" and parse_coarse("ward") == ("ward", 3)
+
+
+@pytest.mark.parametrize("bad", ["wards", "ward:1", "ward:x", "connectivity:", ""])
+def test_parse_coarse_rejects_what_it_cannot_run(bad):
+    with pytest.raises(ValueError, match="coarse must be"):
+        parse_coarse(bad)
 
 
 def test_ward_checks_its_arguments():

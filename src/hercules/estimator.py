@@ -26,6 +26,7 @@ from hercules.data.readers import read_path
 from hercules.embeddings import Embedder
 from hercules.hierarchy.views import HierarchyViews, membership_frame
 from hercules.labeling import KeywordLabeler, Labeler
+from hercules.pipeline.coarse import parse_coarse
 from hercules.pipeline.encoder import EncoderConfig, L0Encoder, check_matrix, vectors_dataset
 from hercules.pipeline.fit import fit_state
 from hercules.pipeline.guided import check_guide
@@ -108,6 +109,9 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         ``$HERCULES_SPACE`` if set, else UMAP when installed and there are at least 100 items. UMAP's neighbours
         are by angle for unit-length rows (text embeddings) and euclidean otherwise; ``"umap-cosine"`` uses angles
         for any rows (better on Fashion-MNIST pixels, worse on sklearn's digits: see the README).
+    coarse : "space", "ward" or "connectivity", optionally ":N"
+        How levels >= 3 (>= N) are grouped in a UMAP space: k-means there (default), Ward of the level-0 means, or
+        by UMAP's neighbour graph (:mod:`hercules.pipeline.coarse`; measured in the README, neither wins everywhere).
     n_components : int
         Dimensions of the map coordinates (``coords_``; 2 for plots, 1-3 allowed).
     layout : "auto", "umap" or "pca"
@@ -153,6 +157,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         max_iter: int = 25,
         max_points_per_centroid: int | None = 256,
         space: Literal["auto", "umap", "umap-cosine", "none"] = "auto",
+        coarse: str = "space",
         n_components: int = 2,
         layout: Literal["auto", "umap", "pca"] = "auto",
         topic_seed: str | None = None,
@@ -189,11 +194,9 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         self.auto_k_max = auto_k_max
         self.auto_k_top = auto_k_top
         self.auto_k_min_branching = auto_k_min_branching
-        self.max_iter = max_iter
-        self.max_points_per_centroid = max_points_per_centroid
-        self.space = space
-        self.n_components = n_components
-        self.layout = layout
+        self.max_iter, self.max_points_per_centroid = max_iter, max_points_per_centroid
+        self.space, self.coarse = space, coarse
+        self.n_components, self.layout = n_components, layout
         self.topic_seed = topic_seed
         self.guide, self.guide_triplets, self.guide_pairs, self.guide_tune = guide, guide_triplets, guide_pairs, guide_tune
         self.modality = modality
@@ -206,8 +209,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         self.random_state = random_state
         self.n_threads = n_threads
         self.progress = progress
-        self.engine = engine
-        self.ray_address = ray_address
+        self.engine, self.ray_address = engine, ray_address
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> LevelPolicy:
@@ -215,6 +217,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
             raise ValueError(f"representation must be 'direct' or 'description', got {self.representation!r}")
         if self.space not in SPACES:
             raise ValueError(f"space must be one of {', '.join(map(repr, SPACES))}, got {self.space!r}")
+        parse_coarse(self.coarse)
         if self.layout not in ("auto", "umap", "pca"):
             raise ValueError(f"layout must be 'auto', 'umap' or 'pca', got {self.layout!r}")
         if self.n_components not in (1, 2, 3):

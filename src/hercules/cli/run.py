@@ -19,6 +19,17 @@ _POSITIVE = click.IntRange(min=1)
 _SECONDS = click.FloatRange(min=0, min_open=True)
 
 
+def _coarse(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Click callback: ``--coarse`` checked by the library's own rule, before any work."""
+    from hercules.pipeline.coarse import parse_coarse
+
+    try:
+        parse_coarse(value)
+    except ValueError as e:
+        raise click.BadParameter(one_line(str(e))) from None
+    return value
+
+
 #: The ``run`` options, kept apart from the command body so each reads on one screen.
 _RUN_OPTIONS = [
     click.argument("data", type=click.Path(exists=True)),
@@ -126,6 +137,14 @@ _RUN_OPTIONS = [
         help="Where levels are clustered: a 5-d UMAP of the vectors (umap-cosine: neighbours by angle even for rows "
         "that are not unit length), or the vectors themselves (auto: UMAP if installed).",
     ),
+    click.option(
+        "--coarse",
+        default="space",
+        show_default=True,
+        callback=_coarse,
+        help="How levels >= 3 are grouped in the UMAP space: k-means there (space), Ward of the level-0 means (ward), or "
+        "by UMAP's neighbour graph (connectivity); ':N' starts at level N (e.g. connectivity:2). See the README.",
+    ),
     click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights."),
     click.option("--resampling/--no-resampling", default=False, show_default=True, help="Vo et al. resampling refinement."),
     click.option("--resampling-iterations", type=_POSITIVE, default=10, show_default=True),
@@ -215,6 +234,7 @@ def _model(o: dict[str, Any], llm: Any) -> Any:
         embedder=o["embedder"],
         weighted=not o["unweighted"],
         space=o["space"],
+        coarse=o["coarse"],
         resampling=o["resampling"],
         resampling_iterations=o["resampling_iterations"],
         resampling_points_per_cluster=o["resampling_points"],

@@ -42,6 +42,19 @@ def spectral_embedding(affinity: np.ndarray, k: int) -> np.ndarray:
     return U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)
 
 
+def modularity(W: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Newman's modularity of a grouping of the nodes (``labels`` 0..k-1) on the summed edge weights ``W``
+    (:func:`node_edges`, diagonal included): the share of edge weight inside groups minus what degree alone would put
+    there. Equal to the modularity of the items' graph partitioned by their nodes' groups."""
+    total = float(W.sum())
+    if total <= 0:
+        return 0.0
+    m = len(W)
+    S = sp.csr_matrix((np.ones(m), (np.arange(m), labels)), shape=(m, k))
+    B = np.asarray((S.T @ sp.csr_matrix(W) @ S).todense())
+    return float(np.trace(B) / total - ((B.sum(axis=1) / total) ** 2).sum())
+
+
 def spectral_groups(
     affinity: np.ndarray, k: int, sizes: np.ndarray, random_state: int | np.random.Generator | None = 0, n_init: int = 10
 ) -> np.ndarray:

@@ -26,7 +26,7 @@ from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset, InputError
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
-from hercules.pipeline.coarse import coarse_cluster
+from hercules.pipeline.coarse import better_grouping, coarse_cluster
 from hercules.pipeline.policy import LevelPolicy
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class BuildConfig:
     topic_seed: str | None = None
     n_threads: int | None = None
     progress: bool = True
+    coarse: str = "space"  # how levels >= 3 are grouped in a clustering space (pipeline.coarse)
 
     @classmethod
     def from_params(cls, params: dict[str, Any], policy: LevelPolicy) -> BuildConfig:
@@ -201,7 +202,9 @@ class LevelBuilder:
         weights = nodes.sizes.astype(np.float64) if (cfg.weighted and t > 1) else None
         if self.in_space and cfg.representation == "direct" and t > 1:
             assert self.items0 is not None and nodes.item_labels is not None
-            coarse = coarse_cluster(t, k, self.items0, nodes.item_labels, nodes.vectors, nodes.sizes, self.item_graph, rng)
+            coarse = coarse_cluster(
+                cfg.coarse, t, k, self.items0, nodes.item_labels, nodes.vectors, nodes.sizes, self.item_graph, rng
+            )
             if coarse is not None:
                 return coarse
         try:
@@ -215,6 +218,7 @@ class LevelBuilder:
             )
             if self.in_space and t > 1 and cfg.representation == "direct":
                 km = self._item_start(k, nodes, weights, km, rng)
+                km = better_grouping(cfg.coarse, t, km, nodes.item_labels, nodes.vectors, nodes.sizes, self.item_graph, rng)
             if cfg.resampling:
                 km = resample_refine(
                     nodes.vectors,

@@ -24,6 +24,7 @@ from hercules.hierarchy.tree import Hierarchy
 from hercules.labeling.base import Labeler
 from hercules.layout import Layout, Place, fit_layout
 from hercules.pipeline.builder import BuildConfig, LevelBuilder
+from hercules.pipeline.coarse import parse_coarse
 from hercules.pipeline.encoder import L0Encoder
 from hercules.pipeline.guided import apply_guidance, guided_k, make_guide
 from hercules.pipeline.policy import LevelPolicy
@@ -116,8 +117,11 @@ def fit_state(
             item_means=engine.item_means,
             term_counts=engine.term_counts,
         )
-        if getattr(space, "graph_", None) is not None:  # the UMAP space's neighbour graph (pipeline.coarse)
-            builder.item_graph = (space.fit_idx_, space.graph_)
+        if getattr(space, "graph_", None) is not None:  # UMAP's neighbour graph: only coarse="connectivity"/"auto" read it
+            if parse_coarse(params.get("coarse", "space"))[0] in ("connectivity", "auto"):
+                builder.item_graph = (space.fit_idx_, space.graph_)
+            else:
+                space.graph_ = None  # free it now (~6 MB at the 20,000-item fit sample)
         built = builder.build(vectors, ds, random_state, space_vectors)
         membership = engine.membership(built.hierarchy, ds)  # Ray: Parquet parts from the label blocks
         emit(on_progress, ProgressEvent("layout", message="2-D layout"))
