@@ -27,6 +27,7 @@ from hercules.labeling.llm.groups import NEIGHBOURS_NOTE, neighbour_groups
 from hercules.labeling.llm.options import LLMLabelerOptions
 from hercules.labeling.llm.prompt import (
     PER_ANSWER_TOKENS,
+    PER_TITLE_TOKENS,
     answer_tokens,
     cluster_messages,
     item_messages,
@@ -75,19 +76,20 @@ class LLMLabeler:
 
     def estimate(self, ctx: LevelContext) -> dict[str, int]:
         """Calls and prompt tokens this level would cost (``--dry-run``); nothing is sent."""
+        o = self.options
         plan = self.plan(ctx)
         tokens = 0
+        per_answer = PER_ANSWER_TOKENS + PER_TITLE_TOKENS * (o.candidates - 1)
         for b in plan.batches:
-            msgs = cluster_messages(
-                ctx, [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b], anchor=self.options.anchor
-            )
+            ids, blocks = [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b]
+            msgs = cluster_messages(ctx, ids, blocks, n_titles=o.candidates, anchor=o.anchor)
             tokens += sum(self.llm.count_tokens(m["content"]) for m in msgs)
         return {
             "level": ctx.level,
             "clusters": ctx.n_clusters,
             "calls": len(plan.batches),
             "prompt_tokens": tokens,
-            "max_completion_tokens": sum(PER_ANSWER_TOKENS * len(b) for b in plan.batches),
+            "max_completion_tokens": sum(per_answer * len(b) for b in plan.batches),
         }
 
     # ---------------------------------------------------------------- levels
