@@ -121,11 +121,14 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {
         "batch_size": a.batch_size,
         "verify": not a.no_verify,
-        "candidates": a.candidates,
         "timeout": a.timeout,
         "grouping": a.grouping,
         "repair_limit": a.repair_limit,
     }
+    if a.candidates is not None:
+        opts["candidates"] = a.candidates
+    if a.anchor is not None:
+        opts["anchor"] = a.anchor == "on"
     if not a.cache:
         opts["cache"] = False
     if a.log_path:
@@ -160,7 +163,8 @@ def table(a: argparse.Namespace, res: dict[str, Any]) -> str:
     head = (
         f"{a.data}, levels [{a.levels}], titles: {a.llm}"
         + (
-            f", batch {a.batch_size} ({a.grouping}), candidates {a.candidates}, verify {'off' if a.no_verify else 'on'}"
+            f", batch {a.batch_size} ({a.grouping}), candidates {a.candidates or 'default'}, verify {'off' if a.no_verify else 'on'}"
+            f", anchor {a.anchor or 'default'}"
             f", repairs at most {a.repair_limit:g} of a level"
             if a.llm != "none"
             else ""
@@ -189,8 +193,11 @@ def main() -> None:
     ap.add_argument("--levels", default="40,8")
     ap.add_argument("--llm", default="none", help="none, local, llamacpp:qwen0.5b, ...")
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--candidates", type=int, default=1)
+    ap.add_argument("--candidates", type=int, default=None, help="candidate titles per cluster (default: the labeler's)")
     ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument(
+        "--anchor", choices=["on", "off"], default=None, help="anchor terms in the first pass (default: the labeler's)"
+    )
     ap.add_argument("--grouping", choices=["principal", "neighbours"], default="principal")
     ap.add_argument("--repair-limit", type=float, default=0.1, help="share of a level's clusters asked again at most")
     ap.add_argument(

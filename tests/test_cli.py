@@ -170,6 +170,8 @@ def test_llm_title_flags_are_validated_and_reach_the_labeler(tmp_path):
     flags = {**base, "llm_verify": True, "llm_candidates": 1, "llm_repair_limit": 0.25, "llm_grouping": "neighbours"}
     parsed = LLMLabelerOptions.parse(_llm_options(flags))  # what the labeler is built from
     assert (parsed.repair_limit, parsed.grouping) == (0.25, "neighbours")
+    assert LLMLabelerOptions.parse(_llm_options({**flags, "llm_anchor": False})).anchor is False  # --no-llm-anchor
+    assert "anchor" not in _llm_options({**flags, "llm_anchor": None})  # unset: the labeler's default
 
 
 def test_user_errors_keep_bugs_as_tracebacks():

@@ -231,7 +231,8 @@ def test_a_rambling_answer_is_cut_at_what_its_clusters_need_and_not_asked_again(
     ctx = level_ctx(6)
     with FaultServer(runaway_ids={"L1-2"}, token_s=0.002) as srv:
         t0 = time.perf_counter()
-        out = labeler(provider(srv), batch_size=batch_size, verify=False, disambiguate=False).label_level(ctx)
+        opts = {"batch_size": batch_size, "candidates": 1, "verify": False, "disambiguate": False}  # one title per answer
+        out = labeler(provider(srv), **opts).label_level(ctx)
         elapsed = time.perf_counter() - t0
         reqs = list(srv.requests)
     assert answer_tokens(batch_size) < LLMOptions().max_tokens

@@ -106,15 +106,19 @@ _RUN_OPTIONS = [
     click.option(
         "--llm-candidates",
         type=click.IntRange(1, 5),
-        default=1,
-        show_default=True,
-        help="Candidate titles per cluster; the one that best identifies its cluster wins.",
+        help="Candidate titles per cluster in one answer; the one that best identifies its cluster wins (default: the "
+        "labeler's, 3).",
     ),
     click.option(
         "--llm-repair-limit",
         type=click.FloatRange(0, 1),
         help="Share of a level's clusters asked again at most when their title fails the check, worst first; the rest "
         "keep the better of their LLM and keyword titles (default: the labeler's, 0.1).",
+    ),
+    click.option(
+        "--llm-anchor/--no-llm-anchor",
+        default=None,
+        help="Ask each first-pass title to contain its cluster's most identifying keyword phrase (default: the labeler's, on).",
     ),
     click.option(
         "--llm-grouping",
@@ -181,9 +185,8 @@ def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
         "concurrency": o["llm_concurrency"],
         "log_path": o["llm_log"],
         "verify": o["llm_verify"],
-        "candidates": o["llm_candidates"],
     }
-    for key in ("batch_size", "timeout", "max_wait", "repair_limit", "grouping"):
+    for key in ("batch_size", "timeout", "max_wait", "repair_limit", "grouping", "anchor", "candidates"):
         if o.get(f"llm_{key}") is not None:
             opts[key] = o[f"llm_{key}"]
     for key, flag in (("requests_per_minute", "llm_rpm"), ("tokens_per_minute", "llm_tpm")):

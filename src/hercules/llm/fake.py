@@ -35,6 +35,8 @@ _STOP = {
     "cluster",
     "siblings",
     "title",
+    "must",
+    "contain",
 }
 
 

@@ -40,8 +40,11 @@ class Detail:
 class Evidence:
     """Everything the blocks of one level are made of, computed once."""
 
-    def __init__(self, ctx: LevelContext, fallback: list[ClusterLabel], samples: int, strategy: str) -> None:
+    def __init__(
+        self, ctx: LevelContext, fallback: list[ClusterLabel], samples: int, strategy: str, anchors: list[str] | None = None
+    ) -> None:
         self.ctx = ctx
+        self.anchors = anchors  # the phrase each title is asked to contain (:mod:`.anchors`), or None
         self.fallback = fallback
         self.texts = ctx.dataset.item_texts()
         self.reps = representative_items(ctx, samples, strategy)
@@ -68,6 +71,8 @@ class Evidence:
         if self.neighbours is not None and len(self.neighbours[j]):
             sims = "; ".join(", ".join(fb[n].keywords[:4]) or fb[n].title for n in self.neighbours[j])
             lines.append(f"Most similar other clusters (keywords): {sims}")
+        if self.anchors is not None and self.anchors[j]:
+            lines.append(f'Title must contain: "{self.anchors[j]}"')
         return "\n".join(lines)
 
 

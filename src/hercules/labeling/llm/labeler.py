@@ -19,6 +19,7 @@ from hercules.common.aio import run_sync
 from hercules.hierarchy import ClusterLabel, cluster_id
 from hercules.labeling.base import LevelContext, LevelLabels
 from hercules.labeling.keywords import KeywordLabeler, snippet
+from hercules.labeling.llm.anchors import anchor_terms
 from hercules.labeling.llm.batching import Plan, plan_batches, solve
 from hercules.labeling.llm.disambiguate import disambiguate, parents_copying_a_child
 from hercules.labeling.llm.evidence import Detail, Evidence, principal_order
@@ -26,6 +27,7 @@ from hercules.labeling.llm.groups import NEIGHBOURS_NOTE, neighbour_groups
 from hercules.labeling.llm.options import LLMLabelerOptions
 from hercules.labeling.llm.prompt import (
     PER_ANSWER_TOKENS,
+    PER_TITLE_TOKENS,
     answer_tokens,
     cluster_messages,
     item_messages,
@@ -63,7 +65,9 @@ class LLMLabeler:
     def plan(self, ctx: LevelContext, fallback: list[ClusterLabel] | None = None) -> Plan:
         """Evidence blocks of every cluster and the batches whose prompts fit the token budget."""
         o = self.options
-        evidence = Evidence(ctx, fallback or self._keyword_labels(ctx), o.samples, o.sample_strategy)
+        fallback = fallback or self._keyword_labels(ctx)
+        anchors = anchor_terms(ctx, fallback) if o.anchor else None
+        evidence = Evidence(ctx, fallback, o.samples, o.sample_strategy, anchors)
         detail = Detail(samples=o.samples, chars=o.sample_chars, children=o.child_samples)
         order = principal_order(ctx)
         use_groups = o.grouping == "neighbours" and ctx.centroids is not None
@@ -72,17 +76,20 @@ class LLMLabeler:
 
     def estimate(self, ctx: LevelContext) -> dict[str, int]:
         """Calls and prompt tokens this level would cost (``--dry-run``); nothing is sent."""
+        o = self.options
         plan = self.plan(ctx)
         tokens = 0
+        per_answer = PER_ANSWER_TOKENS + PER_TITLE_TOKENS * (o.candidates - 1)
         for b in plan.batches:
-            msgs = cluster_messages(ctx, [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b])
+            ids, blocks = [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b]
+            msgs = cluster_messages(ctx, ids, blocks, n_titles=o.candidates, anchor=o.anchor)
             tokens += sum(self.llm.count_tokens(m["content"]) for m in msgs)
         return {
             "level": ctx.level,
             "clusters": ctx.n_clusters,
             "calls": len(plan.batches),
             "prompt_tokens": tokens,
-            "max_completion_tokens": sum(PER_ANSWER_TOKENS * len(b) for b in plan.batches),
+            "max_completion_tokens": sum(per_answer * len(b) for b in plan.batches),
         }
 
     # ---------------------------------------------------------------- levels
@@ -231,7 +238,7 @@ class _LevelCalls:
         n = self.options.candidates if note is None else 1
         if note is None and len(batch) > 1 and self.options.grouping == "neighbours":
             note = NEIGHBOURS_NOTE
-        msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n)
+        msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n, anchor=self.options.anchor)
         schema = label_schema(ids, n) if self.use_schema else None
         got = await self.runner.call(
             msgs,

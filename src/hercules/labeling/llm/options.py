@@ -41,7 +41,15 @@ class LLMLabelerOptions(BaseModel):
     verify: bool = Field(
         True, description="check that each title picks out its own cluster; ask again alone, with contrast, where not"
     )
-    candidates: int = Field(1, ge=1, le=5, description="candidate titles per cluster; the one that best identifies it wins")
+    anchor: bool = Field(
+        True,
+        description="ask each first-pass title to contain its cluster's keyword phrase that best picks the cluster out "
+        "(the anchor term: see hercules.labeling.llm.anchors; with 3 candidates the best first pass on Banking77 and "
+        "HWU64: README, Title quality)",
+    )
+    candidates: int = Field(
+        3, ge=1, le=5, description="candidate titles per cluster in one answer; the title-shaped one that best identifies it wins"
+    )
     repair_titles: int = Field(3, ge=1, le=5, description="candidate titles asked for when a cluster is asked again")
     contrast: int = Field(2, ge=1, le=4, description="confusable clusters shown next to a cluster asked again")
     grouping: Literal["principal", "neighbours"] = Field(

@@ -23,7 +23,7 @@ DESCRIPTION_WORDS = 25
 INSTRUCTIONS = """Write a title (at most 6 words) and a description (one sentence, at most 25 words) for each cluster below. Level 1 clusters group single items; higher levels group clusters.
 - Base them only on the evidence shown: items, keywords, subclusters, statistics.
 - Each title must name what sets that cluster apart from the similar clusters listed with it; never reuse a title.
-- No generic titles such as "Miscellaneous", "Various topics" or "Issues".{parents}{topic}
+- No generic titles such as "Miscellaneous", "Various topics" or "Issues".{anchor}{parents}{topic}
 These {n} clusters are at hierarchy level {level}. {answer} with exactly these ids: {ids}.
 """
 ANSWER_ONE = 'Return JSON: {"<cluster id>": {"title": "...", "description": "..."}, ...}'
@@ -31,6 +31,8 @@ ANSWER_MANY = (
     "Give {n} different candidate titles per cluster, each a complete title on its own.\n"
     'Return JSON: {{"<cluster id>": {{"titles": ["...", ...], "description": "..."}}, ...}}'
 )
+#: The instruction that goes with an evidence block's "Title must contain" line (:mod:`.anchors`).
+ANCHOR_RULE = '\n- Each title must contain the phrase given after "Title must contain" in its cluster, plus what sets it apart.'
 REPAIR_WHY = 'Your title for cluster {cid}, "{title}", describes other clusters better than this one.'
 COPIED_WHY = (
     'Your title for cluster {cid}, "{title}", is the title of one of its subclusters; it needs a broader title '
@@ -152,11 +154,12 @@ def _topic(ctx: LevelContext) -> str:
 
 
 def cluster_messages(
-    ctx: LevelContext, ids: list[str], blocks: list[str], note: str | None = None, n_titles: int = 1
+    ctx: LevelContext, ids: list[str], blocks: list[str], note: str | None = None, n_titles: int = 1, anchor: bool = False
 ) -> list[dict[str, str]]:
     """The chat messages naming the clusters ``ids`` from their evidence ``blocks``; ``note``
     (a reason to ask again, e.g. duplicate titles) goes right after the instructions;
-    ``n_titles`` > 1 asks for that many candidate titles per cluster."""
+    ``n_titles`` > 1 asks for that many candidate titles per cluster; ``anchor``: the blocks carry a
+    "Title must contain" phrase and the instructions say so."""
     topic = _topic(ctx)
     parents = (
         "\n- A cluster with subclusters needs a broader title that covers them all; never copy a subcluster's title."
@@ -164,7 +167,15 @@ def cluster_messages(
         else ""
     )
     answer = ANSWER_ONE if n_titles == 1 else ANSWER_MANY.format(n=n_titles)
-    head = INSTRUCTIONS.format(n=len(ids), level=ctx.level, topic=topic, parents=parents, answer=answer, ids=", ".join(ids))
+    head = INSTRUCTIONS.format(
+        n=len(ids),
+        level=ctx.level,
+        topic=topic,
+        anchor=ANCHOR_RULE if anchor else "",
+        parents=parents,
+        answer=answer,
+        ids=", ".join(ids),
+    )
     if note:
         head += note + "\n"
     return [_system(ctx.dataset.modality), {"role": "user", "content": head + "\n" + "\n\n".join(blocks)}]
@@ -184,8 +195,13 @@ def repair_messages(
     its title was closer to, then its own evidence block last."""
     why = (COPIED_WHY if copied else REPAIR_WHY).format(cid=cid, title=title)
     head = REPAIR_INSTRUCTIONS.format(why=why, cid=cid, n=n_titles, topic=_topic(ctx))
-    shown = [f'--- Contrast cluster {c} (titled "{t}"; do not title it) ---\n' + b.split("\n", 1)[-1] for c, t, b in contrast]
+    shown = [f'--- Contrast cluster {c} (titled "{t}"; do not title it) ---\n' + _body(b) for c, t, b in contrast]
     return [_system(ctx.dataset.modality), {"role": "user", "content": head + "\n" + "\n\n".join([*shown, block])}]
+
+
+def _body(block: str) -> str:
+    """A contrast cluster's evidence: its block without the header and without its own anchor line."""
+    return "\n".join(line for line in block.split("\n")[1:] if not line.startswith("Title must contain:"))
 
 
 def item_messages(modality: str, ids: list[str], texts: list[str], topic_seed: str | None) -> list[dict[str, str]]:

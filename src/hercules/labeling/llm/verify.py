@@ -27,7 +27,14 @@ import numpy as np
 
 from hercules.hierarchy import ClusterLabel
 from hercules.labeling.base import LevelContext
-from hercules.labeling.llm.quality import confusable, content_words, identification_margins, normalise_title, unit_rows
+from hercules.labeling.llm.quality import (
+    confusable,
+    content_words,
+    identification_margins,
+    normalise_title,
+    title_words,
+    unit_rows,
+)
 from hercules.llm.runner import gather_all
 
 log = logging.getLogger(__name__)
@@ -67,11 +74,23 @@ def title_space(ctx: LevelContext) -> TitleSpace | None:
     return TitleSpace(lambda t: embed_texts(t, f"embedding L{ctx.level} titles"), ctx.centroids)
 
 
+#: Words a title may have (the prompt asks for at most 6; two more are tolerated).
+MAX_TITLE_WORDS = 8
+
+
+def title_shaped(title: str) -> bool:
+    """A title, not a copied item: at most :data:`MAX_TITLE_WORDS` words and not a question or an exclamation.
+    Asked for several candidates, a small model offers member items verbatim ("Help me find my card pin!"):
+    they pick out the cluster, but they are examples, not names (Banking77 probe, issue 11)."""
+    t = title.rstrip()
+    return len(title_words(t)) <= MAX_TITLE_WORDS and not t.endswith(("?", "!"))
+
+
 def _pick(space: TitleSpace, j: int, pool: list[str], taken: set[str]) -> tuple[str, float, bool]:
     """The best of ``pool`` for cluster ``j``: (title, margin, acceptable); a title is acceptable
-    when it identifies ``j`` and is neither taken by another cluster nor generic."""
+    when it identifies ``j``, is title-shaped and is neither taken by another cluster nor generic."""
     m = space.margins(pool, [j] * len(pool))
-    ok = np.array([normalise_title(t) not in taken and bool(content_words(t)) for t in pool])
+    ok = np.array([normalise_title(t) not in taken and bool(content_words(t)) and title_shaped(t) for t in pool])
     score = m - 2.0 * ~ok  # distinctness first, then the margin
     i = int(np.argmax(score))
     return pool[i], float(m[i]), bool(ok[i] and m[i] > 0)

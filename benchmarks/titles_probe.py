@@ -1,0 +1,127 @@
+"""First-pass title variants on a subset of one level (issue 11): which prompt makes the model's OWN titles
+pick out their cluster? One clustering (``Hercules([k])``, MiniLM, random_state 0), one llama-server kept up
+across variants, every third cluster titled (the rest keep keyword titles and are not scored); no duplicate
+re-asks, no repairs. Identification is against all ``k`` centroids.
+
+    flock /tmp/heavy.lock .venv/bin/python benchmarks/titles_probe.py --data banking77 --k 100 \
+        --llm local-server:qwen0.5b@4 --variants base,anchor,cand3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_titles import DATA  # noqa: E402
+from common import write  # noqa: E402
+
+#: variant name -> LLM labeler options for the first pass
+VARIANTS = {
+    "base": {"anchor": False},
+    "anchor": {"anchor": True},
+    "cand3": {"anchor": False, "candidates": 3},
+    "anchor_cand3": {"anchor": True, "candidates": 3},
+    "anchor_s3": {"anchor": True, "samples": 3},
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", choices=sorted(DATA), default="banking77")
+    ap.add_argument("--k", type=int, default=100)
+    ap.add_argument("--every", type=int, default=3, help="title every n-th cluster")
+    ap.add_argument("--llm", default="local-server:qwen0.5b@4")
+    ap.add_argument("--variants", default="base,anchor")
+    ap.add_argument("--tag", default="")
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from hercules import Hercules
+    from hercules.evaluation.metrics import title_alignment
+    from hercules.labeling.llm import LLMLabeler
+    from hercules.labeling.llm.quality import count_duplicates, identification_margins
+    from hercules.llm.registry import get_llm
+    from hercules.pipeline.builder import level_context
+
+    path, label_col, _ = DATA[a.data]
+    df = pd.read_csv(path)
+    m = Hercules([a.k], embedder="minilm", random_state=0, progress=False).fit(df[["text"]])
+    emb = m.encoder_.text_embedder()
+    X = np.asarray(m.embeddings_, dtype=np.float32)
+    labels1 = m.hierarchy_.item_labels(1)
+    ctx = level_context(1, m.dataset_, X, labels1, None, None, np.zeros(0), None, lambda t, d: np.asarray(emb.embed(t)))
+    subset = set(range(0, ctx.n_clusters, a.every))
+    ys = df[label_col].astype(str).to_numpy()
+    majority = pd.DataFrame({"y": ys, "c": labels1}).groupby("c")["y"].agg(lambda s: s.value_counts().index[0])
+    names = sorted(set(ys))
+    nv = np.asarray(emb.embed([n.replace("_", " ") for n in names]))
+    S = sorted(subset)
+
+    def score(titles: list[str]) -> dict[str, float]:
+        tv = np.asarray(emb.embed(titles))
+        ident = identification_margins(tv, ctx.centroids)[S] > 0
+        maj = [majority[j].replace("_", " ") for j in S]
+        return {
+            "identification": round(float(ident.mean()), 3),
+            "title_alignment": round(title_alignment(tv[S], maj, [n.replace("_", " ") for n in names], nv), 3),
+            "duplicates": count_duplicates([titles[j] for j in S]),
+        }
+
+    llm = get_llm(a.llm)
+    original_plan = LLMLabeler.plan
+
+    def plan(self, c, fallback=None):  # only the subset is asked
+        p = original_plan(self, c, fallback)
+        p.batches = [[j for j in b if j in subset] for b in p.batches]
+        p.batches = [b for b in p.batches if b]
+        return p
+
+    LLMLabeler.plan = plan  # type: ignore[method-assign]
+    rows = []
+    kw = LLMLabeler(llm)._keyword_labels(ctx)
+    rows.append({"variant": "keywords", **score([lb.title for lb in kw])})
+    print(json.dumps(rows[-1]), flush=True)
+    for name in a.variants.split(","):
+        opts = {"batch_size": 1, "verify": False, "disambiguate": False, "cache": False, "progress": False, "timeout": 300}
+        lab = LLMLabeler(llm, {**opts, **VARIANTS[name]})
+        t0 = time.perf_counter()
+        out = lab.label_level(ctx)
+        wall = time.perf_counter() - t0
+        st = out.stats or {}
+        titles = [lb.title for lb in out.labels]
+        row = {
+            "variant": name,
+            **score(titles),
+            "llm_titles": int(sum(out.labels[j].source.startswith("llm") for j in S)),
+            "wall_s": round(wall, 1),
+            "s_per_cluster": round(wall / len(S), 2),
+            "prompt_tokens": st.get("prompt_tokens"),
+            "completion_tokens": st.get("completion_tokens"),
+            "examples": [titles[j] for j in S[:8]],
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    llm.close() if hasattr(llm, "close") else None
+    md = f"# First-pass title variants, {a.data} level 1 of {a.k}, every {a.every} clusters ({len(S)}), {a.llm}\n\n"
+    md += "| variant | identification | title_alignment | duplicates | s/cluster | prompt tok | completion tok |\n|---|---|---|---|---|---|---|\n"
+    for r in rows:
+        md += (
+            f"| {r['variant']} | {r['identification']:.3f} | {r['title_alignment']:.3f} | {r['duplicates']} | "
+            f"{r.get('s_per_cluster', '-')} | {r.get('prompt_tokens', '-')} | {r.get('completion_tokens', '-')} |\n"
+        )
+    write(
+        f"titles_probe_{a.data}_{a.k}_{a.llm.replace(':', '-')}" + (f"_{a.tag}" if a.tag else ""),
+        {"args": vars(a), "rows": rows},
+        md,
+    )
+
+
+if __name__ == "__main__":
+    main()

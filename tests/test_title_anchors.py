@@ -1,0 +1,80 @@
+"""Anchor terms (issue 11): each first-pass prompt asks the title to contain the cluster's keyword phrase
+that best picks it out. Hand-built title space and the fake LLM: fast."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from hercules.hierarchy import ClusterLabel
+from hercules.labeling.base import LevelContext
+from hercules.labeling.llm.anchors import anchor_terms
+from hercules.labeling.llm.prompt import ANCHOR_RULE
+from tests.test_titles import _label, _level
+
+
+def _ctx(embed):
+    C = np.eye(3, dtype=np.float32)
+    return LevelContext(1, None, np.zeros(3, np.int64), 3, None, C, embed_texts=embed)  # type: ignore[arg-type]
+
+
+def test_the_anchor_is_the_keyword_nearest_its_own_cluster_not_the_first():
+    vecs = {
+        "card": [0.6, 0.8, 0.0],  # first keyword of cluster 0, but nearer cluster 1: does not pick out 0
+        "declined transfer": [1.0, 0.1, 0.0],
+        "top up": [0.0, 1.0, 0.0],
+        "atm": [0.0, 0.2, 1.0],
+    }
+    calls = []
+
+    def embed(texts, desc=""):
+        calls.append(list(texts))
+        return np.array([vecs[t] for t in texts], dtype=np.float32)
+
+    kws = [
+        ClusterLabel("t0", "d", keywords=["card", "declined transfer"]),
+        ClusterLabel("t1", "d", keywords=["top up", "card"]),
+        ClusterLabel("t2", "d", keywords=[]),
+    ]
+    assert anchor_terms(_ctx(embed), kws) == ["declined transfer", "top up", ""]
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(vecs.keys() - {"atm"})  # one batch, each phrase once
+    # no title space: the top keyword
+    assert anchor_terms(_ctx(None), kws) == ["card", "top up", ""]
+
+
+def test_anchor_prompts_name_the_phrase_and_the_rule_and_plain_prompts_do_not():
+    from hercules.llm.fake import FakeLLM
+
+    class Recording(FakeLLM):
+        async def acomplete(self, messages, *, schema=None, max_tokens=None):
+            self.prompts.append(messages[-1]["content"])
+            return await super().acomplete(messages, schema=schema, max_tokens=max_tokens)
+
+    ctx = _level()
+    fake = Recording()
+    fake.prompts = []
+    out = _label(fake, ctx, batch_size=1, verify=False, disambiguate=False, anchor=True)
+    assert len(fake.prompts) == 6 and all(ANCHOR_RULE.strip() in p for p in fake.prompts)
+    anchors = [re.search(r'Title must contain: "([^"]+)"', p).group(1) for p in fake.prompts]
+    for p, a in zip(fake.prompts, anchors):
+        j = int(re.search(r"### Cluster L1-(\d+)", p).group(1))
+        assert a in out.labels[j].keywords  # one of the cluster's own keyword phrases
+    plain = Recording()
+    plain.prompts = []
+    _label(plain, ctx, batch_size=1, verify=False, disambiguate=False, anchor=False)
+    assert not any("Title must contain" in p or ANCHOR_RULE.strip() in p for p in plain.prompts)
+
+
+def test_a_copied_item_is_not_chosen_as_a_title_over_a_title_shaped_candidate():
+    from hercules.labeling.llm.verify import TitleSpace, choose_candidates, title_shaped
+
+    assert title_shaped("Card PIN Retrieval") and title_shaped("Exchange rates")
+    assert not title_shaped("Help me find my card pin!") and not title_shaped("Why was my transfer declined?")
+    assert not title_shaped("one two three four five six seven eight nine")
+    vecs = {"Where is my card pin?": [1.0, 0.0], "Card PIN": [0.9, 0.3], "Top-up limits": [0.0, 1.0]}
+    space = TitleSpace(lambda t: np.array([vecs[x] for x in t], dtype=np.float32), np.eye(2, dtype=np.float32))
+    labels = [ClusterLabel("Where is my card pin?", "d", source="llm"), ClusterLabel("Top-up limits", "d", source="llm")]
+    # the copied question identifies cluster 0 by a wider margin, but it is an example, not a name
+    assert choose_candidates(space, labels, {0: ["Where is my card pin?", "Card PIN"]}) == 1
+    assert labels[0].title == "Card PIN"
