@@ -253,12 +253,12 @@ def test_every_call_of_a_level_is_capped_and_its_answer_survives_a_cap_change(tm
     ctx = level_ctx(8)
     fake = FakeLLM()
     cache = ResponseCache(tmp_path / "llm.sqlite")
-    out = labeler(fake, batch_size=4, cache=cache, verify=False).label_level(ctx)
+    out = labeler(fake, batch_size=4, candidates=1, cache=cache, verify=False).label_level(ctx)  # one title per answer
     assert fake.max_tokens_seen and set(fake.max_tokens_seen) == {answer_tokens(4)}
     assert all(lb.source == "llm" for lb in out.labels)
     monkeypatch.setattr(labeler_module, "answer_tokens", lambda n, k=1: 3 * answer_tokens(n, k))  # another cap
     again = FakeLLM()
-    labeler(again, batch_size=4, cache=cache, verify=False).label_level(ctx)
+    labeler(again, batch_size=4, candidates=1, cache=cache, verify=False).label_level(ctx)
     assert again.calls == 0  # same prompts, another cap: every answer from the cache
 
 
