@@ -81,14 +81,26 @@ def user_errors() -> Iterator[None]:
         raise click.ClickException(one_line(str(e) or type(e).__name__)) from None
 
 
-def parse_levels_option(ctx: click.Context, param: click.Parameter, value: Any) -> list[int] | str:
-    """Click callback: validate ``--levels`` with the library's own rule, before any work."""
-    from hercules.pipeline.policy import parse_levels
+def library_rule(target: str, keep_value: bool = False) -> Any:
+    """A click callback that checks an option with the library's own rule (``"module:function"``, imported only when
+    the option is parsed, so ``--help`` stays fast) before any work; its ``ValueError`` becomes a one-line usage
+    error. The callback returns what the rule returns, or the value as given with ``keep_value``."""
+    module, name = target.split(":")
 
-    try:
-        return parse_levels(value)
-    except ValueError as e:
-        raise click.BadParameter(one_line(str(e))) from None
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        import importlib
+
+        try:
+            parsed = getattr(importlib.import_module(module), name)(value)
+        except ValueError as e:
+            raise click.BadParameter(one_line(str(e))) from None
+        return value if keep_value else parsed
+
+    return callback
+
+
+#: ``--levels``: validated and parsed by the library's rule.
+parse_levels_option = library_rule("hercules.pipeline.policy:parse_levels")
 
 
 def read_vectors(path: str | None) -> Any:

@@ -13,21 +13,18 @@ from typing import Any
 
 import click
 
-from hercules.cli.common import llm_provider, one_line, parse_levels_option, read_vectors, setup_logging, user_errors
+from hercules.cli.common import (
+    library_rule,
+    llm_provider,
+    one_line,
+    parse_levels_option,
+    read_vectors,
+    setup_logging,
+    user_errors,
+)
 
 _POSITIVE = click.IntRange(min=1)
 _SECONDS = click.FloatRange(min=0, min_open=True)
-
-
-def _coarse(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Click callback: ``--coarse`` checked by the library's own rule, before any work."""
-    from hercules.pipeline.coarse import parse_coarse
-
-    try:
-        parse_coarse(value)
-    except ValueError as e:
-        raise click.BadParameter(one_line(str(e))) from None
-    return value
 
 
 #: The ``run`` options, kept apart from the command body so each reads on one screen.
@@ -141,7 +138,7 @@ _RUN_OPTIONS = [
         "--coarse",
         default="auto",
         show_default=True,
-        callback=_coarse,
+        callback=library_rule("hercules.pipeline.coarse:parse_coarse", keep_value=True),
         help="How levels >= 3 are grouped in the UMAP space: k-means there (space), Ward of the level-0 means (ward), "
         "by UMAP's neighbour graph (connectivity), or whichever of space and connectivity has the higher modularity on "
         "UMAP's graph (auto); ':N' starts at level N (e.g. connectivity:2). See the README.",

@@ -52,6 +52,11 @@ def parse_coarse(value: str) -> tuple[str, int]:
     return method, int(first) if first else DEFAULT_FIRST_LEVEL
 
 
+def reads_graph(coarse: str) -> bool:
+    """Whether the ``coarse`` setting groups by the space's neighbour graph (else the fit frees it)."""
+    return parse_coarse(coarse)[0] in ("connectivity", "auto")
+
+
 def coarse_method(coarse: str, t: int, n_nodes: int, has_graph: bool) -> str:
     """How level ``t`` (grouping ``n_nodes`` nodes) of a hierarchy built in a clustering space is grouped:
     ``"space"`` (k-means in the space), ``"ward"``, ``"connectivity"`` or ``"auto"`` (both of the last two need the

@@ -24,7 +24,7 @@ from hercules.hierarchy.tree import Hierarchy
 from hercules.labeling.base import Labeler
 from hercules.layout import Layout, Place, fit_layout
 from hercules.pipeline.builder import BuildConfig, LevelBuilder
-from hercules.pipeline.coarse import parse_coarse
+from hercules.pipeline.coarse import reads_graph
 from hercules.pipeline.encoder import L0Encoder
 from hercules.pipeline.guided import apply_guidance, guided_k, make_guide
 from hercules.pipeline.policy import LevelPolicy
@@ -118,7 +118,7 @@ def fit_state(
             term_counts=engine.term_counts,
         )
         if getattr(space, "graph_", None) is not None:  # UMAP's neighbour graph: only coarse="connectivity"/"auto" read it
-            if parse_coarse(params.get("coarse", "auto"))[0] in ("connectivity", "auto"):
+            if reads_graph(params.get("coarse", "auto")):
                 builder.item_graph = (space.fit_idx_, space.graph_)
             else:
                 space.graph_ = None  # free it now (~6 MB at the 20,000-item fit sample)
