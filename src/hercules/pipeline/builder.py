@@ -26,7 +26,7 @@ from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset, InputError
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
-from hercules.pipeline.coarse import better_grouping, coarse_cluster
+from hercules.pipeline.coarse import better_grouping, coarse_cluster, item_level_grouping
 from hercules.pipeline.policy import LevelPolicy
 
 log = logging.getLogger(__name__)
@@ -235,15 +235,12 @@ class LevelBuilder:
     def _item_start(
         self, k: int, nodes: _Nodes, weights: np.ndarray | None, km: KMeansResult, rng: np.random.Generator
     ) -> KMeansResult:
-        """In the clustering space (a few dimensions: items are cheap to cluster), k-means of the items
-        themselves gives one more start for the nodes' k-means; the lower inertia wins. Children stay whole,
-        so the nodes' weighted inertia is the items' inertia up to a constant: the win is measured at item level."""
+        """The nodes' k-means against starts from k-means of the items themselves, polished (pipeline.coarse)."""
         cfg = self.config
-        flat = kmeans(
-            self.space_items, k, random_state=rng, max_iter=cfg.max_iter, max_points_per_centroid=cfg.max_points_per_centroid
+        assert self.space_items is not None and nodes.item_labels is not None
+        return item_level_grouping(
+            km, self.space_items, nodes.item_labels, nodes.vectors, weights, rng, cfg.max_iter, cfg.max_points_per_centroid
         )
-        warm = kmeans(nodes.vectors, k, sample_weight=weights, init=flat.centroids, random_state=rng, max_iter=cfg.max_iter)
-        return warm if warm.inertia < km.inertia else km
 
     def _build_level(
         self,

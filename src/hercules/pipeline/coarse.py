@@ -29,7 +29,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from hercules.clustering.connectivity import MAX_NODES, modularity, node_edges, spectral_groups
-from hercules.clustering.kmeans import KMeansResult
+from hercules.clustering.hartigan import MAX_WORK, hartigan, majority_groups
+from hercules.clustering.kmeans import KMeansResult, kmeans
 from hercules.clustering.ward import MAX_WARD_NODES, ward
 from hercules.common.groups import group_means, group_sums
 from hercules.space.manifold import unit_rows
@@ -131,6 +132,40 @@ def better_grouping(
     q_space, q_conn = modularity(W, km.labels, k), modularity(W, conn.labels, k)
     log.info("level %d: modularity of the space's k-means %.4f, of the connectivity grouping %.4f", t, q_space, q_conn)
     return conn if q_conn > q_space else km
+
+
+def item_level_grouping(
+    km: KMeansResult,
+    items: np.ndarray,
+    item_nodes: np.ndarray,
+    node_space: np.ndarray,
+    weights: np.ndarray | None,
+    rng: np.random.Generator,
+    max_iter: int = 25,
+    max_points_per_centroid: int | None = 256,
+) -> KMeansResult:
+    """The nodes' k-means ``km`` (in the clustering space) against k-means of the items themselves (a few
+    dimensions: cheap), carried to the nodes twice: as centroids to start the nodes' k-means from, and as a
+    partition (each node to the item cluster holding most of its items) to start from; the lowest weighted
+    inertia wins, then Hartigan's moves of whole nodes polish it (:mod:`hercules.clustering.hartigan`).
+
+    Children stay whole, so the nodes' weighted inertia is the items' inertia up to a constant: every candidate
+    is judged, and every move made, by the item-level objective."""
+    k, m = len(km.centroids), len(node_space)
+    flat = kmeans(items, k, random_state=rng, max_iter=max_iter, max_points_per_centroid=max_points_per_centroid)
+    w = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
+    cands = [km, kmeans(node_space, k, sample_weight=weights, init=flat.centroids, random_state=rng, max_iter=max_iter)]
+    major = majority_groups(flat.labels, item_nodes, m, k)
+    totals = np.bincount(major, weights=w, minlength=k)
+    start = flat.centroids.copy()  # a group no node chose keeps the item centroid
+    held = totals > 0
+    start[held] = group_sums(node_space.astype(np.float64), major, k, w)[held] / totals[held, None]
+    cands.append(kmeans(node_space, k, sample_weight=weights, init=start, random_state=rng, max_iter=max_iter))
+    best = min(cands, key=lambda r: r.inertia)
+    if m * k > MAX_WORK:
+        return best
+    polished = hartigan(node_space, best.labels, k, w)
+    return polished if polished.inertia < best.inertia else best
 
 
 def coarse_ward(
