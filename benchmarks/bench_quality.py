@@ -207,22 +207,32 @@ def markdown(results: dict, autok: dict) -> str:
 
 
 def combine(name: str, parts: list[str]) -> None:
-    """One table from several runs (one lock hold per set): their results and auto-k, in the order given."""
+    """One table from several runs (one lock hold per set), in the order given: a later run's row replaces an earlier
+    one of the same set, truth and method (e.g. the hercules rows re-run after a change), new rows are added."""
     import json
 
     from common import OUT
 
-    results, autok, seeds = {}, {}, []
+    results: dict = {}
+    autok: dict = {}
+    seeds = {}
     for part in parts:
         d = json.loads((OUT / f"{part}.json").read_text())
-        results.update(d["results"])
+        seeds[part] = d["seeds"]
         autok.update(d.get("auto_k", {}))
-        seeds.append(d["seeds"])
-    write(
-        name,
-        {"machine": machine(), "seeds": seeds, "parts": parts, "results": results, "auto_k": autok},
-        markdown(results, autok),
-    )
+        for set_name, res in d["results"].items():
+            if set_name not in results:
+                results[set_name] = res
+                continue
+            rows = results[set_name]["rows"]
+            where = {(r["truth"], r["method"]): i for i, r in enumerate(rows)}
+            for r in res["rows"]:
+                if (r["truth"], r["method"]) in where:
+                    rows[where[(r["truth"], r["method"])]] = r
+                else:
+                    rows.append(r)
+    payload = {"machine": machine(), "seeds": seeds, "parts": parts, "results": results, "auto_k": autok}
+    write(name, payload, markdown(results, autok))
 
 
 def main() -> None:
