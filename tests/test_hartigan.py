@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hercules.clustering.hartigan import hartigan, majority_groups
+from hercules.clustering.hartigan import hartigan
 from hercules.clustering.kmeans import kmeans
 from hercules.pipeline.coarse import item_level_grouping
 
@@ -47,12 +47,6 @@ def test_hartigan_checks_its_start() -> None:
         hartigan(X, np.array([0, 0, 0, 0]), 2)
 
 
-def test_majority_groups_follow_where_most_members_went() -> None:
-    member_nodes = np.array([0, 0, 0, 1, 1, 2, 2])
-    member_groups = np.array([1, 1, 0, 2, 2, 0, 1])  # node 2: a tie goes to the lowest group
-    assert majority_groups(member_groups, member_nodes, 3, 3).tolist() == [1, 2, 0]
-
-
 def test_item_level_grouping_beats_a_poor_node_kmeans_by_the_item_objective() -> None:
     rng = np.random.default_rng(1)
     centres = np.array([[0, 0], [6, 0], [0, 6], [6, 6]], dtype=np.float32)
@@ -69,3 +63,25 @@ def test_item_level_grouping_beats_a_poor_node_kmeans_by_the_item_objective() ->
     assert got.inertia == pytest.approx(_inertia(node_space, got.labels, sizes, 4), rel=1e-4)
     # whole nodes, judged at item level: the four blobs come back (each node's items are one blob)
     assert len(set(zip(got.labels.tolist(), blob.tolist()))) == 4
+
+
+def test_item_level_grouping_with_the_space_graph_picks_its_highest_modularity() -> None:
+    from sklearn.neighbors import kneighbors_graph
+
+    from hercules.clustering.connectivity import modularity, node_edges
+
+    rng = np.random.default_rng(2)
+    centres = rng.normal(scale=4, size=(6, 2)).astype(np.float32)
+    items = (centres[rng.integers(0, 6, 1500)] + rng.normal(scale=1.2, size=(1500, 2))).astype(np.float32)
+    fine = kmeans(items, 30, random_state=0)
+    sizes = np.bincount(fine.labels, minlength=30).astype(np.float64)
+    km = kmeans(fine.centroids, 6, sample_weight=sizes, random_state=0)
+    graph = kneighbors_graph(items, 10, include_self=False)
+    graph = graph.maximum(graph.T)
+    W = node_edges(graph, fine.labels, 30)
+    by_inertia = item_level_grouping(km, items, fine.labels, fine.centroids, sizes, np.random.default_rng(0))
+    by_graph = item_level_grouping(
+        km, items, fine.labels, fine.centroids, sizes, np.random.default_rng(0), (np.arange(1500), graph)
+    )
+    assert by_inertia.inertia <= km.inertia
+    assert modularity(W, by_graph.labels, 6) >= max(modularity(W, km.labels, 6), modularity(W, by_inertia.labels, 6))

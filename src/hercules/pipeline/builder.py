@@ -235,11 +235,19 @@ class LevelBuilder:
     def _item_start(
         self, k: int, nodes: _Nodes, weights: np.ndarray | None, km: KMeansResult, rng: np.random.Generator
     ) -> KMeansResult:
-        """The nodes' k-means against starts from k-means of the items themselves, polished (pipeline.coarse)."""
+        """The nodes' k-means against other starts, polished, the best by UMAP's graph (pipeline.coarse)."""
         cfg = self.config
         assert self.space_items is not None and nodes.item_labels is not None
         return item_level_grouping(
-            km, self.space_items, nodes.item_labels, nodes.vectors, weights, rng, cfg.max_iter, cfg.max_points_per_centroid
+            km,
+            self.space_items,
+            nodes.item_labels,
+            nodes.vectors,
+            weights,
+            rng,
+            self.item_graph,
+            cfg.max_iter,
+            cfg.max_points_per_centroid,
         )
 
     def _build_level(

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hercules.clustering.connectivity import MAX_NODES, modularity, node_edges, spectral_groups
-from hercules.clustering.hartigan import MAX_WORK, hartigan, majority_groups
+from hercules.clustering.hartigan import MAX_WORK, hartigan
 from hercules.clustering.kmeans import KMeansResult, kmeans
 from hercules.clustering.ward import MAX_WARD_NODES, ward
 from hercules.common.groups import group_means, group_sums
@@ -134,6 +134,10 @@ def better_grouping(
     return conn if q_conn > q_space else km
 
 
+#: Single k-means starts of the nodes a level in a clustering space adds to its candidates (:func:`item_level_grouping`).
+N_STARTS = 10
+
+
 def item_level_grouping(
     km: KMeansResult,
     items: np.ndarray,
@@ -141,31 +145,33 @@ def item_level_grouping(
     node_space: np.ndarray,
     weights: np.ndarray | None,
     rng: np.random.Generator,
+    item_graph: tuple[np.ndarray, sp.spmatrix] | None = None,
     max_iter: int = 25,
     max_points_per_centroid: int | None = 256,
 ) -> KMeansResult:
-    """The nodes' k-means ``km`` (in the clustering space) against k-means of the items themselves (a few
-    dimensions: cheap), carried to the nodes twice: as centroids to start the nodes' k-means from, and as a
-    partition (each node to the item cluster holding most of its items) to start from; the lowest weighted
-    inertia wins, then Hartigan's moves of whole nodes polish it (:mod:`hercules.clustering.hartigan`).
-
-    Children stay whole, so the nodes' weighted inertia is the items' inertia up to a constant: every candidate
-    is judged, and every move made, by the item-level objective."""
+    """A level's grouping of the nodes in the clustering space, from several k-means solutions: the nodes' best-of-10
+    ``km``, the nodes' k-means started from k-means of the items themselves (a few dimensions: cheap), and
+    :data:`N_STARTS` single starts; each polished by Hartigan's moves of whole nodes (:mod:`hercules.clustering.hartigan`:
+    children stay whole, so the nodes' weighted inertia is the items' up to a constant, and every move lowers the
+    item-level objective). With UMAP's neighbour graph (``item_graph``: fit rows, graph) the candidate with the highest
+    modularity of that graph wins (as :func:`better_grouping` judges), else the lowest inertia."""
     k, m = len(km.centroids), len(node_space)
     flat = kmeans(items, k, random_state=rng, max_iter=max_iter, max_points_per_centroid=max_points_per_centroid)
-    w = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
     cands = [km, kmeans(node_space, k, sample_weight=weights, init=flat.centroids, random_state=rng, max_iter=max_iter)]
-    major = majority_groups(flat.labels, item_nodes, m, k)
-    totals = np.bincount(major, weights=w, minlength=k)
-    start = flat.centroids.copy()  # a group no node chose keeps the item centroid
-    held = totals > 0
-    start[held] = group_sums(node_space.astype(np.float64), major, k, w)[held] / totals[held, None]
-    cands.append(kmeans(node_space, k, sample_weight=weights, init=start, random_state=rng, max_iter=max_iter))
-    best = min(cands, key=lambda r: r.inertia)
-    if m * k > MAX_WORK:
-        return best
-    polished = hartigan(node_space, best.labels, k, w)
-    return polished if polished.inertia < best.inertia else best
+    cands += [
+        kmeans(node_space, k, sample_weight=weights, random_state=rng, n_init=1, max_iter=max_iter) for _ in range(N_STARTS)
+    ]
+    if m * k * len(cands) <= MAX_WORK:
+        cands = [_polished(node_space, r, weights) for r in cands]
+    if item_graph is None or m > MAX_NODES:
+        return min(cands, key=lambda r: r.inertia)
+    W = node_edges(item_graph[1], item_nodes[item_graph[0]], m)
+    return max(cands, key=lambda r: modularity(W, r.labels, k))
+
+
+def _polished(node_space: np.ndarray, km: KMeansResult, weights: np.ndarray | None) -> KMeansResult:
+    polished = hartigan(node_space, km.labels, len(km.centroids), weights)
+    return polished if polished.inertia < km.inertia else km
 
 
 def coarse_ward(
