@@ -26,7 +26,7 @@ from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset, InputError
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
-from hercules.pipeline.coarse import better_grouping, coarse_cluster, item_level_grouping
+from hercules.pipeline.coarse import better_grouping, coarse_cluster, item_level_grouping, judged_by_graph
 from hercules.pipeline.policy import LevelPolicy
 
 log = logging.getLogger(__name__)
@@ -238,17 +238,9 @@ class LevelBuilder:
         """The nodes' k-means against other starts, polished, the best by UMAP's graph (pipeline.coarse)."""
         cfg = self.config
         assert self.space_items is not None and nodes.item_labels is not None
-        return item_level_grouping(
-            km,
-            self.space_items,
-            nodes.item_labels,
-            nodes.vectors,
-            weights,
-            rng,
-            self.item_graph,
-            cfg.max_iter,
-            cfg.max_points_per_centroid,
-        )
+        graph = self.item_graph if judged_by_graph(cfg.coarse) else None
+        nodes_at = (nodes.item_labels, nodes.vectors, weights)
+        return item_level_grouping(km, self.space_items, *nodes_at, rng, graph, cfg.max_iter, cfg.max_points_per_centroid)
 
     def _build_level(
         self,

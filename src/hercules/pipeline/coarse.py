@@ -58,6 +58,11 @@ def reads_graph(coarse: str) -> bool:
     return parse_coarse(coarse)[0] in ("connectivity", "auto")
 
 
+def judged_by_graph(coarse: str) -> bool:
+    """Whether a level's k-means candidates are judged by the modularity of UMAP's graph (``"auto"``), not inertia."""
+    return parse_coarse(coarse)[0] == "auto"
+
+
 def coarse_method(coarse: str, t: int, n_nodes: int, has_graph: bool) -> str:
     """How level ``t`` (grouping ``n_nodes`` nodes) of a hierarchy built in a clustering space is grouped:
     ``"space"`` (k-means in the space), ``"ward"``, ``"connectivity"`` or ``"auto"`` (both of the last two need the
