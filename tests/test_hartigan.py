@@ -85,3 +85,15 @@ def test_item_level_grouping_with_the_space_graph_picks_its_highest_modularity()
     )
     assert by_inertia.inertia <= km.inertia
     assert modularity(W, by_graph.labels, 6) >= max(modularity(W, km.labels, 6), modularity(W, by_inertia.labels, 6))
+
+
+def test_graph_is_the_opt_in_that_judges_from_level_2() -> None:
+    from hercules.pipeline.coarse import coarse_method, judged_by_graph, parse_coarse, reads_graph
+
+    assert parse_coarse("graph") == ("graph", 2) and parse_coarse("auto") == ("auto", 3)
+    assert judged_by_graph("graph", 2) and not judged_by_graph("auto", 2) and not judged_by_graph("graph:3", 2)
+    assert (
+        reads_graph("graph")
+        and coarse_method("graph", 2, 40, True) == "graph"
+        and coarse_method("graph", 2, 40, False) == "space"
+    )

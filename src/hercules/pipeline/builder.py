@@ -217,7 +217,7 @@ class LevelBuilder:
                 max_points_per_centroid=cfg.max_points_per_centroid,
             )
             if self.in_space and t > 1 and cfg.representation == "direct":
-                km = self._item_start(k, nodes, weights, km, rng)
+                km = self._item_start(t, k, nodes, weights, km, rng)
                 km = better_grouping(cfg.coarse, t, km, nodes.item_labels, nodes.vectors, nodes.sizes, self.item_graph, rng)
             if cfg.resampling:
                 km = resample_refine(
@@ -233,12 +233,12 @@ class LevelBuilder:
         return km
 
     def _item_start(
-        self, k: int, nodes: _Nodes, weights: np.ndarray | None, km: KMeansResult, rng: np.random.Generator
+        self, t: int, k: int, nodes: _Nodes, weights: np.ndarray | None, km: KMeansResult, rng: np.random.Generator
     ) -> KMeansResult:
-        """The nodes' k-means against other starts, polished, the best by UMAP's graph (pipeline.coarse)."""
+        """The nodes' k-means against a start from the items' k-means (coarse="graph": more, judged by UMAP's graph)."""
         cfg = self.config
         assert self.space_items is not None and nodes.item_labels is not None
-        graph = self.item_graph if judged_by_graph(cfg.coarse) else None
+        graph = self.item_graph if judged_by_graph(cfg.coarse, t) else None
         nodes_at = (nodes.item_labels, nodes.vectors, weights)
         return item_level_grouping(km, self.space_items, *nodes_at, rng, graph, cfg.max_iter, cfg.max_points_per_centroid)
 

@@ -37,8 +37,8 @@ from hercules.space.manifold import unit_rows
 
 log = logging.getLogger(__name__)
 
-#: Ways to group the coarse levels; the first level they apply to defaults to 3.
-COARSE_METHODS = ("space", "ward", "connectivity", "auto")
+#: Ways to group the coarse levels; the first level they apply to defaults to 3 ("graph": 2).
+COARSE_METHODS = ("space", "ward", "connectivity", "auto", "graph")
 DEFAULT_FIRST_LEVEL = 3
 
 
@@ -48,19 +48,24 @@ def parse_coarse(value: str) -> tuple[str, int]:
     method, sep, first = str(value).strip().lower().partition(":")
     if method not in COARSE_METHODS or (sep and (not first.isdigit() or int(first) < 2)):
         raise ValueError(
-            f"coarse must be 'space', 'ward' or 'connectivity', optionally ':N' with N >= 2 (e.g. 'ward:3'); got {value!r}"
+            f"coarse must be 'auto', 'space', 'ward', 'connectivity' or 'graph', optionally ':N' with N >= 2 (e.g. 'ward:3'); "
+            f"got {value!r}"
         )
-    return method, int(first) if first else DEFAULT_FIRST_LEVEL
+    if first:
+        return method, int(first)
+    return method, 2 if method == "graph" else DEFAULT_FIRST_LEVEL
 
 
 def reads_graph(coarse: str) -> bool:
     """Whether the ``coarse`` setting groups by the space's neighbour graph (else the fit frees it)."""
-    return parse_coarse(coarse)[0] in ("connectivity", "auto")
+    return parse_coarse(coarse)[0] in ("connectivity", "auto", "graph")
 
 
-def judged_by_graph(coarse: str) -> bool:
-    """Whether a level's k-means candidates are judged by the modularity of UMAP's graph (``"auto"``), not inertia."""
-    return parse_coarse(coarse)[0] == "auto"
+def judged_by_graph(coarse: str, t: int) -> bool:
+    """Whether level ``t``'s k-means candidates are polished and judged by the modularity of UMAP's graph
+    (``coarse="graph"``, from its first level: :func:`item_level_grouping`)."""
+    method, first = parse_coarse(coarse)
+    return method == "graph" and t >= first
 
 
 def coarse_method(coarse: str, t: int, n_nodes: int, has_graph: bool) -> str:
@@ -128,7 +133,7 @@ def better_grouping(
 
     Neither grouping wins on every set; the graph's modularity picked the better one on 14 of 18 set-seeds measured at
     level 3 and never chose the grouping that loses digits by 0.16 ARI (``benchmarks/bench_coarse.py``)."""
-    if coarse_method(coarse, t, len(node_sizes), item_graph is not None) != "auto":
+    if coarse_method(coarse, t, len(node_sizes), item_graph is not None) not in ("auto", "graph"):
         return km
     assert item_graph is not None
     k = len(km.centroids)
@@ -154,22 +159,24 @@ def item_level_grouping(
     max_iter: int = 25,
     max_points_per_centroid: int | None = 256,
 ) -> KMeansResult:
-    """A level's grouping of the nodes in the clustering space, from several k-means solutions: the nodes' best-of-10
-    ``km``, the nodes' k-means started from k-means of the items themselves (a few dimensions: cheap), and
-    :data:`N_STARTS` single starts; each polished by Hartigan's moves of whole nodes (:mod:`hercules.clustering.hartigan`:
-    children stay whole, so the nodes' weighted inertia is the items' up to a constant, and every move lowers the
-    item-level objective). With UMAP's neighbour graph (``item_graph``: fit rows, graph) the candidate with the highest
-    modularity of that graph wins (as :func:`better_grouping` judges), else the lowest inertia."""
+    """A level's grouping of the nodes in the clustering space. Always: the nodes' best-of-10 ``km`` against the
+    nodes' k-means started from k-means of the items themselves (a few dimensions: cheap), the lower inertia wins
+    (children stay whole, so the nodes' weighted inertia is the items' up to a constant).
+
+    With UMAP's neighbour graph (``item_graph``: fit rows, graph; ``coarse="graph"``): :data:`N_STARTS` more single
+    starts, each candidate polished by Hartigan's moves of whole nodes (:mod:`hercules.clustering.hartigan`: every
+    move lowers the item-level objective), and the highest modularity of the graph wins (as :func:`better_grouping`
+    judges)."""
     k, m = len(km.centroids), len(node_space)
     flat = kmeans(items, k, random_state=rng, max_iter=max_iter, max_points_per_centroid=max_points_per_centroid)
     cands = [km, kmeans(node_space, k, sample_weight=weights, init=flat.centroids, random_state=rng, max_iter=max_iter)]
+    if item_graph is None or m > MAX_NODES:
+        return min(cands, key=lambda r: r.inertia)
     cands += [
         kmeans(node_space, k, sample_weight=weights, random_state=rng, n_init=1, max_iter=max_iter) for _ in range(N_STARTS)
     ]
     if m * k * len(cands) <= MAX_WORK:
         cands = [_polished(node_space, r, weights) for r in cands]
-    if item_graph is None or m > MAX_NODES:
-        return min(cands, key=lambda r: r.inertia)
     W = node_edges(item_graph[1], item_nodes[item_graph[0]], m)
     return max(cands, key=lambda r: modularity(W, r.labels, k))
 
