@@ -40,6 +40,7 @@ MODES = {
     "ward": "Ward of level-0 means",
     "auto": "the higher UMAP-graph modularity of space / connectivity",
     "auto:2": "the same from level 2",
+    "graph": "auto from level 2, Hartigan-polished k-means candidates judged by modularity",
 }
 
 
