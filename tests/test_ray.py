@@ -338,6 +338,8 @@ def _prepared_on_blocks_as_in_process(d: Path, df: pd.DataFrame) -> None:
         def block_rows(self, n: int) -> int:
             return 7
 
+    for name in ("a.tsv", "a.parquet", "a.jsonl", "parts"):  # every table kind stays in the object store
+        assert isinstance(read_with_ray(d / name, owner=Owner()), RayTable), name
     for name, table in (("a.csv", read_path(d / "a.csv")),):
         got = prepare(held := read_with_ray(d / name, owner=Owner()), missing="drop")
         want = prepare(table, missing="drop")
@@ -590,6 +592,37 @@ def test_vectors_file_rows_read_without_mapping_them(tmp_path):
         X[[40_000]]
     for c in (pickle.loads(pickle.dumps(X)), copy.deepcopy(X)):
         assert np.array_equal(c, A) and c[rows].shape == (2_000, 384)
+
+
+def test_layout_and_space_read_the_vectors_file_by_rows(tmp_path):
+    """The map's PCA and UMAP fits and the clustering space sample the driver's vectors file through its row reads
+    (pread) rather than a plain view of the mapping: at 200k rows a plain view made the whole file resident."""
+    pytest.importorskip("umap")
+    from hercules.engines.ray_vectors import RowFile
+    from hercules.layout import fit_layout
+    from hercules.layout import pca as layout_pca
+    from hercules.space import ManifoldSpace
+
+    path = tmp_path / "v.npy"
+    A = _blobs(3_000, d=16, centres=6, seed=3)
+    np.save(path, A)
+    X, reads = RowFile.open(path), []
+    real = RowFile._read
+
+    def counted(self, rows):
+        reads.append(len(rows))
+        return real(self, rows)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RowFile, "_read", counted)
+        mp.setattr(layout_pca, "_FIT_SAMPLE", 1_000)  # a sampled PCA fit, as past 50,000 rows
+        pca = fit_layout(X, method="pca", random_state=0)
+        assert reads == [1_000], reads
+        umap_layout = fit_layout(X, method="umap", random_state=0, sample=1_500)
+        space = ManifoldSpace(fit_sample=1_500).fit_transform(X, 0)
+        assert len(reads) > 3 and all(r < len(A) for r in reads)  # samples and chunks, never the whole file at once
+        assert np.allclose(pca.coords_, fit_layout(A, method="pca", random_state=0).coords_, atol=1e-5)
+    assert umap_layout.coords_.shape == (3_000, 2) and space.shape[0] == 3_000
 
 
 def test_keyword_vocabulary_from_blocks_as_scikit_learn(ray_cluster, monkeypatch):
