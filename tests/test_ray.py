@@ -330,7 +330,7 @@ def _prepared_on_blocks_as_in_process(d: Path, df: pd.DataFrame) -> None:
     """``prepare`` of a table left in the object store (``read_with_ray(owner=...)``) runs over its blocks: the same
     ids, texts (kept in blocks cut at multiples of ``block_rows``, read by row), metadata, notes and errors."""
     from hercules.data import InputError, prepare, read_path
-    from hercules.data.lazy import LazyTexts
+    from hercules.data.lazy import LazyFrame, LazyTexts, frame_of
     from hercules.engines.ray_items import RayTable
     from hercules.engines.ray_read import read_with_ray
 
@@ -346,7 +346,8 @@ def _prepared_on_blocks_as_in_process(d: Path, df: pd.DataFrame) -> None:
         assert isinstance(held, RayTable) and isinstance(got.texts, LazyTexts) and len(got.texts.source.sizes) >= 11
         assert list(got.texts) == want.texts and got.texts.take([40, 0, 40]) == [want.texts[i] for i in (40, 0, 40)]
         assert max(got.texts.source.sizes) <= 7 and got.ids.tolist() == want.ids.tolist() and got.notes == want.notes
-        pd.testing.assert_frame_equal(got.metadata, want.metadata, check_dtype=False)
+        assert isinstance(got.metadata, LazyFrame)  # the other columns stay in the store too
+        pd.testing.assert_frame_equal(frame_of(got.metadata), want.metadata, check_dtype=False)
         with pytest.raises(InputError) as ray_error:
             prepare(read_with_ray(d / name, owner=Owner()), missing="raise")
         with pytest.raises(InputError, match="13 item\\(s\\) have empty or missing text") as local_error:
@@ -486,7 +487,7 @@ def test_vectors_and_texts_stay_off_the_driver(ray_cluster, monkeypatch, tmp_pat
     metadata, labels, titles with their example texts, centroids to float rounding, coordinates, items.parquet)."""
     from hercules.common import groups
     from hercules.data import InputError
-    from hercules.data.lazy import LazyTexts
+    from hercules.data.lazy import LazyFrame, LazyTexts, PartFrames, frame_of
     from hercules.engines import ray_read
     from hercules.labeling.keywords import KeywordLabeler
     from hercules.layout.pca import PCALayout
@@ -540,7 +541,11 @@ def test_vectors_and_texts_stay_off_the_driver(ray_cluster, monkeypatch, tmp_pat
     ds, ds0 = model.dataset_, local.dataset_
     assert isinstance(ds.texts, LazyTexts) and list(ds.texts) == ds0.texts and len(ds0.texts) == 12_000
     assert ds.ids.tolist() == ds0.ids.tolist() and ds.notes == ds0.notes and "k9000" in ds.notes[0]
-    pd.testing.assert_frame_equal(ds.metadata, ds0.metadata)
+    assert isinstance(ds.metadata, LazyFrame) and isinstance(ds.metadata.source, PartFrames)  # on disk, not in memory
+    pd.testing.assert_frame_equal(frame_of(ds.metadata), ds0.metadata)
+    tags = ds0.metadata["tag"].to_numpy()
+    assert model.evaluate(1, labels="tag")["ari"] == model.evaluate(1, labels=tags)["ari"]  # one column read
+    pd.testing.assert_frame_equal(model.membership(), local.membership(), check_index_type=False)
     for t in (1, 2):
         a, b = local.hierarchy_.level(t), model.hierarchy_.level(t)
         assert adjusted_rand_score(local.hierarchy_.item_labels(t), model.hierarchy_.item_labels(t)) >= 0.99
