@@ -39,6 +39,8 @@ MODES = {
     "connectivity": "UMAP graph connectivity, spectral",
     "ward": "Ward of level-0 means",
     "auto": "the higher UMAP-graph modularity of space / connectivity",
+    "auto:2": "the same from level 2",
+    "graph": "auto from level 2, Hartigan-polished k-means candidates judged by modularity",
 }
 
 

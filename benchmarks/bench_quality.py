@@ -8,6 +8,7 @@ topic by embedding, and UMAP + k-means(k). Mean ± sd over seeds, seconds per fi
 Also: the k that ``levels="auto"`` chooses in the clustering space, per level, against the true counts.
 
     flock /tmp/heavy.lock .venv/bin/python benchmarks/bench_quality.py               # all sets, 5 seeds
+    .venv/bin/python benchmarks/bench_quality.py --combine quality_digits,quality_hwu64 --name quality  # one table
     .venv/bin/python benchmarks/bench_quality.py --sets digits --seeds 2             # a quick look
 """
 
@@ -48,8 +49,8 @@ def _texts(name: str, n: int) -> list[str]:
     return texts(name)[0]
 
 
-#: The estimator's ``coarse`` for every hercules row (``--coarse``; default k-means in the space).
-COARSE = {"value": "space"}
+#: The estimator's ``coarse`` for every hercules row (``--coarse``; default the estimator's, "auto").
+COARSE = {"value": "auto"}
 
 
 def hercules_fn(levels, space):
@@ -205,6 +206,35 @@ def markdown(results: dict, autok: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def combine(name: str, parts: list[str]) -> None:
+    """One table from several runs (one lock hold per set), in the order given: a later run's row replaces an earlier
+    one of the same set, truth and method (e.g. the hercules rows re-run after a change), new rows are added."""
+    import json
+
+    from common import OUT
+
+    results: dict = {}
+    autok: dict = {}
+    seeds = {}
+    for part in parts:
+        d = json.loads((OUT / f"{part}.json").read_text())
+        seeds[part] = d["seeds"]
+        autok.update(d.get("auto_k", {}))
+        for set_name, res in d["results"].items():
+            if set_name not in results:
+                results[set_name] = res
+                continue
+            rows = results[set_name]["rows"]
+            where = {(r["truth"], r["method"]): i for i, r in enumerate(rows)}
+            for r in res["rows"]:
+                if (r["truth"], r["method"]) in where:
+                    rows[where[(r["truth"], r["method"])]] = r
+                else:
+                    rows.append(r)
+    payload = {"machine": machine(), "seeds": seeds, "parts": parts, "results": results, "auto_k": autok}
+    write(name, payload, markdown(results, autok))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default="banking77_test,hwu64,digits,fmnist_effnet,fmnist_pixels,banking77_train")
@@ -212,8 +242,11 @@ def main() -> None:
     ap.add_argument("--methods", default="", help="comma-separated substrings of method names (default: all)")
     ap.add_argument("--auto-k-seeds", type=int, default=3)
     ap.add_argument("--name", default="quality")
-    ap.add_argument("--coarse", default="space", help="the estimator's coarse: space, ward or connectivity (':N')")
+    ap.add_argument("--coarse", default="auto", help="the estimator's coarse: auto, space, ward or connectivity (':N')")
+    ap.add_argument("--combine", default="", help="comma-separated run names in out/: write --name from their results")
     a = ap.parse_args()
+    if a.combine:
+        return combine(a.name, a.combine.split(","))
     COARSE["value"] = a.coarse
     methods = [m for m in a.methods.split(",") if m]
     results, autok = {}, {}

@@ -200,7 +200,12 @@ CASES = [
     Case("levels-fraction", _levels("10.7,2"), r"whole numbers", fail_fast=True),
     Case("levels-word", _levels("ten"), r"whole numbers", fail_fast=True),
     Case("levels-too-many", _levels("500,20"), r"only \d+ items"),
-    Case("coarse-unknown", _run("--coarse", "wards"), r"coarse must be 'space', 'ward' or 'connectivity'", fail_fast=True),
+    Case(
+        "coarse-unknown",
+        _run("--coarse", "wards"),
+        r"coarse must be 'auto', 'space', 'ward', 'connectivity' or 'graph'",
+        fail_fast=True,
+    ),
     # automatic k on data with too few distinct points
     Case("auto-identical-texts", _run("--levels", "auto", data=lambda ws: ws.csv(IDENTICAL)), r"distinct"),
     Case("auto-three-texts", _run("--levels", "auto", data=lambda ws: ws.csv(THREE)), r"distinct"),

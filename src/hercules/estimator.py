@@ -109,9 +109,9 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         ``$HERCULES_SPACE`` if set, else UMAP when installed and there are at least 100 items. UMAP's neighbours
         are by angle for unit-length rows (text embeddings) and euclidean otherwise; ``"umap-cosine"`` uses angles
         for any rows (better on Fashion-MNIST pixels, worse on sklearn's digits: see the README).
-    coarse : "auto", "space", "ward" or "connectivity", optionally ":N"
-        How levels >= 3 (>= N) are grouped in a UMAP space: k-means there, Ward of level-0 means, by UMAP's graph, or
-        (``"auto"``) k-means or the graph grouping, the higher modularity on UMAP's graph (:mod:`hercules.pipeline.coarse`).
+    coarse : "auto", "space", "ward", "connectivity" or "graph", optionally ":N"
+        How levels >= 3 (>= N; "graph": 2) are grouped in a UMAP space: k-means, Ward, UMAP's graph, the higher modularity
+        of k-means / graph ("auto"), or that with Hartigan-polished k-means candidates judged too ("graph"; pipeline.coarse).
     n_components : int
         Dimensions of the map coordinates (``coords_``; 2 for plots, 1-3 allowed).
     layout : "auto", "umap" or "pca"

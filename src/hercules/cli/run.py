@@ -141,7 +141,8 @@ _RUN_OPTIONS = [
         callback=library_rule("hercules.pipeline.coarse:parse_coarse", keep_value=True),
         help="How levels >= 3 are grouped in the UMAP space: k-means there (space), Ward of the level-0 means (ward), "
         "by UMAP's neighbour graph (connectivity), or whichever of space and connectivity has the higher modularity on "
-        "UMAP's graph (auto); ':N' starts at level N (e.g. connectivity:2). See the README.",
+        "UMAP's graph (auto), or auto from level 2 with more k-means candidates judged the same way (graph); ':N' starts "
+        "at level N (e.g. connectivity:2). See the README.",
     ),
     click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights."),
     click.option("--resampling/--no-resampling", default=False, show_default=True, help="Vo et al. resampling refinement."),

@@ -26,7 +26,7 @@ from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset, InputError
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
-from hercules.pipeline.coarse import better_grouping, coarse_cluster
+from hercules.pipeline.coarse import better_grouping, coarse_cluster, item_level_grouping, judged_by_graph
 from hercules.pipeline.policy import LevelPolicy
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ class LevelBuilder:
                 max_points_per_centroid=cfg.max_points_per_centroid,
             )
             if self.in_space and t > 1 and cfg.representation == "direct":
-                km = self._item_start(k, nodes, weights, km, rng)
+                km = self._item_start(t, k, nodes, weights, km, rng)
                 km = better_grouping(cfg.coarse, t, km, nodes.item_labels, nodes.vectors, nodes.sizes, self.item_graph, rng)
             if cfg.resampling:
                 km = resample_refine(
@@ -233,17 +233,14 @@ class LevelBuilder:
         return km
 
     def _item_start(
-        self, k: int, nodes: _Nodes, weights: np.ndarray | None, km: KMeansResult, rng: np.random.Generator
+        self, t: int, k: int, nodes: _Nodes, weights: np.ndarray | None, km: KMeansResult, rng: np.random.Generator
     ) -> KMeansResult:
-        """In the clustering space (a few dimensions: items are cheap to cluster), k-means of the items
-        themselves gives one more start for the nodes' k-means; the lower inertia wins. Children stay whole,
-        so the nodes' weighted inertia is the items' inertia up to a constant: the win is measured at item level."""
+        """The nodes' k-means against a start from the items' k-means (coarse="graph": more, judged by UMAP's graph)."""
         cfg = self.config
-        flat = kmeans(
-            self.space_items, k, random_state=rng, max_iter=cfg.max_iter, max_points_per_centroid=cfg.max_points_per_centroid
-        )
-        warm = kmeans(nodes.vectors, k, sample_weight=weights, init=flat.centroids, random_state=rng, max_iter=cfg.max_iter)
-        return warm if warm.inertia < km.inertia else km
+        assert self.space_items is not None and nodes.item_labels is not None
+        graph = self.item_graph if judged_by_graph(cfg.coarse, t) else None
+        nodes_at = (nodes.item_labels, nodes.vectors, weights)
+        return item_level_grouping(km, self.space_items, *nodes_at, rng, graph, cfg.max_iter, cfg.max_points_per_centroid)
 
     def _build_level(
         self,
