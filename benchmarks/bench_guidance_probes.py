@@ -12,6 +12,9 @@ Each row is printed as one JSON line; none of these variants is the default (see
     python benchmarks/bench_guidance_probes.py iter banking77,hwu64 0
         ClusterLLM-I-iter: 512 triplets, MiniLM fine-tuned, 512 more selected on the tuned (+ adapter) space, the base
         model fine-tuned on all answers, the adapter on top (the default instead selects both rounds on the adapter)
+    python benchmarks/bench_guidance_probes.py tune banking77,hwu64 batch:2e-5:1 0,1,2
+        the default pipeline from the texts (MiniLM fine-tuned, then the adapter) with another fine-tune:
+        NEGATIVES:LR:EPOCHS (negatives "triplet" = the default loss, "batch" = ClusterLLM's in-batch softmax)
     python benchmarks/bench_guidance_probes.py k p1024t1,p4096t1,p1024t4,avg-cos,avg-euc
         stage 2 alone (5 seeds): pPAIRStTREES = budget and number of Ward trees (median k); avg-*: average linkage
 """
@@ -219,6 +222,27 @@ def part_k(variants: list[str]) -> None:
     pairs_mod.ward_merges = ward
 
 
+def part_tune(sets: list[str], variant: str, seeds: list[int]) -> None:
+    import dataclasses
+
+    import bench_guidance
+    from hercules.guidance import finetune as ft
+
+    negatives, lr, epochs = variant.split(":")
+    default = ft.TuneConfig
+    ft.TuneConfig = dataclasses.make_dataclass(  # the variant's settings as the defaults the pipeline uses
+        "TuneConfig", [("negatives", str, negatives), ("lr", float, float(lr)), ("epochs", int, int(epochs))], bases=(default,), frozen=True
+    )
+    try:
+        for name in sets:
+            col = SETS[name][1][0]
+            for seed in seeds:
+                row, _ = bench_guidance.fit(name, f"labels:{col}:{NOISE}", seed=seed, texts=True)
+                print(json.dumps({"variant": variant} | row), flush=True)
+    finally:
+        ft.TuneConfig = default
+
+
 if __name__ == "__main__":
     part, args = sys.argv[1], sys.argv[2:]
     ints = lambda s: [int(x) for x in s.split(",")]  # noqa: E731
@@ -228,6 +252,8 @@ if __name__ == "__main__":
         part_pck(args[0].split(","), ints(args[1]))
     elif part == "iter":
         part_iter(args[0].split(","), ints(args[1]))
+    elif part == "tune":
+        part_tune(args[0].split(","), args[1], ints(args[2]))
     elif part == "k":
         part_k(args[0].split(","))
     else:
