@@ -226,12 +226,16 @@ def part_tune(sets: list[str], variant: str, seeds: list[int]) -> None:
     import dataclasses
 
     import bench_guidance
+
     from hercules.guidance import finetune as ft
 
     negatives, lr, epochs = variant.split(":")
     default = ft.TuneConfig
     ft.TuneConfig = dataclasses.make_dataclass(  # the variant's settings as the defaults the pipeline uses
-        "TuneConfig", [("negatives", str, negatives), ("lr", float, float(lr)), ("epochs", int, int(epochs))], bases=(default,), frozen=True
+        "TuneConfig",
+        [("negatives", str, negatives), ("lr", float, float(lr)), ("epochs", int, int(epochs))],
+        bases=(default,),
+        frozen=True,
     )
     try:
         for name in sets:
