@@ -12,6 +12,13 @@ Each row is printed as one JSON line; none of these variants is the default (see
     python benchmarks/bench_guidance_probes.py iter banking77,hwu64 0
         ClusterLLM-I-iter: 512 triplets, MiniLM fine-tuned, 512 more selected on the tuned (+ adapter) space, the base
         model fine-tuned on all answers, the adapter on top (the default instead selects both rounds on the adapter)
+    python benchmarks/bench_guidance_probes.py tune banking77,hwu64 batch:2e-5:1 0,1,2
+        the default pipeline from the texts (MiniLM fine-tuned, then the adapter) with another fine-tune:
+        NEGATIVES:LR:EPOCHS (negatives "triplet" = the default loss, "batch" = ClusterLLM's in-batch softmax)
+    python benchmarks/bench_guidance_probes.py heldout banking77 triplet:2e-5:1,batch:2e-5:1,triplet:1e-4:1 0
+        how much of the judge reaches held-out anchors: one round of 1,024 entropy triplets, MiniLM fine-tuned
+        (NEGATIVES:LR:EPOCHS) on 2/3 of the answers, agreement of the tuned vectors (and of the adapter on them, l2 0.01)
+        with the judge's and with the true answers on the other third; "base" = the untuned vectors
     python benchmarks/bench_guidance_probes.py k p1024t1,p4096t1,p1024t4,avg-cos,avg-euc
         stage 2 alone (5 seeds): pPAIRStTREES = budget and number of Ward trees (median k); avg-*: average linkage
 """
@@ -219,6 +226,65 @@ def part_k(variants: list[str]) -> None:
     pairs_mod.ward_merges = ward
 
 
+def part_tune(sets: list[str], variant: str, seeds: list[int]) -> None:
+    import dataclasses
+
+    import bench_guidance
+
+    from hercules.guidance import finetune as ft
+
+    negatives, lr, epochs = variant.split(":")
+    default = ft.TuneConfig
+    ft.TuneConfig = dataclasses.make_dataclass(  # the variant's settings as the defaults the pipeline uses
+        "TuneConfig",
+        [("negatives", str, negatives), ("lr", float, float(lr)), ("epochs", int, int(epochs))],
+        bases=(default,),
+        frozen=True,
+    )
+    try:
+        for name in sets:
+            col = SETS[name][1][0]
+            for seed in seeds:
+                row, _ = bench_guidance.fit(name, f"labels:{col}:{NOISE}", seed=seed, texts=True)
+                print(json.dumps({"variant": variant} | row), flush=True)
+    finally:
+        ft.TuneConfig = default
+
+
+def part_heldout(name: str, variants: list[str], seed: int) -> None:
+    from hercules.embeddings import get_embedder
+    from hercules.guidance.adapter import hits
+    from hercules.guidance.finetune import TuneConfig, finetune, tuned_embedder
+
+    df, X = vectors(name)
+    col, k = SETS[name][1][0], SETS[name][2][0]
+    texts, truth_codes = df.text.tolist(), LabelJudge(df[col].to_numpy()).codes
+    judge, rng = LabelJudge(df[col].to_numpy(), noise=NOISE, seed=seed), np.random.default_rng(seed)
+    tr = entropy_triplets(soft_assign(X, k, rng), 1024, rng)
+    T = oriented(tr.questions, judge.triplets(tr.questions))
+    right = truth_codes[T[:, 0]] == truth_codes[T[:, 1]]  # is the judge's answer the true one
+    test = rng.permutation(len(T)) % 3 == 0
+    items = np.unique(T)
+    local = np.searchsorted(items, T)  # rows of T into items
+
+    def report(variant: str, Y: np.ndarray, t0: float) -> None:
+        W = fit_adapter(Y, local[~test], l2=0.01).W
+        row = {"set": name, "seed": seed, "variant": variant, "answered": len(T), "judge_right": round(float(right.mean()), 3)}
+        for tag, h in (("", hits(Y, local[test])), ("+adapter_", hits(Y, local[test], W))):
+            row |= {f"{tag}judge": round(float(h.mean()), 3), f"{tag}truth": round(float(np.where(right[test], h, ~h).mean()), 3)}
+        print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+    base = get_embedder("minilm", progress=False)
+    report("base", X[items], time.perf_counter())
+    for v in variants:
+        t0 = time.perf_counter()
+        negatives, lr, epochs = v.split(":")
+        tuned = finetune(
+            base, texts, T[~test], seed, TuneConfig(negatives=negatives, lr=float(lr), epochs=int(epochs)), progress=False
+        )
+        report(v, tuned_embedder(tuned, base, progress=False).embed([texts[i] for i in items]), t0)
+
+
 if __name__ == "__main__":
     part, args = sys.argv[1], sys.argv[2:]
     ints = lambda s: [int(x) for x in s.split(",")]  # noqa: E731
@@ -228,6 +294,10 @@ if __name__ == "__main__":
         part_pck(args[0].split(","), ints(args[1]))
     elif part == "iter":
         part_iter(args[0].split(","), ints(args[1]))
+    elif part == "heldout":
+        part_heldout(args[0], args[1].split(","), int(args[2]))
+    elif part == "tune":
+        part_tune(args[0].split(","), args[1], ints(args[2]))
     elif part == "k":
         part_k(args[0].split(","))
     else:

@@ -199,3 +199,27 @@ def test_minilm_is_fine_tuned_saved_and_used_by_predict(tmp_path):
     first = finetune(SentenceTransformerEmbedder(), df.text.tolist(), answers, progress=False)
     again = finetune(SentenceTransformerEmbedder(), df.text.tolist(), answers, progress=False)
     assert not first.reused and again.reused and again.path == first.path and again.model_id == first.model_id
+
+
+def test_fine_tune_losses_follow_the_answers():
+    """Both fine-tune objectives are low when the geometry agrees with the answers and high when it contradicts
+    them; the in-batch softmax never contrasts an item with itself (a repeated item stays a finite loss)."""
+    import torch
+
+    from hercules.guidance.finetune import TuneConfig, _loss
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.nn.functional.normalize(torch.randn(6, 16, generator=g), dim=-1)
+    far = torch.nn.functional.normalize(torch.randn(6, 16, generator=g), dim=-1)
+    near = torch.nn.functional.normalize(a + 0.1 * far, dim=-1)
+    idx = torch.arange(18).reshape(6, 3)
+    for negatives in ("triplet", "batch"):
+        config = TuneConfig(negatives=negatives)
+        right, wrong = _loss(torch.stack([a, near, far], 1), idx, config), _loss(torch.stack([a, far, near], 1), idx, config)
+        assert float(right) < 0.1 < 1.0 < float(wrong), (negatives, float(right), float(wrong))
+    same = idx.clone()
+    same[1, 2] = same[0, 0]  # the farther item of answer 1 is the anchor of answer 0
+    E = torch.stack([a, near, far], 1)
+    E[1, 2] = a[0]
+    assert torch.isfinite(_loss(E, same, TuneConfig(negatives="batch")))
+    assert float(_loss(E, same, TuneConfig(negatives="batch"))) < float(_loss(E, idx, TuneConfig(negatives="batch")))

@@ -37,6 +37,7 @@ class TuneConfig:
     lr: float = 2e-5
     tau: float = 0.05
     max_seq_length: int = 128  # tokens per text while training (short texts are not padded to it)
+    negatives: str = "triplet"  # "triplet": the other candidate only; "batch": also the batch's other answers (ClusterLLM)
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,7 @@ def _train(
             batch = triplets[order[start : start + config.batch_size]]
             uniq, inv = np.unique(batch, return_inverse=True)  # each text once per batch
             E = embed(uniq)[torch.as_tensor(inv.reshape(batch.shape))]
-            z = ((E[:, 0] * E[:, 2]).sum(-1) - (E[:, 0] * E[:, 1]).sum(-1)) / config.tau
-            loss = torch.nn.functional.softplus(z).mean()
+            loss = _loss(E, torch.as_tensor(batch), config)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -132,3 +132,24 @@ def _train(
     bar.close()
     model.eval()
     return model
+
+
+def _loss(E, idx, config: TuneConfig):
+    """The batch's loss; ``E`` (b, 3, d) unit vectors of (anchor, closer, farther), ``idx`` their item ids.
+
+    ``triplet``: ``softplus((cos(a, farther) - cos(a, closer)) / tau)``. ``batch`` (ClusterLLM's objective): a softmax
+    of each anchor over its closer item and every farther item of the batch, plus each closer item over its anchor and
+    the batch's other anchors; a pair of one and the same item is never a negative."""
+    import torch
+
+    F = torch.nn.functional
+    if config.negatives != "batch":
+        return F.softplus(((E[:, 0] * E[:, 2]).sum(-1) - (E[:, 0] * E[:, 1]).sum(-1)) / config.tau).mean()
+    a, p, n = E[:, 0], E[:, 1], E[:, 2]
+    b = len(E)
+    eye = torch.eye(b, dtype=torch.bool)
+    pos = (a * p).sum(-1, keepdim=True) / config.tau
+    neg = (a @ n.T / config.tau).masked_fill(idx[:, 0:1] == idx[None, :, 2], float("-inf"))
+    first = F.cross_entropy(torch.cat([pos, neg], 1), torch.zeros(b, dtype=torch.long))
+    back = (p @ a.T / config.tau).masked_fill((idx[:, 1:2] == idx[None, :, 0]) & ~eye, float("-inf"))
+    return first + F.cross_entropy(back, torch.arange(b))
