@@ -30,6 +30,7 @@ VARIANTS = {
     "cand3": {"anchor": False, "candidates": 3},
     "anchor_cand3": {"anchor": True, "candidates": 3},
     "anchor_s3": {"anchor": True, "samples": 3},
+    "anchor_cand3_s3": {"anchor": True, "candidates": 3, "samples": 3},
 }
 
 

@@ -38,6 +38,12 @@ COPIED_WHY = (
     'Your title for cluster {cid}, "{title}", is the title of one of its subclusters; it needs a broader title '
     "that covers all of its subclusters."
 )
+MEMBER_WHY = (
+    'Your title for cluster {cid}, "{title}", copies one of its items; it needs a short name (not a sentence) for what its '
+    "items share that sets it apart."
+)
+#: What a repair prompt says was wrong, by the reason :func:`hercules.labeling.llm.verify.verify_and_repair` gives.
+WHY = {"confused": REPAIR_WHY, "copied": COPIED_WHY, "member": MEMBER_WHY}
 REPAIR_INSTRUCTIONS = """{why}
 Write {n} different candidate titles (each at most 6 words) and a description (one sentence, at most 25 words) for cluster {cid} only, naming what sets it apart from the similar clusters shown first for contrast.
 - Base them only on the evidence shown; never reuse a title of the contrast clusters.{topic}
@@ -188,13 +194,12 @@ def repair_messages(
     block: str,
     contrast: list[tuple[str, str, str]],
     n_titles: int,
-    copied: bool = False,
+    why: str = "confused",
 ) -> list[dict[str, str]]:
-    """Cluster ``cid`` asked alone again: why its ``title`` failed (``copied``: a subcluster's
-    title; else closer to other clusters), the ``contrast`` clusters (id, title, evidence block)
-    its title was closer to, then its own evidence block last."""
-    why = (COPIED_WHY if copied else REPAIR_WHY).format(cid=cid, title=title)
-    head = REPAIR_INSTRUCTIONS.format(why=why, cid=cid, n=n_titles, topic=_topic(ctx))
+    """Cluster ``cid`` asked alone again: why its ``title`` failed (:data:`WHY`: closer to other
+    clusters, a subcluster's title, or a copied item), the ``contrast`` clusters (id, title, evidence
+    block) its title was closer to, then its own evidence block last."""
+    head = REPAIR_INSTRUCTIONS.format(why=WHY[why].format(cid=cid, title=title), cid=cid, n=n_titles, topic=_topic(ctx))
     shown = [f'--- Contrast cluster {c} (titled "{t}"; do not title it) ---\n' + _body(b) for c, t, b in contrast]
     return [_system(ctx.dataset.modality), {"role": "user", "content": head + "\n" + "\n\n".join([*shown, block])}]
 
