@@ -31,6 +31,8 @@ VARIANTS = {
     "anchor_cand3": {"anchor": True, "candidates": 3},
     "anchor_s3": {"anchor": True, "samples": 3},
     "anchor_cand3_s3": {"anchor": True, "candidates": 3, "samples": 3},
+    "anchor_cand3_d15": {"anchor": True, "candidates": 3, "description_words": 15},
+    "anchor_cand3_s3_d15": {"anchor": True, "candidates": 3, "samples": 3, "description_words": 15},
 }
 
 

@@ -85,7 +85,7 @@ class LLMLabeler:
         per_answer = PER_ANSWER_TOKENS + PER_TITLE_TOKENS * (o.candidates - 1)
         for b in plan.batches:
             ids, blocks = [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b]
-            msgs = cluster_messages(ctx, ids, blocks, n_titles=o.candidates, anchor=o.anchor)
+            msgs = cluster_messages(ctx, ids, blocks, n_titles=o.candidates, anchor=o.anchor, words=o.description_words)
             tokens += sum(self.llm.count_tokens(m["content"]) for m in msgs)
         return {
             "level": ctx.level,
@@ -256,8 +256,11 @@ class _LevelCalls:
         n = self.options.candidates if note is None else 1
         if note is None and len(batch) > 1 and self.options.grouping == "neighbours":
             note = NEIGHBOURS_NOTE
-        msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n, anchor=self.options.anchor)
-        schema = label_schema(ids, n) if self.use_schema else None
+        o = self.options
+        msgs = cluster_messages(
+            self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n, anchor=o.anchor, words=o.description_words
+        )
+        schema = label_schema(ids, n, o.description_words) if self.use_schema else None
         got = await self.runner.call(
             msgs,
             lambda t: parse_candidates(t, ids),
@@ -281,8 +284,9 @@ class _LevelCalls:
         cid = cluster_id(level, j)
         contrast = [(cluster_id(level, o), labels[o].title, self.plan.blocks[o]) for o in others]
         n = self.options.repair_titles
-        msgs = repair_messages(self.ctx, cid, labels[j].title, self.plan.blocks[j], contrast, n, why)
-        schema = label_schema([cid], n) if self.use_schema else None
+        words = self.options.description_words
+        msgs = repair_messages(self.ctx, cid, labels[j].title, self.plan.blocks[j], contrast, n, why, words)
+        schema = label_schema([cid], n, words) if self.use_schema else None
         try:
             got = await self.runner.call(
                 msgs, lambda t: parse_candidates(t, [cid]), schema=schema, ids=[cid], max_tokens=answer_tokens(1, n)
