@@ -102,3 +102,28 @@ def test_a_parent_whose_first_candidate_copies_a_child_keeps_its_own_candidate_w
     assert out.stats["candidates_chosen"] == 3 and out.stats["copied_child_titles"] == 0
     assert len(fake.prompts) == 1 and not any(COPIED_NOTE in p for p in fake.prompts)
     assert {"first_pass_s", "disambiguate_s", "verify_s"} <= set(out.stats)
+
+
+def test_a_sentence_that_identifies_is_asked_again_and_kept_only_where_nothing_free_identifies():
+    """Every candidate was a sentence, so one was chosen: it identifies, but it is not a name. Asked again
+    (no answer here), it gives way to a keyword-made title only if that identifies the cluster too."""
+    sentence = "This cluster is about the card that was swallowed by the machine today"
+    vecs = {sentence: [1.0, 0.0], "Card, Atm": [0.9, 0.1], "k1": [0.0, 1.0], "Top-up limits": [0.0, 1.0]}
+    space = _space(vecs, 2)
+    asked = []
+
+    async def repair(j, others, why):
+        asked.append((j, why))
+        return None
+
+    def run(kw0: str) -> list[ClusterLabel]:
+        labels = [ClusterLabel(sentence, "d", source="llm"), ClusterLabel("Top-up limits", "d", source="llm")]
+        fallback = [ClusterLabel(kw0, "kd", source="keywords"), ClusterLabel("k1", "kd", source="keywords")]
+        asyncio.run(verify_and_repair(space, labels, fallback, repair, 1, None, 1))
+        return labels
+
+    assert run("Card, Atm")[0].title == "Card, Atm"  # the keyword title identifies: it replaces the sentence
+    vecs["Card, Atm"] = [0.1, 0.9]
+    space._memo.clear()
+    assert run("Card, Atm")[0].title == sentence  # it does not: the sentence that identifies stays
+    assert asked == [(0, "member"), (0, "member")]

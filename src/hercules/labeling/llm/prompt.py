@@ -39,8 +39,8 @@ COPIED_WHY = (
     "that covers all of its subclusters."
 )
 MEMBER_WHY = (
-    'Your title for cluster {cid}, "{title}", copies one of its items; it needs a short name (not a sentence) for what its '
-    "items share that sets it apart."
+    'Your title for cluster {cid}, "{title}", is one of its items or a sentence, not a name; it needs a short name '
+    "(at most 6 words) for what its items share that sets it apart."
 )
 #: What a repair prompt says was wrong, by the reason :func:`hercules.labeling.llm.verify.verify_and_repair` gives.
 WHY = {"confused": REPAIR_WHY, "copied": COPIED_WHY, "member": MEMBER_WHY}

@@ -155,7 +155,10 @@ async def verify_and_repair(
     titles = [lb.title for lb in labels]
     before = space.margins(titles)
     llm = [j for j, lb in enumerate(labels) if lb.source.startswith("llm")]
-    member = {j for j in llm if j not in copied and normalise_title(titles[j]) in forbidden.get(j, ())}
+    # copies of a shown item, and sentences (every candidate was one): examples, not names
+    member = {
+        j for j in llm if j not in copied and (normalise_title(titles[j]) in forbidden.get(j, ()) or not title_shaped(titles[j]))
+    }
     rejected = set(copied) | member
     bad = {int(j) for j in np.flatnonzero(before <= 0)} | rejected
     # who is asked first: copies, then clusters whose keyword title fails too (there a repair is the only way
@@ -188,7 +191,8 @@ async def verify_and_repair(
                 taken.add(normalise_title(title))
                 repaired += 1
                 continue
-        fell_back += _fall_back(space, labels, j, fallback[j], extra.get(j, []), taken | no, j in rejected)
+        why = "copied" if j in copied else "member" if j in member else "confused"
+        fell_back += _fall_back(space, labels, j, fallback[j], extra.get(j, []), taken | no, why)
         taken.add(normalise_title(labels[j].title))
     after = space.margins([lb.title for lb in labels])
     stats = {
@@ -216,15 +220,19 @@ async def verify_and_repair(
 
 
 def _fall_back(
-    space: TitleSpace, labels: list[ClusterLabel], j: int, kw: ClusterLabel, extra: list[str], taken: set[str], rejected: bool
+    space: TitleSpace, labels: list[ClusterLabel], j: int, kw: ClusterLabel, extra: list[str], taken: set[str], why: str
 ) -> int:
     """Cluster ``j``'s LLM title, or the keyword-made title (its keyword title, ``extra``) that identifies it
-    better and is free (not ``taken``, not generic); a ``rejected`` LLM title (a copy) loses to any free one.
-    Returns 1 where a keyword-made title replaced it."""
+    better and is free (not ``taken``, not generic). A parent's title copied from a subcluster (``why ==
+    "copied"``) loses to any free one; a copied item or sentence (``"member"``) to any free one that identifies
+    the cluster. Returns 1 where a keyword-made title replaced it."""
     pool = [labels[j].title, kw.title, *extra]
-    free = np.array([not rejected, *(_fits(t, taken) for t in pool[1:])])
-    m = space.margins(pool, [j] * len(pool)) - 2.0 * ~free
-    i = int(np.argmax(m))
+    m = space.margins(pool, [j] * len(pool))
+    free = np.array([why != "copied", *(_fits(t, taken) for t in pool[1:])])
+    if why == "member":
+        free[1:] &= m[1:] > 0
+        m[0] = -np.inf if free[1:].any() else m[0]
+    i = int(np.argmax(m - 2.0 * ~free))
     if i == 0 or not free[i]:
         return 0
     labels[j] = ClusterLabel(pool[i], kw.description, kw.keywords, source="keywords-fallback")
