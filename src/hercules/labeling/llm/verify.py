@@ -207,16 +207,20 @@ async def verify_and_repair(
         "keyword_fallbacks": fell_back,
     }
     if failing:
-        log.info(
-            "titles picking out their own cluster: %.2f -> %.2f (%d asked again, %d not, %d repaired, %d keyword titles kept)",
-            stats["identification_before"],
-            stats["identification_after"],
-            len(asked),
-            len(failing) - len(asked),
-            repaired,
-            fell_back,
-        )
+        _log(stats)
     return stats
+
+
+def _log(stats: dict[str, Any]) -> None:
+    log.info(
+        "titles picking out their own cluster: %.2f -> %.2f (%d asked again, %d not, %d repaired, %d keyword titles kept)",
+        stats["identification_before"],
+        stats["identification_after"],
+        stats["repair_asked"],
+        stats["repair_skipped"],
+        stats["repaired"],
+        stats["keyword_fallbacks"],
+    )
 
 
 def _fall_back(
