@@ -161,12 +161,16 @@ async def verify_and_repair(
     }
     rejected = set(copied) | member
     bad = {int(j) for j in np.flatnonzero(before <= 0)} | rejected
-    # who is asked first: copies, then clusters whose keyword title fails too (there a repair is the only way
-    # to a title that identifies the cluster), then the lowest margins (see the module docstring)
-    kw_ok = space.margins([fb.title for fb in fallback]) > 0
+    # who is asked first: parents copying a child, then clusters for which no keyword-made title (keyword title,
+    # ``extra``) identifies (there a repair is the only way to one), then the lowest margins: a copied item or a
+    # sentence usually identifies its cluster, so it comes after the titles that do not (module docstring)
+    alt = [(j, t) for j, fb in enumerate(fallback) for t in [fb.title, *extra.get(j, [])]]
+    alt_m = space.margins([t for _, t in alt], [j for j, _ in alt])
+    alt_ok = np.zeros(len(labels), dtype=bool)
+    np.logical_or.at(alt_ok, np.array([j for j, _ in alt], dtype=np.int64), alt_m > 0)
     failing = sorted(
         (j for j in bad if labels[j].source.startswith("llm")),
-        key=lambda j: (j not in rejected, bool(kw_ok[j]), before[j], j),
+        key=lambda j: (j not in copied, bool(alt_ok[j]), before[j], j),
     )
     asked = failing if limit is None else failing[:limit]
     V = space.vectors(titles)
