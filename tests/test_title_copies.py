@@ -32,7 +32,7 @@ def test_a_candidate_equal_to_a_shown_item_is_not_chosen_though_it_identifies_be
     assert labels[0].title == "PIN Change"
 
 
-def test_a_member_copy_is_asked_again_with_its_reason_then_the_anchor_title_stands_in():
+def test_a_member_copy_is_asked_again_with_its_reason_and_stays_where_it_identifies():
     vecs = {
         "my card got stuck in the atm": [1.0, 0.0, 0.0],  # cluster 0's LLM title: one of its items, copied
         "Card, Atm, Stuck": [0.5, 0.5, 0.0],  # its keyword title does not identify it
@@ -54,9 +54,17 @@ def test_a_member_copy_is_asked_again_with_its_reason_then_the_anchor_title_stan
     forbidden = {0: {normalise_title("My card got stuck in the ATM!")}}
     stats = asyncio.run(verify_and_repair(space, labels, fallback, repair, 1, None, 1, forbidden, {0: ["Swallowed Card"]}))
     assert asked == [(0, "member")]  # it identified its cluster, but it is an example, not a name
-    assert stats["copied_member_texts"] == 1 and stats["keyword_fallbacks"] == 1
-    assert labels[0].title == "Swallowed Card" and labels[0].source == "keywords-fallback"
+    # no usable answer: the copy identifies, so it stays (keyword-made titles align worse than copied items)
+    assert stats["copied_member_texts"] == 1 and stats["keyword_fallbacks"] == 0
+    assert labels[0].title == "my card got stuck in the atm" and labels[0].source == "llm"
     assert [lb.title for lb in labels[1:]] == ["Top-up limits", "Exchange rates"]  # titles that pass are left alone
+    assert stats["identification_after"] == 1.0
+    # a copy that does not identify is treated like any failing title: the anchor title stands in
+    vecs["my card got stuck in the atm"] = [0.0, 1.0, 0.0]
+    space._memo.clear()
+    labels[0] = ClusterLabel("my card got stuck in the atm", "d", source="llm")
+    stats = asyncio.run(verify_and_repair(space, labels, fallback, repair, 1, None, 1, forbidden, {0: ["Swallowed Card"]}))
+    assert labels[0].title == "Swallowed Card" and labels[0].source == "keywords-fallback"
     assert stats["identification_after"] == 1.0
 
 
@@ -104,9 +112,9 @@ def test_a_parent_whose_first_candidate_copies_a_child_keeps_its_own_candidate_w
     assert {"first_pass_s", "disambiguate_s", "verify_s"} <= set(out.stats)
 
 
-def test_a_sentence_that_identifies_is_asked_again_and_kept_only_where_nothing_free_identifies():
-    """Every candidate was a sentence, so one was chosen: it identifies, but it is not a name. Asked again
-    (no answer here), it gives way to a keyword-made title only if that identifies the cluster too."""
+def test_a_sentence_is_asked_again_and_stays_only_while_it_identifies():
+    """Every candidate was a sentence, so one was chosen. Asked again (no answer here), it stays while it
+    identifies its cluster; once it does not, the keyword title that does replaces it."""
     sentence = "This cluster is about the card that was swallowed by the machine today"
     vecs = {sentence: [1.0, 0.0], "Card, Atm": [0.9, 0.1], "k1": [0.0, 1.0], "Top-up limits": [0.0, 1.0]}
     space = _space(vecs, 2)
@@ -116,14 +124,14 @@ def test_a_sentence_that_identifies_is_asked_again_and_kept_only_where_nothing_f
         asked.append((j, why))
         return None
 
-    def run(kw0: str) -> list[ClusterLabel]:
+    def run() -> list[ClusterLabel]:
         labels = [ClusterLabel(sentence, "d", source="llm"), ClusterLabel("Top-up limits", "d", source="llm")]
-        fallback = [ClusterLabel(kw0, "kd", source="keywords"), ClusterLabel("k1", "kd", source="keywords")]
+        fallback = [ClusterLabel("Card, Atm", "kd", source="keywords"), ClusterLabel("k1", "kd", source="keywords")]
         asyncio.run(verify_and_repair(space, labels, fallback, repair, 1, None, 1))
         return labels
 
-    assert run("Card, Atm")[0].title == "Card, Atm"  # the keyword title identifies: it replaces the sentence
-    vecs["Card, Atm"] = [0.1, 0.9]
+    assert run()[0].title == sentence
+    vecs[sentence] = [0.1, 0.9]
     space._memo.clear()
-    assert run("Card, Atm")[0].title == sentence  # it does not: the sentence that identifies stays
+    assert run()[0].title == "Card, Atm"
     assert asked == [(0, "member"), (0, "member")]
