@@ -13,7 +13,7 @@ import numpy as np
 from hercules.hierarchy import ClusterLabel
 from hercules.labeling.llm.quality import normalise_title
 from hercules.labeling.llm.verify import TitleSpace, choose_candidates, verify_and_repair
-from tests.test_titles import _label, _level, make_corpus
+from tests.test_titles import _label, parent_level
 
 
 def _space(vecs: dict[str, list[float]], k: int) -> TitleSpace:
@@ -71,10 +71,7 @@ def test_a_member_copy_is_asked_again_with_its_reason_and_stays_where_it_identif
 def test_a_parent_whose_first_candidate_copies_a_child_keeps_its_own_candidate_without_a_call():
     """Level 2 of three parents: the fake's first candidate for each parent is its first subcluster's title,
     the second its own. The copy is not chosen, nothing is asked again, and no batch re-ask for copies is sent."""
-    import pandas as pd
 
-    from hercules.common.groups import group_means
-    from hercules.labeling.base import LevelContext
     from hercules.labeling.llm.disambiguate import COPIED_NOTE
     from hercules.llm.fake import FakeLLM
 
@@ -95,13 +92,7 @@ def test_a_parent_whose_first_candidate_copies_a_child_keeps_its_own_candidate_w
             r.text = json.dumps(out)
             return r
 
-    low = _level()
-    parent = np.array([0, 0, 1, 1, 2, 2])
-    y2 = parent[low.item_labels]
-    kids = [ClusterLabel(f"Topic {w}", "d", source="llm") for w in pd.unique(make_corpus(20).topic)]
-    ctx = LevelContext(
-        2, low.dataset, y2, 3, low.item_vectors, group_means(low.item_vectors, y2, 3), kids, parent, embed_texts=low.embed_texts
-    )
+    ctx, kids = parent_level()
     fake = CopyFirst()
     fake.prompts = []
     out = _label(fake, ctx, batch_size=3, candidates=3)
