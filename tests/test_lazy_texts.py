@@ -60,3 +60,26 @@ def test_parts_on_disk_read_by_row_and_saved_as_in_process(tmp_path):
     assert where.is_dir()
     del owned
     assert not where.exists()  # a fit's temporary parts go with the object
+
+
+def test_metadata_parts_read_per_column_by_rows_and_whole(tmp_path):
+    """LazyFrame over Parquet parts (empty blocks included): a column, rows in any order, the whole frame; the
+    operations of Dataset.metadata the pipeline uses give what the in-memory frame gives."""
+    from hercules.data.lazy import LazyFrame, PartFrames, frame_of
+    from hercules.pipeline.update_data import take_dataset
+
+    df = pd.DataFrame({"tag": [f"t{i % 4}" for i in range(10)], "n": np.arange(10) * 1.5})
+    cuts = [0, 4, 4, 7, 10]  # block 1 is empty
+    for b, (a, z) in enumerate(zip(cuts, cuts[1:])):
+        df.iloc[a:z].to_parquet(tmp_path / PART.format(b), index=False)
+    meta = LazyFrame(PartFrames(tmp_path, np.diff(cuts)), ["tag", "n"])
+    assert len(meta) == 10 and meta.shape == (10, 2) and list(meta.columns) == ["tag", "n"]
+    pd.testing.assert_series_equal(meta["n"], df["n"])
+    pd.testing.assert_frame_equal(meta.iloc[3:8], df.iloc[3:8].reset_index(drop=True))
+    pd.testing.assert_frame_equal(meta.iloc[[9, 0, 4, -1]], df.iloc[[9, 0, 4, 9]].reset_index(drop=True))
+    pd.testing.assert_frame_equal(frame_of(meta), df)
+    assert frame_of(df) is df and frame_of(None) is None
+    with pytest.raises(KeyError):
+        meta["nope"]
+    ds = Dataset("text", np.arange(10), texts=[str(i) for i in range(10)], metadata=meta)
+    pd.testing.assert_frame_equal(take_dataset(ds, np.array([8, 2])).metadata, df.iloc[[8, 2]].reset_index(drop=True))

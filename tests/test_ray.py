@@ -330,7 +330,7 @@ def _prepared_on_blocks_as_in_process(d: Path, df: pd.DataFrame) -> None:
     """``prepare`` of a table left in the object store (``read_with_ray(owner=...)``) runs over its blocks: the same
     ids, texts (kept in blocks cut at multiples of ``block_rows``, read by row), metadata, notes and errors."""
     from hercules.data import InputError, prepare, read_path
-    from hercules.data.lazy import LazyTexts
+    from hercules.data.lazy import LazyFrame, LazyTexts, frame_of
     from hercules.engines.ray_items import RayTable
     from hercules.engines.ray_read import read_with_ray
 
@@ -338,13 +338,16 @@ def _prepared_on_blocks_as_in_process(d: Path, df: pd.DataFrame) -> None:
         def block_rows(self, n: int) -> int:
             return 7
 
+    for name in ("a.tsv", "a.parquet", "a.jsonl", "parts"):  # every table kind stays in the object store
+        assert isinstance(read_with_ray(d / name, owner=Owner()), RayTable), name
     for name, table in (("a.csv", read_path(d / "a.csv")),):
         got = prepare(held := read_with_ray(d / name, owner=Owner()), missing="drop")
         want = prepare(table, missing="drop")
         assert isinstance(held, RayTable) and isinstance(got.texts, LazyTexts) and len(got.texts.source.sizes) >= 11
         assert list(got.texts) == want.texts and got.texts.take([40, 0, 40]) == [want.texts[i] for i in (40, 0, 40)]
         assert max(got.texts.source.sizes) <= 7 and got.ids.tolist() == want.ids.tolist() and got.notes == want.notes
-        pd.testing.assert_frame_equal(got.metadata, want.metadata, check_dtype=False)
+        assert isinstance(got.metadata, LazyFrame)  # the other columns stay in the store too
+        pd.testing.assert_frame_equal(frame_of(got.metadata), want.metadata, check_dtype=False)
         with pytest.raises(InputError) as ray_error:
             prepare(read_with_ray(d / name, owner=Owner()), missing="raise")
         with pytest.raises(InputError, match="13 item\\(s\\) have empty or missing text") as local_error:
@@ -484,7 +487,7 @@ def test_vectors_and_texts_stay_off_the_driver(ray_cluster, monkeypatch, tmp_pat
     metadata, labels, titles with their example texts, centroids to float rounding, coordinates, items.parquet)."""
     from hercules.common import groups
     from hercules.data import InputError
-    from hercules.data.lazy import LazyTexts
+    from hercules.data.lazy import LazyFrame, LazyTexts, PartFrames, frame_of
     from hercules.engines import ray_read
     from hercules.labeling.keywords import KeywordLabeler
     from hercules.layout.pca import PCALayout
@@ -538,7 +541,11 @@ def test_vectors_and_texts_stay_off_the_driver(ray_cluster, monkeypatch, tmp_pat
     ds, ds0 = model.dataset_, local.dataset_
     assert isinstance(ds.texts, LazyTexts) and list(ds.texts) == ds0.texts and len(ds0.texts) == 12_000
     assert ds.ids.tolist() == ds0.ids.tolist() and ds.notes == ds0.notes and "k9000" in ds.notes[0]
-    pd.testing.assert_frame_equal(ds.metadata, ds0.metadata)
+    assert isinstance(ds.metadata, LazyFrame) and isinstance(ds.metadata.source, PartFrames)  # on disk, not in memory
+    pd.testing.assert_frame_equal(frame_of(ds.metadata), ds0.metadata)
+    tags = ds0.metadata["tag"].to_numpy()
+    assert model.evaluate(1, labels="tag")["ari"] == model.evaluate(1, labels=tags)["ari"]  # one column read
+    pd.testing.assert_frame_equal(model.membership(), local.membership(), check_index_type=False)
     for t in (1, 2):
         a, b = local.hierarchy_.level(t), model.hierarchy_.level(t)
         assert adjusted_rand_score(local.hierarchy_.item_labels(t), model.hierarchy_.item_labels(t)) >= 0.99
@@ -590,6 +597,37 @@ def test_vectors_file_rows_read_without_mapping_them(tmp_path):
         X[[40_000]]
     for c in (pickle.loads(pickle.dumps(X)), copy.deepcopy(X)):
         assert np.array_equal(c, A) and c[rows].shape == (2_000, 384)
+
+
+def test_layout_and_space_read_the_vectors_file_by_rows(tmp_path):
+    """The map's PCA and UMAP fits and the clustering space sample the driver's vectors file through its row reads
+    (pread) rather than a plain view of the mapping: at 200k rows a plain view made the whole file resident."""
+    pytest.importorskip("umap")
+    from hercules.engines.ray_vectors import RowFile
+    from hercules.layout import fit_layout
+    from hercules.layout import pca as layout_pca
+    from hercules.space import ManifoldSpace
+
+    path = tmp_path / "v.npy"
+    A = _blobs(3_000, d=16, centres=6, seed=3)
+    np.save(path, A)
+    X, reads = RowFile.open(path), []
+    real = RowFile._read
+
+    def counted(self, rows):
+        reads.append(len(rows))
+        return real(self, rows)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RowFile, "_read", counted)
+        mp.setattr(layout_pca, "_FIT_SAMPLE", 1_000)  # a sampled PCA fit, as past 50,000 rows
+        pca = fit_layout(X, method="pca", random_state=0)
+        assert reads == [1_000], reads
+        umap_layout = fit_layout(X, method="umap", random_state=0, sample=1_500)
+        space = ManifoldSpace(fit_sample=1_500).fit_transform(X, 0)
+        assert len(reads) > 3 and all(r < len(A) for r in reads)  # samples and chunks, never the whole file at once
+        assert np.allclose(pca.coords_, fit_layout(A, method="pca", random_state=0).coords_, atol=1e-5)
+    assert umap_layout.coords_.shape == (3_000, 2) and space.shape[0] == 3_000
 
 
 def test_keyword_vocabulary_from_blocks_as_scikit_learn(ray_cluster, monkeypatch):

@@ -52,7 +52,7 @@ class Dataset:
     numeric: np.ndarray | None = None  # numeric modality, original (unscaled) float64
     variables: list[Variable] | None = None
     image_paths: list[str] | None = None  # image modality
-    metadata: pd.DataFrame | None = None  # other columns, aligned with ids
+    metadata: pd.DataFrame | None = None  # other columns, aligned with ids (data.lazy.LazyFrame: read from elsewhere)
     descriptions: list[str] | None = None  # images: what the classifier or a captioner sees, plus image facts
     notes: list[str] = field(default_factory=list)  # documented fix-ups (truncation, decoding)
 

@@ -45,7 +45,7 @@ from hercules.data.dataset import Dataset
 from hercules.embeddings.base import Embedder, EmbeddingError
 from hercules.embeddings.cache import EmbeddingCache
 from hercules.engines.membership import MembershipParts
-from hercules.engines.ray_items import held_in_blocks, spill_texts
+from hercules.engines.ray_items import held_in_blocks, spill_metadata, spill_texts
 from hercules.hierarchy.tree import Hierarchy
 from hercules.space import ClusteringSpace
 
@@ -195,10 +195,11 @@ class RayEngine:
         return max(BATCH_ROWS, min(50_000, math.ceil(n / (4 * self.n_workers()))))
 
     def release(self, ds: Dataset) -> None:
-        """The texts of ``ds`` still in the object store written as Parquet parts on the driver's disk
+        """The texts (and metadata) of ``ds`` still in the object store written as Parquet parts on the driver's disk
         (:func:`~hercules.engines.ray_items.spill_texts`), read from there once the cluster is gone."""
         if held_in_blocks(ds.texts) is not None and ray.is_initialized():
             spill_texts(ds.texts, self.progress)  # type: ignore[arg-type]
+            spill_metadata(ds.metadata, self.progress)
 
     def wrap_embedder(self, embedder: Embedder) -> Embedder:
         return embedder if isinstance(embedder, RayEmbedder) else RayEmbedder(embedder, self)

@@ -11,17 +11,18 @@ as a :class:`RayTable`; :func:`hercules.data.prepare` asks it for the ``Dataset`
    is collected and prepared in-process, which also words the errors;
 2. one Ray task per block cleans its texts (:func:`hercules.data.dataset.clean_texts`: missing or
    empty dropped or named, bytes decoded, long texts truncated) and returns the kept texts as a block
-   in the store, with the ids (row numbers, or the id column) and the other columns (metadata) of the
-   kept rows, which come to the driver; the missing-item policy and the id checks run on the driver
-   on the totals, with ``prepare``'s messages;
+   in the store, and the other columns (metadata) of the kept rows as another (a
+   :class:`~hercules.data.lazy.LazyFrame` over them is the ``Dataset``'s metadata); the ids (row numbers,
+   or the id column) come to the driver, where the missing-item policy and the id checks run on the
+   totals, with ``prepare``'s messages;
 3. one Ray task per block cuts the kept texts into the embedding's blocks (``row``, ``text``; the
    same boundaries the embedding would choose for the whole list).
 
 The ``Dataset``'s texts are a :class:`~hercules.data.lazy.LazyTexts` over those blocks: the embedding
 actors and the keyword counts read the blocks, the labelers fetch their few example texts by row.
 Before the cluster goes away (``RayEngine.close``), :func:`spill_texts` has one Ray task per block
-encode it as a Parquet part, written by the driver into a temporary folder one part at a time; the
-texts are read from there afterwards (views, the map, ``save``, which streams them into
+encode it as a Parquet part, written by the driver into a temporary folder one part at a time (the
+metadata likewise, :func:`spill_metadata`); the texts are read from there afterwards (views, the map, ``save``, which streams them into
 ``items.parquet``).
 """
 
@@ -39,7 +40,7 @@ import pyarrow.parquet as pq
 import ray
 
 from hercules.data.dataset import IMAGE_EXTENSIONS, Dataset, InputError, clean_texts, prepare, text_notes, unique_ids
-from hercules.data.lazy import COLUMN, LazyTexts, PartFiles
+from hercules.data.lazy import COLUMN, LazyFrame, LazyTexts, PartFiles, PartFrames
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,8 @@ def _stats(table: pa.Table) -> dict[str, Any]:
     }
 
 
-@ray.remote(num_returns=2)
-def _clean(table: pa.Table, offset: int, text_column: str, id_column: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+@ray.remote(num_returns=3)
+def _clean(table: pa.Table, offset: int, text_column: str, id_column: str | None) -> tuple[pd.DataFrame, dict, Any]:
     df = table.to_pandas()
     ids = df.pop(id_column).to_numpy(dtype=object) if id_column is not None else np.arange(offset, offset + len(df))
     texts, keep, bad, n_bytes, n_trunc = clean_texts(df[text_column].tolist(), ids)
@@ -85,8 +86,9 @@ def _clean(table: pa.Table, offset: int, text_column: str, id_column: str | None
             "n_bad": len(bad),
             "n_bytes": n_bytes,
             "n_trunc": n_trunc,
-            "meta": meta.loc[keep].reset_index(drop=True) if meta.shape[1] else None,
+            "columns": list(meta.columns),
         },
+        meta.loc[keep].reset_index(drop=True) if meta.shape[1] else None,  # stays in the store
     )
 
 
@@ -107,6 +109,29 @@ def _part(frame: pd.DataFrame) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(pa.table({COLUMN: pa.array(frame["text"].tolist(), pa.string())}), sink)
     return sink.getvalue().to_pybytes()
+
+
+@ray.remote
+def _frame_part(frame: pd.DataFrame) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    return sink.getvalue().to_pybytes()
+
+
+@ray.remote
+def _columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return frame[columns]
+
+
+class BlockFrames:
+    """Metadata in object-store blocks (one frame per read block of kept rows; a :class:`~hercules.data.lazy.
+    FrameSource`)."""
+
+    def __init__(self, refs: list[Any], sizes: np.ndarray) -> None:
+        self.refs, self.sizes = refs, np.asarray(sizes, dtype=np.int64)
+
+    def frame(self, block: int, columns: list[str]) -> pd.DataFrame:
+        return ray.get(_columns.remote(self.refs[block], columns))
 
 
 class BlockRefs:
@@ -179,8 +204,8 @@ class RayTable:
 
     def _prepare_texts(self, column: str, id_column: str | None, missing: str) -> Dataset:
         offsets = np.concatenate([[0], np.cumsum(self._n)]).astype(np.int64)
-        pairs = [_clean.remote(t, int(o), column, id_column) for t, o in zip(self.refs, offsets)]
-        frames, infos = [p[0] for p in pairs], ray.get([p[1] for p in pairs])
+        triples = [_clean.remote(t, int(o), column, id_column) for t, o in zip(self.refs, offsets)]
+        frames, infos, metas = [t[0] for t in triples], ray.get([t[1] for t in triples]), [t[2] for t in triples]
         keep = np.concatenate([i["keep"] for i in infos])
         if id_column is not None:
             ids = unique_ids(np.concatenate([i["ids"] for i in infos]), f"id column {id_column!r}")[keep]
@@ -191,9 +216,9 @@ class RayTable:
         text_notes(missing, notes, bad, *(sum(i[c] for i in infos) for c in ("n_bytes", "n_trunc", "n_bad")))
         if not len(ids):
             raise InputError("no usable items remain after removing empty ones")
-        metas = [i["meta"] for i in infos]
-        metadata = pd.concat(metas, ignore_index=True) if metas[0] is not None else None
         kept = [int(i["keep"].sum()) for i in infos]
+        columns = infos[0]["columns"]
+        metadata = LazyFrame(BlockFrames(metas, np.array(kept)), columns) if columns else None
         rows = self.owner.block_rows(len(ids))
         refs: list[Any] = []
         sizes: list[int] = []
@@ -225,3 +250,14 @@ def spill_texts(texts: LazyTexts, progress: bool) -> None:
     texts.source = PartFiles(folder, blocks.sizes, owned=True)
     texts.forget()
     log.info("ray: %d texts written as %d Parquet parts under %s", len(texts), len(blocks.refs), folder)
+
+
+def spill_metadata(meta: Any, progress: bool) -> None:
+    """Move a :class:`LazyFrame` from its object-store blocks to Parquet parts on the driver's disk (as the texts)."""
+    from hercules.engines.ray_membership import write_parts
+
+    if not (isinstance(meta, LazyFrame) and isinstance(meta.source, BlockFrames)):
+        return
+    folder = PartFiles.spill()
+    write_parts([_frame_part.remote(r) for r in meta.source.refs], folder, "metadata (ray)", progress)
+    meta.source = PartFrames(folder, meta.source.sizes, owned=True)

@@ -152,10 +152,14 @@ def _first_line(path: Path) -> str:
 
 
 def _in_process(files: list[Path], error: BaseException | None) -> pd.DataFrame:
-    """The in-process reader on every file: its InputError names the bad file and line; else its (fixed-up) rows."""
+    """The in-process reader on every file: its InputError names the bad file and line; else its (fixed-up) rows.
+    A file Ray Data rejects is usually one the in-process reader rejects too (its error is the one to show), so the
+    fallback is logged at INFO; a table the in-process reader reads after all is on the driver: said at WARNING."""
     if error is not None:
         log.info("ray: %s: reading in-process instead", _last_line(error))
     frames = [read_path(f) for f in files]
+    if error is not None and not isinstance(error, _Fallback):
+        log.warning("ray: Ray Data could not read %s (%s); read on the driver instead", files[0].parent, _last_line(error))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 

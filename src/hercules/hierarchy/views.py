@@ -37,12 +37,14 @@ def item_membership(h: Hierarchy, ds: Dataset, include_items: bool = True, inclu
     """One row per fitted item: the item, then cluster id and title at every level, then metadata."""
     import pandas as pd
 
+    from hercules.data.lazy import frame_of
+
     frame = membership_frame(h, h.item_labels(1), index=pd.Index(ds.ids, name="id"))
     if include_items and ds.modality != "vectors":
         items = ds.item_texts() if ds.modality != "image" else ds.image_paths
         frame = pd.concat([pd.DataFrame({"item": items}, index=frame.index), frame], axis=1)
     if include_metadata and ds.metadata is not None:
-        meta = ds.metadata.set_index(frame.index)
+        meta = frame_of(ds.metadata).set_index(frame.index)  # type: ignore[union-attr]
         frame = pd.concat([frame, meta.add_prefix("meta_") if set(meta.columns) & set(frame.columns) else meta], axis=1)
     return frame
 

@@ -63,7 +63,7 @@ def fit_layout(
     """
     if method not in METHODS:
         raise ValueError(f"unknown layout method {method!r}; use one of {', '.join(METHODS)}")
-    X = np.asarray(vectors)
+    X = np.asanyarray(vectors)  # keeps a RowFile (rows read with pread, not mapped)
     if X.ndim != 2 or len(X) == 0:
         raise ValueError(f"expected a non-empty (n, d) matrix of vectors, got shape {X.shape}")
     if not np.issubdtype(X.dtype, np.floating):

@@ -93,7 +93,7 @@ class NeighborLayout(Layout):
         return self._index
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X)
+        X = np.asanyarray(X)
         out = np.empty((len(X), self.n_components), dtype=np.float32)
         for i in range(0, len(X), _CHUNK):
             Z = self.pca.transform(X[i : i + _CHUNK])

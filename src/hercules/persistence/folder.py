@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from hercules.data.dataset import Dataset
-from hercules.data.lazy import LazyTexts
+from hercules.data.lazy import LazyTexts, frame_of
 from hercules.hierarchy.tree import Hierarchy, cluster_id
 from hercules.pipeline.state import FittedState
 
@@ -112,7 +112,7 @@ def _items_frame(ds: Dataset) -> pd.DataFrame:
         for j, _v in enumerate(ds.variables):
             df[f"__num__{j}"] = ds.numeric[:, j]
     if ds.metadata is not None:
-        meta = ds.metadata.reset_index(drop=True).copy()
+        meta = frame_of(ds.metadata).reset_index(drop=True).copy()
         for c in meta.columns:  # parquet needs one type per column
             if meta[c].dtype == object:
                 meta[c] = meta[c].map(lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hercules.data.dataset import Dataset, InputError
-from hercules.data.lazy import LazyTexts
+from hercules.data.lazy import LazyTexts, frame_of
 from hercules.hierarchy.tree import ClusterLabel
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
 from hercules.labeling.keywords import KeywordLabeler
@@ -51,7 +51,7 @@ def merge_ids(old: np.ndarray, new: np.ndarray, tag: str) -> tuple[np.ndarray, n
 
 
 def _frame(meta: pd.DataFrame | None, n: int) -> pd.DataFrame:
-    return meta.reset_index(drop=True) if meta is not None else pd.DataFrame(index=pd.RangeIndex(n))
+    return frame_of(meta).reset_index(drop=True) if meta is not None else pd.DataFrame(index=pd.RangeIndex(n))
 
 
 def concat_datasets(old: Dataset, new: Dataset, ids: np.ndarray, given: np.ndarray | None) -> Dataset:

@@ -70,7 +70,7 @@ class ManifoldSpace(ClusteringSpace):
 
     def fit_transform(self, X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
         """UMAP of (a sample of) ``X`` on its exact neighbour graph; the other rows placed by :meth:`transform`."""
-        X = np.asarray(X)
+        X = np.asanyarray(X)
         fit_idx, Yf = self.fit_reference(X, random_state)
         Y = np.empty((len(X), self.n_components), dtype=np.float32)
         Y[fit_idx] = Yf
