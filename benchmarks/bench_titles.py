@@ -53,6 +53,11 @@ STAT_KEYS = (
     "repaired",
     "keyword_fallbacks",
     "candidates_chosen",
+    "copied_child_titles",
+    "copied_member_texts",
+    "first_pass_s",
+    "disambiguate_s",
+    "verify_s",
 )
 
 
@@ -127,6 +132,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     }
     if a.candidates is not None:
         opts["candidates"] = a.candidates
+    if a.description_words is not None:
+        opts["description_words"] = a.description_words
     if a.anchor is not None:
         opts["anchor"] = a.anchor == "on"
     if not a.cache:
@@ -164,14 +171,14 @@ def table(a: argparse.Namespace, res: dict[str, Any]) -> str:
         f"{a.data}, levels [{a.levels}], titles: {a.llm}"
         + (
             f", batch {a.batch_size} ({a.grouping}), candidates {a.candidates or 'default'}, verify {'off' if a.no_verify else 'on'}"
-            f", anchor {a.anchor or 'default'}"
+            f", anchor {a.anchor or 'default'}, description words {a.description_words or 'default'}"
             f", repairs at most {a.repair_limit:g} of a level"
             if a.llm != "none"
             else ""
         )
         + f"; fit {res['fit_s']:.0f} s (labelling {res['timings'].get('label', 0):.0f} s)\n\n"
     )
-    cols = "| level | k | identification | before repair | title_alignment | duplicates | generic | label s | calls | prompt tok | completion tok | asked again | repaired | keyword fallbacks |"
+    cols = "| level | k | identification | before repair | title_alignment | duplicates | generic | label s (first pass / re-asks / checks) | calls | prompt tok | completion tok | asked again | repaired | keyword fallbacks |"
     out = head + cols + "\n" + "|---" * (cols.count("|") - 1) + "|\n"
 
     def f(v: Any, fmt: str = "{:.3f}") -> str:
@@ -180,7 +187,7 @@ def table(a: argparse.Namespace, res: dict[str, Any]) -> str:
     for r in res["rows"]:
         out += (
             f"| {r['level']} | {r['k']} | {f(r['title_identification'])} | {f(r['identification_before'])} | "
-            f"{f(r['title_alignment'])} | {r['duplicate_titles']:.0f} | {r['generic_titles']:.0f} | {f(r['wall_s'], '{:.0f}')} | "
+            f"{f(r['title_alignment'])} | {r['duplicate_titles']:.0f} | {r['generic_titles']:.0f} | {f(r['wall_s'], '{:.0f}')} ({f(r.get('first_pass_s'), '{:.0f}')} / {f(r.get('disambiguate_s'), '{:.0f}')} / {f(r.get('verify_s'), '{:.0f}')}) | "
             f"{f(r['calls'], '{:d}')} | {f(r['prompt_tokens'], '{:,}')} | {f(r['completion_tokens'], '{:,}')} | "
             f"{f(r['repair_asked'], '{:d}')} | {f(r['repaired'], '{:d}')} | {f(r['keyword_fallbacks'], '{:d}')} |\n"
         )
@@ -198,6 +205,7 @@ def main() -> None:
     ap.add_argument(
         "--anchor", choices=["on", "off"], default=None, help="anchor terms in the first pass (default: the labeler's)"
     )
+    ap.add_argument("--description-words", type=int, default=None, help="words per description (default: the labeler's)")
     ap.add_argument("--grouping", choices=["principal", "neighbours"], default="principal")
     ap.add_argument("--repair-limit", type=float, default=0.1, help="share of a level's clusters asked again at most")
     ap.add_argument(

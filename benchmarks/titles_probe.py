@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_titles import DATA  # noqa: E402
 from common import write  # noqa: E402
 
+HEADING = "\n- A title is a short noun phrase naming the topic, like a heading: never a question, a sentence or a copied item."
 #: variant name -> LLM labeler options for the first pass
 VARIANTS = {
     "base": {"anchor": False},
@@ -30,6 +31,12 @@ VARIANTS = {
     "cand3": {"anchor": False, "candidates": 3},
     "anchor_cand3": {"anchor": True, "candidates": 3},
     "anchor_s3": {"anchor": True, "samples": 3},
+    "anchor_cand3_s3": {"anchor": True, "candidates": 3, "samples": 3},
+    "anchor_cand3_d15": {"anchor": True, "candidates": 3, "description_words": 15},
+    # "_rule": one more line in the first-pass instructions (patched in for the variant only)
+    "anchor_cand3_heading": {"anchor": True, "candidates": 3, "_rule": HEADING},
+    "anchor_cand3_heading_d15": {"anchor": True, "candidates": 3, "description_words": 15, "_rule": HEADING},
+    "anchor_cand3_s3_d15": {"anchor": True, "candidates": 3, "samples": 3, "description_words": 15},
 }
 
 
@@ -45,8 +52,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     from hercules import Hercules
     from hercules.evaluation.metrics import title_alignment
-    from hercules.labeling.llm import LLMLabeler
-    from hercules.labeling.llm.quality import count_duplicates, identification_margins
+    from hercules.labeling.llm import LLMLabeler, prompt
+    from hercules.labeling.llm.quality import count_duplicates, identification_margins, normalise_title
+    from hercules.labeling.llm.verify import title_shaped
     from hercules.llm.registry import get_llm
     from hercules.pipeline.builder import level_context
 
@@ -64,6 +72,8 @@ def main() -> None:
     nv = np.asarray(emb.embed([n.replace("_", " ") for n in names]))
     S = sorted(subset)
 
+    members = LLMLabeler(get_llm("fake")).plan(ctx).members
+
     def score(titles: list[str]) -> dict[str, float]:
         tv = np.asarray(emb.embed(titles))
         ident = identification_margins(tv, ctx.centroids)[S] > 0
@@ -72,6 +82,7 @@ def main() -> None:
             "identification": round(float(ident.mean()), 3),
             "title_alignment": round(title_alignment(tv[S], maj, [n.replace("_", " ") for n in names], nv), 3),
             "duplicates": count_duplicates([titles[j] for j in S]),
+            "copies": sum(normalise_title(titles[j]) in members[j] or not title_shaped(titles[j]) for j in S),
         }
 
     llm = get_llm(a.llm)
@@ -90,10 +101,15 @@ def main() -> None:
     print(json.dumps(rows[-1]), flush=True)
     for name in a.variants.split(","):
         opts = {"batch_size": 1, "verify": False, "disambiguate": False, "cache": False, "progress": False, "timeout": 300}
-        lab = LLMLabeler(llm, {**opts, **VARIANTS[name]})
+        variant = dict(VARIANTS[name])
+        rule = variant.pop("_rule", "")
+        base_instructions = prompt.INSTRUCTIONS
+        prompt.INSTRUCTIONS = base_instructions.replace("{anchor}", rule + "{anchor}")
+        lab = LLMLabeler(llm, {**opts, **variant})
         t0 = time.perf_counter()
         out = lab.label_level(ctx)
         wall = time.perf_counter() - t0
+        prompt.INSTRUCTIONS = base_instructions
         st = out.stats or {}
         titles = [lb.title for lb in out.labels]
         row = {
@@ -110,10 +126,10 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     llm.close() if hasattr(llm, "close") else None
     md = f"# First-pass title variants, {a.data} level 1 of {a.k}, every {a.every} clusters ({len(S)}), {a.llm}\n\n"
-    md += "| variant | identification | title_alignment | duplicates | s/cluster | prompt tok | completion tok |\n|---|---|---|---|---|---|---|\n"
+    md += "| variant | identification | title_alignment | duplicates | copies | s/cluster | prompt tok | completion tok |\n|---|---|---|---|---|---|---|---|\n"
     for r in rows:
         md += (
-            f"| {r['variant']} | {r['identification']:.3f} | {r['title_alignment']:.3f} | {r['duplicates']} | "
+            f"| {r['variant']} | {r['identification']:.3f} | {r['title_alignment']:.3f} | {r['duplicates']} | {r['copies']} | "
             f"{r.get('s_per_cluster', '-')} | {r.get('prompt_tokens', '-')} | {r.get('completion_tokens', '-')} |\n"
         )
     write(

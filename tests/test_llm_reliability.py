@@ -187,7 +187,7 @@ def test_stats_are_returned_per_level_not_accumulated():
     lab = labeler(FakeLLM(), batch_size=3)
     one, two = lab.label_level(ctx), lab.label_level(ctx)
     assert isinstance(one, LevelLabels) and len(one.labels) == 6
-    drop = {"wall_s"}
+    drop = {"wall_s", "first_pass_s", "disambiguate_s", "verify_s"}  # times
     assert {k: v for k, v in one.stats.items() if k not in drop} == {k: v for k, v in two.stats.items() if k not in drop}
     assert one.stats["calls"] >= 2 and one.stats["level"] == 1
     assert not hasattr(lab, "stats_")

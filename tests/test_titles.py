@@ -100,6 +100,24 @@ def _level(embed: bool = True, n_per_topic: int = 20):
     return LevelContext(1, ds, y, 6, X, C, embed_texts=embed_texts)
 
 
+def parent_level():
+    """Level 2 over :func:`_level`: three parents of two topics each; returns (context, subcluster labels)."""
+    import pandas as pd
+
+    from hercules.common.groups import group_means
+    from hercules.hierarchy import ClusterLabel
+    from hercules.labeling.base import LevelContext
+
+    low = _level()
+    parent = np.array([0, 0, 1, 1, 2, 2])
+    y2 = parent[low.item_labels]
+    kids = [ClusterLabel(f"Topic {w}", "d", source="llm") for w in pd.unique(make_corpus(20).topic)]
+    ctx = LevelContext(
+        2, low.dataset, y2, 3, low.item_vectors, group_means(low.item_vectors, y2, 3), kids, parent, embed_texts=low.embed_texts
+    )
+    return ctx, kids
+
+
 def _identified(ctx, labels) -> float:
     V = ctx.embed_texts([lb.title for lb in labels], "")
     return float(np.mean(identification_margins(V, ctx.centroids) > 0))
@@ -238,11 +256,6 @@ def test_a_parent_that_keeps_copying_a_child_title_is_repaired():
     subcluster's title, even when asked again for duplicates; the repair prompt gets it right."""
     import json
 
-    import pandas as pd
-
-    from hercules.common.groups import group_means
-    from hercules.hierarchy import ClusterLabel
-    from hercules.labeling.base import LevelContext
     from hercules.llm.fake import FakeLLM
 
     class CopyChild(FakeLLM):
@@ -255,13 +268,7 @@ def test_a_parent_that_keeps_copying_a_child_title_is_repaired():
                 r.text = json.dumps({k: {"title": t, "description": "d"} for k, t in first.items()})
             return r
 
-    low = _level()
-    parent = np.array([0, 0, 1, 1, 2, 2])
-    y2 = parent[low.item_labels]
-    kids = [ClusterLabel(f"Topic {w}", "d", source="llm") for w in pd.unique(make_corpus(20).topic)]
-    ctx = LevelContext(
-        2, low.dataset, y2, 3, low.item_vectors, group_means(low.item_vectors, y2, 3), kids, parent, embed_texts=low.embed_texts
-    )
+    ctx, kids = parent_level()
     out = _label(CopyChild(), ctx)
     assert out.stats["copied_child_titles"] == 3 and out.stats["repaired"] + out.stats["keyword_fallbacks"] == 3
     child_titles = {k.title for k in kids}

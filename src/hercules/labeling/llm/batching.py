@@ -39,6 +39,8 @@ class Plan:
     blocks: list[str]
     batches: list[list[int]]
     shortened: list[int] = field(default_factory=list)  # clusters shown with less evidence to fit
+    members: list[set[str]] = field(default_factory=list)  # normalised member texts each prompt shows (not titles)
+    anchors: list[str] | None = None  # each cluster's anchor term (:mod:`.anchors`), or None
 
 
 def prompt_budget(llm: LLMProvider) -> int:

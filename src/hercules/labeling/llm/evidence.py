@@ -13,6 +13,7 @@ from hercules.data.lazy import prefetch
 from hercules.hierarchy import ClusterLabel, cluster_id
 from hercules.labeling.base import LevelContext, representative_items
 from hercules.labeling.keywords import KeywordLabeler, snippet
+from hercules.labeling.llm.quality import normalise_title
 
 #: The least a shortened block shows: one sample of 40 characters, two subcluster titles.
 _MIN_SAMPLES, _MIN_CHARS, _MIN_CHILDREN = 1, 40, 2
@@ -52,6 +53,15 @@ class Evidence:
         self.stats = KeywordLabeler.numeric_stats(ctx) if ctx.dataset.modality == "numeric" else None
         self.sizes = np.bincount(ctx.item_labels, minlength=ctx.n_clusters)
         self.neighbours = nearest_clusters(ctx)
+
+    def member_texts(self, chars: int) -> list[set[str]]:
+        """The normalised texts of the items each cluster's block shows (whole and as cut to ``chars``): a
+        candidate title equal to one is a copied example, not a name."""
+        out = []
+        for reps in self.reps:
+            shown = [str(self.texts[i]) for i in reps]
+            out.append({normalise_title(t) for s in shown for t in (s, snippet(s, chars))} - {""})
+        return out
 
     def block(self, j: int, detail: Detail) -> str:
         """Cluster ``j``'s block, showing ``detail`` of its samples and subclusters."""

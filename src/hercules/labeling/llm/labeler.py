@@ -36,7 +36,8 @@ from hercules.labeling.llm.prompt import (
     parse_labels,
     repair_messages,
 )
-from hercules.labeling.llm.verify import choose_candidates, title_space, verify_and_repair
+from hercules.labeling.llm.quality import normalise_title
+from hercules.labeling.llm.verify import TitleSpace, choose_candidates, title_space, verify_and_repair
 from hercules.llm.base import ContextOverflowError, LLMProvider, TransientLLMError
 from hercules.llm.cache import PromptLog
 from hercules.llm.ratelimit import RateLimiter
@@ -72,7 +73,9 @@ class LLMLabeler:
         order = principal_order(ctx)
         use_groups = o.grouping == "neighbours" and ctx.centroids is not None
         groups = neighbour_groups(ctx.centroids, o.batch_size, order) if use_groups else [order]
-        return plan_batches(evidence, groups, self.llm, o.batch_size, detail)
+        plan = plan_batches(evidence, groups, self.llm, o.batch_size, detail)
+        plan.members, plan.anchors = evidence.member_texts(o.sample_chars), anchors
+        return plan
 
     def estimate(self, ctx: LevelContext) -> dict[str, int]:
         """Calls and prompt tokens this level would cost (``--dry-run``); nothing is sent."""
@@ -82,7 +85,7 @@ class LLMLabeler:
         per_answer = PER_ANSWER_TOKENS + PER_TITLE_TOKENS * (o.candidates - 1)
         for b in plan.batches:
             ids, blocks = [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b]
-            msgs = cluster_messages(ctx, ids, blocks, n_titles=o.candidates, anchor=o.anchor)
+            msgs = cluster_messages(ctx, ids, blocks, n_titles=o.candidates, anchor=o.anchor, words=o.description_words)
             tokens += sum(self.llm.count_tokens(m["content"]) for m in msgs)
         return {
             "level": ctx.level,
@@ -108,6 +111,7 @@ class LLMLabeler:
     async def _label_async(
         self, ctx: LevelContext, fallback: list[ClusterLabel], plan: Plan
     ) -> tuple[list[ClusterLabel], int, CallStats, dict[str, Any]]:
+        t0 = time.perf_counter()
         runner = self._runner(f"level {ctx.level} labels", "the remaining clusters keep their keyword titles")
         calls = _LevelCalls(ctx, plan, runner, self.llm.use_json_schema(), self.options)
         bar = tqdm(
@@ -131,35 +135,49 @@ class LLMLabeler:
                 if j in got:
                     got[j].keywords = fallback[j].keywords
                 labels.append(got.get(j, fallback[j]))  # no answer: the keyword label, source "keywords"
-            if self.options.disambiguate and not runner.breaker.is_open:
-                await disambiguate(ctx, labels, calls.ask_again)
-            checked = await self._verify(ctx, labels, fallback, calls)
+            o, t1 = self.options, time.perf_counter()
+            space = title_space(ctx) if o.verify or o.candidates > 1 else None
+            forbidden = _forbidden(ctx, plan)
+            chosen, space = _choose(space, labels, calls.alternatives, forbidden)  # duplicates are judged on chosen titles
+            if o.disambiguate and not runner.breaker.is_open:
+                await disambiguate(ctx, labels, calls.ask_again, copied=space is None or not o.verify)
+            t2 = time.perf_counter()
+            checked = await self._verify(space, ctx, labels, fallback, calls, forbidden)
+            checked.update(
+                candidates_chosen=chosen, first_pass_s=t1 - t0, disambiguate_s=t2 - t1, verify_s=time.perf_counter() - t2
+            )
         finally:
             bar.close()
             await self.llm.aclose()  # HTTP clients are bound to this event loop
         return labels, ctx.n_clusters - len(got), runner.stats, checked
 
     async def _verify(
-        self, ctx: LevelContext, labels: list[ClusterLabel], fallback: list[ClusterLabel], calls: _LevelCalls
+        self,
+        space: TitleSpace | None,
+        ctx: LevelContext,
+        labels: list[ClusterLabel],
+        fallback: list[ClusterLabel],
+        calls: _LevelCalls,
+        forbidden: dict[int, set[str]],
     ) -> dict[str, Any]:
-        """Choose among candidate titles, then repair titles that do not pick out their cluster
-        (:mod:`.verify`); nothing without an embedding function in the item space."""
-        space = title_space(ctx)
-        if space is None or not (self.options.verify or self.options.candidates > 1):
+        """Repair titles that do not pick out their cluster, or copy a subcluster's title or one of the
+        cluster's items (:mod:`.verify`); nothing without a title space."""
+        o = self.options
+        if space is None or not o.verify or calls.runner.breaker.is_open:
             return {}
+        copied = parents_copying_a_child(ctx, labels)
+        limit = int(np.ceil(o.repair_limit * ctx.n_clusters))
+        if o.repair_limit > 0:  # a small level's few titles are each read; asking 3 again costs little
+            limit = max(limit, min(MIN_REPAIRS, ctx.n_clusters))
+        anchors = calls.plan.anchors or []
+        extra = {j: [anchor_title(a)] for j, a in enumerate(anchors) if a}
         try:
-            chosen = choose_candidates(space, labels, calls.alternatives)
-            if not self.options.verify or calls.runner.breaker.is_open:
-                return {"candidates_chosen": chosen}
-            copied = parents_copying_a_child(ctx, labels)
-            limit = int(np.ceil(self.options.repair_limit * ctx.n_clusters))
-            out = await verify_and_repair(
-                space, labels, fallback, calls.repair, self.options.contrast, _children(ctx, copied), limit
+            return await verify_and_repair(
+                space, labels, fallback, calls.repair, o.contrast, _children(ctx, copied), limit, forbidden, extra
             )
         except ValueError as e:  # titles and items in different spaces
             log.info("level %d: titles not verified: %s", ctx.level, e)
             return {}
-        return {"candidates_chosen": chosen, **out}
 
     # ---------------------------------------------------------------- level 0
     def describe_items(self, dataset: Any, item_batch_size: int = 16, topic_seed: str | None = None) -> LevelLabels:
@@ -238,8 +256,11 @@ class _LevelCalls:
         n = self.options.candidates if note is None else 1
         if note is None and len(batch) > 1 and self.options.grouping == "neighbours":
             note = NEIGHBOURS_NOTE
-        msgs = cluster_messages(self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n, anchor=self.options.anchor)
-        schema = label_schema(ids, n) if self.use_schema else None
+        o = self.options
+        msgs = cluster_messages(
+            self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n, anchor=o.anchor, words=o.description_words
+        )
+        schema = label_schema(ids, n, o.description_words) if self.use_schema else None
         got = await self.runner.call(
             msgs,
             lambda t: parse_candidates(t, ids),
@@ -256,15 +277,16 @@ class _LevelCalls:
                 out[j] = ClusterLabel(title=titles[0], description=desc, source="llm")
         return out
 
-    async def repair(self, j: int, others: list[int], copied: bool = False) -> tuple[list[str], str] | None:
-        """Cluster ``j`` asked alone, next to the ``others`` its title was closer to; ``copied``:
-        its title is one of its subclusters'."""
+    async def repair(self, j: int, others: list[int], why: str = "confused") -> tuple[list[str], str] | None:
+        """Cluster ``j`` asked alone, next to the ``others`` its title was closer to; ``why``: what was
+        wrong with its title (:data:`.prompt.WHY`)."""
         level, labels = self.ctx.level, self.labels
         cid = cluster_id(level, j)
         contrast = [(cluster_id(level, o), labels[o].title, self.plan.blocks[o]) for o in others]
         n = self.options.repair_titles
-        msgs = repair_messages(self.ctx, cid, labels[j].title, self.plan.blocks[j], contrast, n, copied)
-        schema = label_schema([cid], n) if self.use_schema else None
+        words = self.options.description_words
+        msgs = repair_messages(self.ctx, cid, labels[j].title, self.plan.blocks[j], contrast, n, why, words)
+        schema = label_schema([cid], n, words) if self.use_schema else None
         try:
             got = await self.runner.call(
                 msgs, lambda t: parse_candidates(t, [cid]), schema=schema, ids=[cid], max_tokens=answer_tokens(1, n)
@@ -286,6 +308,41 @@ class _LevelCalls:
         size = max(self.options.batch_size, 4)  # a small group of duplicates stays together
         parts = [which[i : i + size] for i in range(0, len(which), size)]
         return {j: lab for got in await gather_all(one, parts) for j, lab in got.items()}
+
+
+#: Titles a level may ask again at least (when repairs are on): 10% of a top level of 10 is one.
+MIN_REPAIRS = 3
+
+
+def anchor_title(term: str) -> str:
+    """An anchor term as a title ("transfer declined" -> "Transfer Declined"): a no-call fallback title."""
+    return " ".join(w[:1].upper() + w[1:] for w in term.split())
+
+
+def _choose(
+    space: TitleSpace | None, labels: list[ClusterLabel], alternatives: dict[int, list[str]], forbidden: dict[int, set[str]]
+) -> tuple[int, TitleSpace | None]:
+    """Each cluster's best candidate title (:func:`.verify.choose_candidates`): (how many changed, the space,
+    or None where titles cannot be embedded next to the items)."""
+    if space is None:
+        return 0, None
+    try:
+        return choose_candidates(space, labels, alternatives, forbidden), space
+    except ValueError as e:  # titles and items in different spaces
+        log.info("titles not checked: %s", e)
+        return 0, None
+
+
+def _forbidden(ctx: LevelContext, plan: Plan) -> dict[int, set[str]]:
+    """Normalised texts no title of a cluster may be: the items its prompt showed and, for a parent of
+    several subclusters, their titles."""
+    out = {j: set(m) for j, m in enumerate(plan.members)}
+    if ctx.child_labels is not None and ctx.child_parent is not None:
+        kids, counts = ctx.child_labels, np.bincount(ctx.child_parent)
+        for c, j in enumerate(ctx.child_parent):
+            if counts[j] > 1:
+                out.setdefault(int(j), set()).add(normalise_title(kids[c].title))
+    return out
 
 
 def _children(ctx: LevelContext, parents: list[int]) -> dict[int, set[str]]:

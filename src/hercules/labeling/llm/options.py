@@ -50,6 +50,13 @@ class LLMLabelerOptions(BaseModel):
     candidates: int = Field(
         3, ge=1, le=5, description="candidate titles per cluster in one answer; the title-shaped one that best identifies it wins"
     )
+    description_words: int = Field(
+        25,
+        ge=5,
+        le=80,
+        description="words a description may have (asked for, and cut at 8 characters a word by the JSON schema): "
+        "decoding is most of the labelling time on a CPU",
+    )
     repair_titles: int = Field(3, ge=1, le=5, description="candidate titles asked for when a cluster is asked again")
     contrast: int = Field(2, ge=1, le=4, description="confusable clusters shown next to a cluster asked again")
     grouping: Literal["principal", "neighbours"] = Field(

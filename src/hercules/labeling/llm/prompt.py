@@ -20,7 +20,7 @@ SYSTEM = "You name clusters of {modality} data for an analyst. Answer with one J
 DESCRIPTION_WORDS = 25
 # The text before the first varying part ({parents}: constant within a level) is the same in
 # every prompt of a level, so a llama.cpp backend reuses its evaluated prefix.
-INSTRUCTIONS = """Write a title (at most 6 words) and a description (one sentence, at most 25 words) for each cluster below. Level 1 clusters group single items; higher levels group clusters.
+INSTRUCTIONS = """Write a title (at most 6 words) and a description (one sentence, at most {words} words) for each cluster below. Level 1 clusters group single items; higher levels group clusters.
 - Base them only on the evidence shown: items, keywords, subclusters, statistics.
 - Each title must name what sets that cluster apart from the similar clusters listed with it; never reuse a title.
 - No generic titles such as "Miscellaneous", "Various topics" or "Issues".{anchor}{parents}{topic}
@@ -38,8 +38,14 @@ COPIED_WHY = (
     'Your title for cluster {cid}, "{title}", is the title of one of its subclusters; it needs a broader title '
     "that covers all of its subclusters."
 )
+MEMBER_WHY = (
+    'Your title for cluster {cid}, "{title}", is one of its items or a sentence, not a name; it needs a short name '
+    "(at most 6 words) for what its items share that sets it apart."
+)
+#: What a repair prompt says was wrong, by the reason :func:`hercules.labeling.llm.verify.verify_and_repair` gives.
+WHY = {"confused": REPAIR_WHY, "copied": COPIED_WHY, "member": MEMBER_WHY}
 REPAIR_INSTRUCTIONS = """{why}
-Write {n} different candidate titles (each at most 6 words) and a description (one sentence, at most 25 words) for cluster {cid} only, naming what sets it apart from the similar clusters shown first for contrast.
+Write {n} different candidate titles (each at most 6 words) and a description (one sentence, at most {words} words) for cluster {cid} only, naming what sets it apart from the similar clusters shown first for contrast.
 - Base them only on the evidence shown; never reuse a title of the contrast clusters.{topic}
 Return JSON: {{"{cid}": {{"titles": ["...", ...], "description": "..."}}}}
 """
@@ -127,9 +133,10 @@ def parse_labels(text: str, ids: list[str]) -> dict[str, ClusterLabel]:
     return {cid: ClusterLabel(title=t[0], description=d, source="llm") for cid, (t, d) in parse_candidates(text, ids).items()}
 
 
-def label_schema(ids: list[str], n_titles: int = 1) -> dict[str, Any]:
+def label_schema(ids: list[str], n_titles: int = 1, words: int = DESCRIPTION_WORDS) -> dict[str, Any]:
     """JSON schema of an answer holding exactly ``ids`` (sent where the backend supports it);
-    ``n_titles`` > 1 asks for a list of that many candidate titles per id."""
+    ``n_titles`` > 1 asks for a list of that many candidate titles per id; a description is cut at
+    8 characters per asked word (the grammar ends the string there: decoding is what costs on a CPU)."""
     title = {"type": "string", "maxLength": 60}
     key, value = (
         ("title", title)
@@ -138,7 +145,7 @@ def label_schema(ids: list[str], n_titles: int = 1) -> dict[str, Any]:
     )
     item = {
         "type": "object",
-        "properties": {key: value, "description": {"type": "string", "maxLength": 8 * DESCRIPTION_WORDS}},
+        "properties": {key: value, "description": {"type": "string", "maxLength": 8 * words}},
         "required": [key, "description"],
         "additionalProperties": False,
     }
@@ -154,7 +161,13 @@ def _topic(ctx: LevelContext) -> str:
 
 
 def cluster_messages(
-    ctx: LevelContext, ids: list[str], blocks: list[str], note: str | None = None, n_titles: int = 1, anchor: bool = False
+    ctx: LevelContext,
+    ids: list[str],
+    blocks: list[str],
+    note: str | None = None,
+    n_titles: int = 1,
+    anchor: bool = False,
+    words: int = DESCRIPTION_WORDS,
 ) -> list[dict[str, str]]:
     """The chat messages naming the clusters ``ids`` from their evidence ``blocks``; ``note``
     (a reason to ask again, e.g. duplicate titles) goes right after the instructions;
@@ -175,6 +188,7 @@ def cluster_messages(
         parents=parents,
         answer=answer,
         ids=", ".join(ids),
+        words=words,
     )
     if note:
         head += note + "\n"
@@ -188,13 +202,15 @@ def repair_messages(
     block: str,
     contrast: list[tuple[str, str, str]],
     n_titles: int,
-    copied: bool = False,
+    why: str = "confused",
+    words: int = DESCRIPTION_WORDS,
 ) -> list[dict[str, str]]:
-    """Cluster ``cid`` asked alone again: why its ``title`` failed (``copied``: a subcluster's
-    title; else closer to other clusters), the ``contrast`` clusters (id, title, evidence block)
-    its title was closer to, then its own evidence block last."""
-    why = (COPIED_WHY if copied else REPAIR_WHY).format(cid=cid, title=title)
-    head = REPAIR_INSTRUCTIONS.format(why=why, cid=cid, n=n_titles, topic=_topic(ctx))
+    """Cluster ``cid`` asked alone again: why its ``title`` failed (:data:`WHY`: closer to other
+    clusters, a subcluster's title, or a copied item), the ``contrast`` clusters (id, title, evidence
+    block) its title was closer to, then its own evidence block last."""
+    head = REPAIR_INSTRUCTIONS.format(
+        why=WHY[why].format(cid=cid, title=title), cid=cid, n=n_titles, topic=_topic(ctx), words=words
+    )
     shown = [f'--- Contrast cluster {c} (titled "{t}"; do not title it) ---\n' + _body(b) for c, t, b in contrast]
     return [_system(ctx.dataset.modality), {"role": "user", "content": head + "\n" + "\n\n".join([*shown, block])}]
 
