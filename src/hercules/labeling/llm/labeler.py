@@ -338,10 +338,12 @@ def _forbidden(ctx: LevelContext, plan: Plan) -> dict[int, set[str]]:
     several subclusters, their titles."""
     out = {j: set(m) for j, m in enumerate(plan.members)}
     if ctx.child_labels is not None and ctx.child_parent is not None:
-        kids, counts = ctx.child_labels, np.bincount(ctx.child_parent)
-        for c, j in enumerate(ctx.child_parent):
-            if counts[j] > 1:
-                out.setdefault(int(j), set()).add(normalise_title(kids[c].title))
+        parent = np.asarray(ctx.child_parent)
+        mine = np.flatnonzero(parent >= 0)  # -1: a child of a cluster not labelled here (update's sub-context)
+        counts = np.bincount(parent[mine]) if len(mine) else np.zeros(0, dtype=np.int64)
+        for c in mine.tolist():
+            if counts[parent[c]] > 1:
+                out.setdefault(int(parent[c]), set()).add(normalise_title(ctx.child_labels[c].title))
     return out
 
 
