@@ -1,4 +1,4 @@
-"""HTML map export: time and file size for 3k, 100k and 1M items, and the README's Banking77 pictures.
+"""HTML map export: time and file size for 3k, 100k and 1M items, and the Banking77 pictures of the README and docs/MAPS.md.
 
     .venv/bin/python benchmarks/bench_export.py                        # 3,080 (Banking77), 100k, 1M
     .venv/bin/python benchmarks/bench_export.py --sizes 3080,100000    # skip 1M
@@ -113,7 +113,7 @@ def one(n: int) -> dict:
 
 
 def pictures(embedder: str, result: str | None = None) -> None:
-    """Banking77 map (zoomed out and in) and sunburst for the README; ``result``: a saved result
+    """Banking77 map (zoomed out and in) and sunburst for the README and docs/MAPS.md; ``result``: a saved result
     (e.g. the quick start's, with LLM titles) instead of a fresh keyword-titled fit."""
     from playwright.sync_api import sync_playwright
 
@@ -161,7 +161,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="3080,100000,1000000")
     ap.add_argument("--one", type=int, help="run one size and print a JSON line (used internally)")
-    ap.add_argument("--pictures", action="store_true", help="Banking77 screenshots for the README instead")
+    ap.add_argument("--pictures", action="store_true", help="Banking77 screenshots for the README and docs/MAPS.md instead")
     ap.add_argument("--embedder", default="auto", help="text embedder for --pictures (auto: MiniLM when installed)")
     ap.add_argument("--result", help="for --pictures: draw this saved result (e.g. results/banking77 with LLM titles)")
     a = ap.parse_args()

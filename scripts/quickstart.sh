@@ -3,7 +3,7 @@
 # with titles and descriptions written by the embedded local LLM (Qwen2.5-Coder 1.5B, offline),
 # print the tree and save results/banking77. First set-up: ~25 min (llama.cpp's C++ server compiled
 # from the llama-cpp-python sdist + 1.1 GB model download). The labelling is the slow part on 2 CPU
-# cores (see README "Title quality"); a re-run is answered from the cache. Extra arguments go to
+# cores (see docs/BENCHMARKS.md "Title quality"); a re-run is answered from the cache. Extra arguments go to
 # `hercules run` (e.g. --llm none for keyword titles in seconds, or --llm openai:gpt-4o-mini).
 # The map (hercules export) uses UMAP, from the layout extra.
 set -euo pipefail

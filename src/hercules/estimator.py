@@ -108,7 +108,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         vectors themselves. Titles, evidence and shown centroids always use the level-0 vectors. ``"auto"``:
         ``$HERCULES_SPACE`` if set, else UMAP when installed and there are at least 100 items. UMAP's neighbours
         are by angle for unit-length rows (text embeddings) and euclidean otherwise; ``"umap-cosine"`` uses angles
-        for any rows (better on Fashion-MNIST pixels, worse on sklearn's digits: see the README).
+        for any rows (better on Fashion-MNIST pixels, worse on sklearn's digits: see docs/BENCHMARKS.md).
     coarse : "auto", "space", "ward", "connectivity" or "graph", optionally ":N"
         How levels >= 3 (>= N; "graph": 2) are grouped in a UMAP space: k-means, Ward, UMAP's graph, the higher modularity
         of k-means / graph ("auto"), or that with Hartigan-polished k-means candidates judged too ("graph"; pipeline.coarse).

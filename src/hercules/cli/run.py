@@ -121,7 +121,7 @@ _RUN_OPTIONS = [
         "--llm-grouping",
         type=click.Choice(["principal", "neighbours"]),
         help="Which clusters share a prompt: chunks along the first principal axis (default), or nearest neighbours "
-        "asked to tell them apart (worse with the 0.5B model: see the README's title quality).",
+        "asked to tell them apart (worse with the 0.5B model: see docs/BENCHMARKS.md, Title quality).",
     ),
     click.option(
         "--dry-run", is_flag=True, help="Cluster, then report the LLM calls and tokens labelling would cost; no LLM calls."
@@ -142,7 +142,7 @@ _RUN_OPTIONS = [
         help="How levels >= 3 are grouped in the UMAP space: k-means there (space), Ward of the level-0 means (ward), "
         "by UMAP's neighbour graph (connectivity), or whichever of space and connectivity has the higher modularity on "
         "UMAP's graph (auto), or auto from level 2 with more k-means candidates judged the same way (graph); ':N' starts "
-        "at level N (e.g. connectivity:2). See the README.",
+        "at level N (e.g. connectivity:2). See docs/BENCHMARKS.md.",
     ),
     click.option("--unweighted", is_flag=True, help="Paper behaviour: cluster child centroids without size weights."),
     click.option("--resampling/--no-resampling", default=False, show_default=True, help="Vo et al. resampling refinement."),

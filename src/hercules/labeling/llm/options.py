@@ -45,7 +45,7 @@ class LLMLabelerOptions(BaseModel):
         True,
         description="ask each first-pass title to contain its cluster's keyword phrase that best picks the cluster out "
         "(the anchor term: see hercules.labeling.llm.anchors; with 3 candidates the best first pass on Banking77 and "
-        "HWU64: README, Title quality)",
+        "HWU64: docs/BENCHMARKS.md, Title quality)",
     )
     candidates: int = Field(
         3, ge=1, le=5, description="candidate titles per cluster in one answer; the title-shaped one that best identifies it wins"
@@ -62,7 +62,7 @@ class LLMLabelerOptions(BaseModel):
     grouping: Literal["principal", "neighbours"] = Field(
         "principal",
         description="which clusters share a prompt: chunks along the first principal axis, or nearest neighbours by "
-        "centroid asked to tell them apart (a 0.5B model gave them all one title: see README, Title quality)",
+        "centroid asked to tell them apart (a 0.5B model gave them all one title: see docs/BENCHMARKS.md, Title quality)",
     )
     repair_limit: float = Field(
         0.1,
