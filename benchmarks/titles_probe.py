@@ -37,6 +37,10 @@ VARIANTS = {
     "anchor_cand3_heading": {"anchor": True, "candidates": 3, "_rule": HEADING},
     "anchor_cand3_heading_d15": {"anchor": True, "candidates": 3, "description_words": 15, "_rule": HEADING},
     "anchor_cand3_s3_d15": {"anchor": True, "candidates": 3, "samples": 3, "description_words": 15},
+    # the worked example in the instructions (hercules.labeling.llm.examples); every other variant runs without it
+    "anchor_cand3_ex": {"anchor": True, "candidates": 3, "examples": True},
+    "anchor_cand2_ex": {"anchor": True, "candidates": 2, "examples": True},
+    "cand3_ex": {"anchor": False, "candidates": 3, "examples": True},
 }
 
 
@@ -100,7 +104,15 @@ def main() -> None:
     rows.append({"variant": "keywords", **score([lb.title for lb in kw])})
     print(json.dumps(rows[-1]), flush=True)
     for name in a.variants.split(","):
-        opts = {"batch_size": 1, "verify": False, "disambiguate": False, "cache": False, "progress": False, "timeout": 300}
+        opts = {
+            "batch_size": 1,
+            "verify": False,
+            "disambiguate": False,
+            "cache": False,
+            "progress": False,
+            "timeout": 300,
+            "examples": False,
+        }
         variant = dict(VARIANTS[name])
         rule = variant.pop("_rule", "")
         base_instructions = prompt.INSTRUCTIONS

@@ -6,7 +6,9 @@ Hand-built title spaces and the fake LLM: fast."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -126,3 +128,60 @@ def test_a_sentence_is_asked_again_and_stays_only_while_it_identifies():
     space._memo.clear()
     assert run()[0].title == "Card, Atm"
     assert asked == [(0, "member"), (0, "member")]
+
+
+# ---------------------------------------------------------------- the worked example in the instructions
+def _answer_of_example(prompt: str) -> dict:
+    line = next(s for s in prompt.split("\n") if s.startswith("Answer: "))
+    return json.loads(line.removeprefix("Answer: "))["E1"]
+
+
+def test_the_worked_example_shows_the_asked_answer_shape_before_the_levels_own_part():
+    from hercules.labeling.llm.prompt import ANCHOR_RULE, cluster_messages
+    from tests.test_titles import _level
+
+    ctx = _level()
+    for n, anchor in [(1, False), (3, True), (5, True)]:
+        a = cluster_messages(ctx, ["L1-0"], ["### Cluster L1-0\n- x"], n_titles=n, anchor=anchor, example=True)[-1]["content"]
+        b = cluster_messages(ctx, ["L1-3"], ["### Cluster L1-3\n- y"], n_titles=n, anchor=anchor, example=True)[-1]["content"]
+        ex = _answer_of_example(a)
+        titles = [ex["title"]] if n == 1 else ex["titles"]
+        assert len(titles) == n == len(set(titles)) and ex["description"]
+        assert ("Title must contain" in a) == anchor == (ANCHOR_RULE.strip() in a)
+        assert ("Subclusters:" in a) is False  # a leaf level shows a leaf example
+        # the example lies in the prefix shared by every prompt of the level (a llama.cpp prompt cache reuses it)
+        shared = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+        assert a.index("### Example cluster E1") < a.index("Answer: ") < a.index("These 1 clusters") <= shared
+        # the example's titles are names, not copies of its items
+        items = [s[3:-1].lower() for s in a.split("\n") if s.startswith('- "')]
+        assert items and not any(t.lower() in items for t in titles)
+    parent = parent_level()[0]
+    p = cluster_messages(parent, ["L2-0"], ["### Cluster L2-0\n- x"], n_titles=3, example=True)[-1]["content"]
+    assert "Subclusters:" in p.split("These ")[0] and len(_answer_of_example(p)["titles"]) == 3
+    assert "Example" not in cluster_messages(ctx, ["L1-0"], ["### Cluster L1-0\n- x"], example=False)[-1]["content"]
+
+
+def test_the_labeler_shows_the_example_for_text_only_and_can_be_told_not_to():
+    from hercules.labeling.llm.prompt import cluster_messages
+    from hercules.llm.fake import FakeLLM
+    from tests.test_titles import _level
+
+    class Recording(FakeLLM):
+        async def acomplete(self, messages, *, schema=None, max_tokens=None):
+            self.prompts.append(messages[-1]["content"])
+            return await super().acomplete(messages, schema=schema, max_tokens=max_tokens)
+
+    def prompts(ctx, **opts):
+        fake = Recording()
+        fake.prompts = []
+        out = _label(fake, ctx, batch_size=2, verify=False, disambiguate=False, **opts)
+        assert len(out.labels) == ctx.n_clusters and all(lb.source == "llm" for lb in out.labels)
+        return fake.prompts
+
+    ctx = _level()
+    assert all("### Example cluster E1" in p for p in prompts(ctx))  # on by default
+    assert not any("Example" in p for p in prompts(ctx, examples=False))
+    numeric = copy.copy(ctx)
+    numeric.dataset = SimpleNamespace(modality="numeric")  # all the prompt reads of a dataset
+    msgs = cluster_messages(numeric, ["L1-0"], ["### Cluster L1-0\n- x"], example=True)
+    assert "Example" not in msgs[-1]["content"]  # text items shown to numeric data would mislead

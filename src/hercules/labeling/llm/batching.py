@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 L = TypeVar("L")
 
-#: Tokens kept for the instructions, the system prompt and a safety margin.
-_OVERHEAD_TOKENS = 400
+#: Tokens kept for the instructions (with the worked example: ~250), the system prompt and a safety margin.
+_OVERHEAD_TOKENS = 650
 
 
 @dataclass

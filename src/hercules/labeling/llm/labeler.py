@@ -85,7 +85,9 @@ class LLMLabeler:
         per_answer = PER_ANSWER_TOKENS + PER_TITLE_TOKENS * (o.candidates - 1)
         for b in plan.batches:
             ids, blocks = [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b]
-            msgs = cluster_messages(ctx, ids, blocks, n_titles=o.candidates, anchor=o.anchor, words=o.description_words)
+            msgs = cluster_messages(
+                ctx, ids, blocks, n_titles=o.candidates, anchor=o.anchor, words=o.description_words, example=o.examples
+            )
             tokens += sum(self.llm.count_tokens(m["content"]) for m in msgs)
         return {
             "level": ctx.level,
@@ -258,7 +260,14 @@ class _LevelCalls:
             note = NEIGHBOURS_NOTE
         o = self.options
         msgs = cluster_messages(
-            self.ctx, ids, [self.plan.blocks[j] for j in batch], note, n_titles=n, anchor=o.anchor, words=o.description_words
+            self.ctx,
+            ids,
+            [self.plan.blocks[j] for j in batch],
+            note,
+            n_titles=n,
+            anchor=o.anchor,
+            words=o.description_words,
+            example=o.examples,
         )
         schema = label_schema(ids, n, o.description_words) if self.use_schema else None
         got = await self.runner.call(

@@ -9,6 +9,7 @@ from typing import Any
 
 from hercules.hierarchy import ClusterLabel
 from hercules.labeling.base import LevelContext
+from hercules.labeling.llm.examples import worked_example
 
 #: Completion tokens budgeted per cluster in a JSON answer (title <= 60 chars, description <= 200).
 PER_ANSWER_TOKENS = 90
@@ -23,7 +24,7 @@ DESCRIPTION_WORDS = 25
 INSTRUCTIONS = """Write a title (at most 6 words) and a description (one sentence, at most {words} words) for each cluster below. Level 1 clusters group single items; higher levels group clusters.
 - Base them only on the evidence shown: items, keywords, subclusters, statistics.
 - Each title must name what sets that cluster apart from the similar clusters listed with it; never reuse a title.
-- No generic titles such as "Miscellaneous", "Various topics" or "Issues".{anchor}{parents}{topic}
+- No generic titles such as "Miscellaneous", "Various topics" or "Issues".{anchor}{parents}{topic}{example}
 These {n} clusters are at hierarchy level {level}. {answer} with exactly these ids: {ids}.
 """
 ANSWER_ONE = 'Return JSON: {"<cluster id>": {"title": "...", "description": "..."}, ...}'
@@ -168,11 +169,13 @@ def cluster_messages(
     n_titles: int = 1,
     anchor: bool = False,
     words: int = DESCRIPTION_WORDS,
+    example: bool = False,
 ) -> list[dict[str, str]]:
     """The chat messages naming the clusters ``ids`` from their evidence ``blocks``; ``note``
     (a reason to ask again, e.g. duplicate titles) goes right after the instructions;
     ``n_titles`` > 1 asks for that many candidate titles per cluster; ``anchor``: the blocks carry a
-    "Title must contain" phrase and the instructions say so."""
+    "Title must contain" phrase and the instructions say so; ``example``: a worked example
+    (:mod:`.examples`) of text items turned into a name goes before the level's own part."""
     topic = _topic(ctx)
     parents = (
         "\n- A cluster with subclusters needs a broader title that covers them all; never copy a subcluster's title."
@@ -180,7 +183,9 @@ def cluster_messages(
         else ""
     )
     answer = ANSWER_ONE if n_titles == 1 else ANSWER_MANY.format(n=n_titles)
+    shown = example and ctx.dataset.modality == "text"
     head = INSTRUCTIONS.format(
+        example=worked_example(ctx.child_labels is not None, n_titles, anchor) if shown else "",
         n=len(ids),
         level=ctx.level,
         topic=topic,
