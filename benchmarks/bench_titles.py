@@ -52,6 +52,7 @@ STAT_KEYS = (
     "repair_outcomes",
     "repaired",
     "keyword_fallbacks",
+    "qualified",
     "candidates_chosen",
     "copied_child_titles",
     "copied_member_texts",
@@ -136,6 +137,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         opts["description_words"] = a.description_words
     if a.anchor is not None:
         opts["anchor"] = a.anchor == "on"
+    if a.examples is not None:
+        opts["examples"] = a.examples == "on"
     if not a.cache:
         opts["cache"] = False
     if a.log_path:
@@ -171,14 +174,14 @@ def table(a: argparse.Namespace, res: dict[str, Any]) -> str:
         f"{a.data}, levels [{a.levels}], titles: {a.llm}"
         + (
             f", batch {a.batch_size} ({a.grouping}), candidates {a.candidates or 'default'}, verify {'off' if a.no_verify else 'on'}"
-            f", anchor {a.anchor or 'default'}, description words {a.description_words or 'default'}"
+            f", anchor {a.anchor or 'default'}, worked example {a.examples or 'default'}, description words {a.description_words or 'default'}"
             f", repairs at most {a.repair_limit:g} of a level"
             if a.llm != "none"
             else ""
         )
         + f"; fit {res['fit_s']:.0f} s (labelling {res['timings'].get('label', 0):.0f} s)\n\n"
     )
-    cols = "| level | k | identification | before repair | title_alignment | duplicates | generic | label s (first pass / re-asks / checks) | calls | prompt tok | completion tok | asked again | repaired | keyword fallbacks |"
+    cols = "| level | k | identification | before repair | title_alignment | duplicates | generic | label s (first pass / re-asks / checks) | calls | prompt tok | completion tok | asked again | repaired | keyword fallbacks | qualified |"
     out = head + cols + "\n" + "|---" * (cols.count("|") - 1) + "|\n"
 
     def f(v: Any, fmt: str = "{:.3f}") -> str:
@@ -189,7 +192,7 @@ def table(a: argparse.Namespace, res: dict[str, Any]) -> str:
             f"| {r['level']} | {r['k']} | {f(r['title_identification'])} | {f(r['identification_before'])} | "
             f"{f(r['title_alignment'])} | {r['duplicate_titles']:.0f} | {r['generic_titles']:.0f} | {f(r['wall_s'], '{:.0f}')} ({f(r.get('first_pass_s'), '{:.0f}')} / {f(r.get('disambiguate_s'), '{:.0f}')} / {f(r.get('verify_s'), '{:.0f}')}) | "
             f"{f(r['calls'], '{:d}')} | {f(r['prompt_tokens'], '{:,}')} | {f(r['completion_tokens'], '{:,}')} | "
-            f"{f(r['repair_asked'], '{:d}')} | {f(r['repaired'], '{:d}')} | {f(r['keyword_fallbacks'], '{:d}')} |\n"
+            f"{f(r['repair_asked'], '{:d}')} | {f(r['repaired'], '{:d}')} | {f(r['keyword_fallbacks'], '{:d}')} | {f(r.get('qualified'), '{:d}')} |\n"
         )
     return out
 
@@ -204,6 +207,9 @@ def main() -> None:
     ap.add_argument("--no-verify", action="store_true")
     ap.add_argument(
         "--anchor", choices=["on", "off"], default=None, help="anchor terms in the first pass (default: the labeler's)"
+    )
+    ap.add_argument(
+        "--examples", choices=["on", "off"], default=None, help="the worked example in the prompts (default: the labeler's)"
     )
     ap.add_argument("--description-words", type=int, default=None, help="words per description (default: the labeler's)")
     ap.add_argument("--grouping", choices=["principal", "neighbours"], default="principal")

@@ -79,3 +79,52 @@ def test_a_copied_item_is_not_chosen_as_a_title_over_a_title_shaped_candidate():
     # the copied question identifies cluster 0 by a wider margin, but it is an example, not a name
     assert choose_candidates(space, labels, {0: ["Where is my card pin?", "Card PIN"]}) == 1
     assert labels[0].title == "Card PIN"
+
+
+def test_a_title_that_names_only_the_shared_theme_is_qualified_by_a_keyword_of_its_own():
+    """Two clusters split one theme: the LLM title "Card delivery" and the keyword-made titles sit between them; the
+    title plus the cluster's own keyword picks it out, keeps the LLM's description and says where it came from."""
+    import asyncio
+
+    from hercules.labeling.llm.verify import TitleSpace, qualified, verify_and_repair
+
+    vecs = {
+        "Card delivery": [0.7, 0.7, 0.0],  # the theme both clusters share: identifies neither
+        "Card Delivery Status": [0.6, 0.8, 0.0],  # keyword title of cluster 0: nearer cluster 1
+        "delivery": [0.6, 0.8, 0.0],  # its anchor term, no better
+        "Card delivery: tracking": [0.9, 0.4, 0.0],  # the first keyword the title lacks: picks out cluster 0
+        "Card delivery: status": [0.5, 0.9, 0.0],
+        "Card Arrival": [0.0, 1.0, 0.0],
+        "Exchange rates": [0.0, 0.0, 1.0],
+    }
+    # any other title (the anchor term qualified: "delivery: card", ...) sits nearer cluster 1
+    space = TitleSpace(
+        lambda t: np.array([vecs.get(x, [0.6, 0.8, 0.0]) for x in t], dtype=np.float32), np.eye(3, dtype=np.float32)
+    )
+    kw0 = ["card", "tracking", "status", "delivery"]
+    assert qualified("Card delivery", kw0) == ["Card delivery: tracking", "Card delivery: status"]  # words it lacks
+    assert qualified("One two three four five six seven eight", ["tracking"]) == []  # would not be title-shaped
+    labels = [
+        ClusterLabel("Card delivery", "Card orders and their delivery.", source="llm"),
+        ClusterLabel("Card Arrival", "d", source="llm"),
+        ClusterLabel("Exchange rates", "d", source="llm"),
+    ]
+    fallback = [
+        ClusterLabel("Card Delivery Status", "kw", keywords=kw0),
+        ClusterLabel("Card Arrival", "kw", keywords=["arrival"]),
+        ClusterLabel("Exchange rates", "kw", keywords=["rate"]),
+    ]
+
+    async def no_answer(j, contrast, why):
+        return None
+
+    stats = asyncio.run(verify_and_repair(space, labels, fallback, no_answer, 1, None, 1, None, {0: ["delivery"]}))
+    assert labels[0].title == "Card delivery: tracking" and labels[0].source == "llm-qualified"
+    assert labels[0].description == "Card orders and their delivery."
+    assert stats["qualified"] == 1 and stats["keyword_fallbacks"] == 0 and stats["identification_after"] == 1.0
+    # no qualifier picks it out: the title stays as it was
+    vecs["Card delivery: tracking"] = [0.6, 0.8, 0.0]
+    space._memo.clear()
+    labels[0] = ClusterLabel("Card delivery", "Card orders and their delivery.", source="llm")
+    stats = asyncio.run(verify_and_repair(space, labels, fallback, no_answer, 1, None, 1, None, {0: ["delivery"]}))
+    assert labels[0].title == "Card delivery" and stats["qualified"] == 0

@@ -237,7 +237,7 @@ def test_verify_and_repair_end_to_end_with_a_real_model_on_loopback(llama_server
     assert s["identification_after"] == pytest.approx(_identified(ctx, out.labels))
     assert s["repair_asked"] == 0 or s["calls"] > 2  # failing titles were asked again
     assert all(lb.title for lb in out.labels)
-    assert {lb.source for lb in out.labels} <= {"llm", "llm-repaired", "keywords-fallback", "keywords"}
+    assert {lb.source for lb in out.labels} <= {"llm", "llm-repaired", "llm-qualified", "keywords-fallback", "keywords"}
 
 
 def test_prompts_of_a_level_share_their_instruction_prefix():

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class ClusterLabel:
-    """A cluster's human-readable name. ``source`` says who wrote it (keywords, llm, ...)."""
+    """A cluster's human-readable name. ``source`` says who wrote it: ``keywords``, ``llm``, ``llm-repaired``
+    (asked again alone after failing the title check), ``llm-qualified`` (the LLM title plus one of the
+    cluster's keywords), ``keywords-fallback`` (a keyword-made title kept where the LLM's failed)."""
 
     title: str
     description: str

@@ -12,7 +12,9 @@ cluster (its nearest centroid, by cosine in the item space, is its own: see :mod
   (``source="llm-repaired"``); otherwise the best of the LLM title and the keyword-made titles (the
   keyword title, the anchor term) stays, a keyword-made one marked ``source="keywords-fallback"``; a
   copied item or sentence that identifies its cluster stays (keyword titles align worse with the
-  class names than copied items: Banking77 [300], session 8).
+  class names than copied items: Banking77 [300], session 8). Where none of those identifies, the
+  title qualified by one of the cluster's keywords ("Card delivery: tracking") that does is kept
+  (``source="llm-qualified"``, or a qualified anchor term as a keyword title): :func:`qualified`.
 * **Which are asked** (at most ``limit`` per level): parents copying a child first, then clusters
   no keyword-made title identifies, then the worst margins. Measured on Banking77's 300 level-1
   clusters with the 0.5B model (session 6's prompt log): 119 repairs passed 24 times, and the
@@ -215,6 +217,7 @@ async def verify_and_repair(
         "copied_member_texts": len(member),
         "repaired": repaired,
         "keyword_fallbacks": fell_back,
+        "qualified": sum(lb.source == "llm-qualified" for lb in labels),
     }
     if failing:
         _log(stats)
@@ -240,14 +243,48 @@ def _fall_back(
     better and is free (not ``taken``, not generic). A parent's title copied from a subcluster (``why ==
     "copied"``) loses to any free one. A copied item or sentence (``"member"``) that identifies its cluster
     stays: replacing those by keyword-made titles on Banking77 [300] (146 of 300) cost 0.06 title_alignment
-    for +0.007 identification (issue 11, session 8). Returns 1 where a keyword-made title replaced it."""
+    for +0.007 identification (issue 11, session 8). Where none of them identifies, a title qualified by one
+    of the cluster's keywords (:func:`qualified`) is tried. Returns 1 where a keyword-made title replaced it."""
     pool = [labels[j].title, kw.title, *extra]
     m = space.margins(pool, [j] * len(pool))
     if why == "member" and m[0] > 0:
         return 0
     free = np.array([why != "copied", *(_fits(t, taken) for t in pool[1:])])
+    if not (m > 0)[free].any():
+        bases = ([labels[j].title] if why == "confused" else []) + [t for t in extra if t]
+        more = [q for b in bases for q in qualified(b, kw.keywords)]
+        if more:
+            mq = space.margins(more, [j] * len(more))
+            ok = np.array([_fits(t, taken) for t in more]) & (mq > 0)
+            if ok.any():
+                i = int(np.argmax(np.where(ok, mq, -np.inf)))
+                source = "llm-qualified" if more[i].startswith(labels[j].title + ": ") and why == "confused" else None
+                desc = labels[j].description if source else kw.description
+                labels[j] = ClusterLabel(more[i], desc, kw.keywords, source=source or "keywords-fallback")
+                return int(source is None)
     i = int(np.argmax(m - 2.0 * ~free))
     if i == 0 or not free[i]:
         return 0
     labels[j] = ClusterLabel(pool[i], kw.description, kw.keywords, source="keywords-fallback")
     return 1
+
+
+#: Keywords of a cluster tried as qualifiers of a title that does not pick it out.
+QUALIFIERS = 4
+
+
+def qualified(title: str, keywords: list[str]) -> list[str]:
+    """``"title: keyword"`` for each of the cluster's first :data:`QUALIFIERS` keywords the title does not
+    already say, where the result is still title-shaped. Why: clusters that split one theme (Banking77 has
+    ~4 level-1 clusters per intent) get titles that name the theme, which picks out none of them; their
+    c-TF-IDF keywords are what differs, so a title plus one of them says what sets the cluster apart from
+    its siblings, with no call."""
+    have = set(title_words(title))
+    out = []
+    for k in keywords[:QUALIFIERS]:
+        words = set(title_words(k))
+        if words and not words <= have:
+            q = f"{title}: {k}"
+            if title_shaped(q):
+                out.append(q)
+    return out
