@@ -172,6 +172,7 @@ def test_llm_title_flags_are_validated_and_reach_the_labeler(tmp_path):
     assert (parsed.repair_limit, parsed.grouping) == (0.25, "neighbours")
     assert LLMLabelerOptions.parse(_llm_options({**flags, "llm_anchor": False})).anchor is False  # --no-llm-anchor
     assert "anchor" not in _llm_options({**flags, "llm_anchor": None})  # unset: the labeler's default
+    assert LLMLabelerOptions.parse(_llm_options({**flags, "llm_examples": False})).examples is False  # --no-llm-examples
 
 
 def test_user_errors_keep_bugs_as_tracebacks():

@@ -118,6 +118,12 @@ _RUN_OPTIONS = [
         help="Ask each first-pass title to contain its cluster's most identifying keyword phrase (default: the labeler's, on).",
     ),
     click.option(
+        "--llm-examples/--no-llm-examples",
+        default=None,
+        help="Show a worked example (another domain's items turned into a title) in the prompts of text data "
+        "(default: the labeler's).",
+    ),
+    click.option(
         "--llm-grouping",
         type=click.Choice(["principal", "neighbours"]),
         help="Which clusters share a prompt: chunks along the first principal axis (default), or nearest neighbours "
@@ -184,7 +190,7 @@ def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
         "log_path": o["llm_log"],
         "verify": o["llm_verify"],
     }
-    for key in ("batch_size", "timeout", "max_wait", "repair_limit", "grouping", "anchor", "candidates"):
+    for key in ("batch_size", "timeout", "max_wait", "repair_limit", "grouping", "anchor", "examples", "candidates"):
         if o.get(f"llm_{key}") is not None:
             opts[key] = o[f"llm_{key}"]
     for key, flag in (("requests_per_minute", "llm_rpm"), ("tokens_per_minute", "llm_tpm")):
