@@ -121,7 +121,7 @@ _RUN_OPTIONS = [
         "--llm-examples/--no-llm-examples",
         default=None,
         help="Show a worked example (another domain's items turned into a title) in the prompts of text data "
-        "(default: the labeler's).",
+        "(default: the labeler's, off: fewer copied items as titles, but titles that pick out their cluster less often).",
     ),
     click.option(
         "--llm-grouping",

@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 
 L = TypeVar("L")
 
-#: Tokens kept for the instructions (with the worked example: ~250), the system prompt and a safety margin.
-_OVERHEAD_TOKENS = 650
+#: Tokens kept for the instructions, the system prompt and a safety margin.
+_OVERHEAD_TOKENS = 400
+#: More kept where the instructions hold the worked example (:mod:`.examples`: ~250 tokens).
+_EXAMPLE_TOKENS = 300
 
 
 @dataclass
@@ -43,15 +45,23 @@ class Plan:
     anchors: list[str] | None = None  # each cluster's anchor term (:mod:`.anchors`), or None
 
 
-def prompt_budget(llm: LLMProvider) -> int:
+def prompt_budget(llm: LLMProvider, example: bool = False) -> int:
     """Tokens the blocks of one prompt may use: 90% of the context window less the overhead."""
-    return int(0.9 * llm.context_window) - _OVERHEAD_TOKENS
+    return int(0.9 * llm.context_window) - _OVERHEAD_TOKENS - (_EXAMPLE_TOKENS if example else 0)
 
 
-def plan_batches(evidence: Evidence, groups: list[list[int]], llm: LLMProvider, batch_size: int, detail: Detail) -> Plan:
+def plan_batches(
+    evidence: Evidence,
+    groups: list[list[int]],
+    llm: LLMProvider,
+    batch_size: int,
+    detail: Detail,
+    example: bool = False,
+) -> Plan:
     """Blocks of every cluster and batches whose prompts fit the token budget, in the order of
-    ``groups``; a batch never spans two groups (one group holding every cluster: plain chunks)."""
-    budget = prompt_budget(llm)
+    ``groups``; a batch never spans two groups (one group holding every cluster: plain chunks);
+    ``example``: the instructions hold the worked example, so the blocks get less."""
+    budget = prompt_budget(llm, example)
     blocks = [""] * evidence.ctx.n_clusters
     batches: list[list[int]] = []
     shortened: list[int] = []

@@ -73,7 +73,7 @@ class LLMLabeler:
         order = principal_order(ctx)
         use_groups = o.grouping == "neighbours" and ctx.centroids is not None
         groups = neighbour_groups(ctx.centroids, o.batch_size, order) if use_groups else [order]
-        plan = plan_batches(evidence, groups, self.llm, o.batch_size, detail)
+        plan = plan_batches(evidence, groups, self.llm, o.batch_size, detail, o.examples)
         plan.members, plan.anchors = evidence.member_texts(o.sample_chars), anchors
         return plan
 

@@ -58,9 +58,10 @@ class LLMLabelerOptions(BaseModel):
         "decoding is most of the labelling time on a CPU",
     )
     examples: bool = Field(
-        True,
+        False,
         description="show a worked example (another domain's items turned into a name) in the instructions of text "
-        "data: small models otherwise copy an item as the title (docs/BENCHMARKS.md, Title quality)",
+        "data: the 0.5B then copies items as titles far less often, but its titles identify their clusters less "
+        "(off by default: docs/BENCHMARKS.md, Title quality)",
     )
     repair_titles: int = Field(3, ge=1, le=5, description="candidate titles asked for when a cluster is asked again")
     contrast: int = Field(2, ge=1, le=4, description="confusable clusters shown next to a cluster asked again")
