@@ -53,6 +53,7 @@ STAT_KEYS = (
     "repaired",
     "keyword_fallbacks",
     "qualified",
+    "children_sharpened",
     "candidates_chosen",
     "copied_child_titles",
     "copied_member_texts",

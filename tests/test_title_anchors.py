@@ -128,3 +128,50 @@ def test_a_title_that_names_only_the_shared_theme_is_qualified_by_a_keyword_of_i
     labels[0] = ClusterLabel("Card delivery", "Card orders and their delivery.", source="llm")
     stats = asyncio.run(verify_and_repair(space, labels, fallback, no_answer, 1, None, 1, None, {0: ["delivery"]}))
     assert labels[0].title == "Card delivery" and stats["qualified"] == 0
+
+
+def test_a_title_that_only_repeats_its_siblings_gets_a_keyword_no_sibling_says():
+    from hercules.labeling.llm.quality import generic_mask
+    from hercules.labeling.llm.verify import sharpen_generic_siblings
+
+    labels = [
+        ClusterLabel("Exchange rates", "d", keywords=["rate", "exchange", "sterling", "pound"], source="llm"),
+        ClusterLabel("Exchange rate of euro", "d", keywords=["euro"], source="llm"),
+        ClusterLabel("Exchange rate for the yen", "d", keywords=["yen"], source="llm"),
+        ClusterLabel("Exchange rate of dollars", "d", keywords=["dollar"], source="llm"),
+        ClusterLabel("Exchange rates", "d", keywords=["rate", "sterling"], source="keywords"),  # another parent's child
+        ClusterLabel("Card delivery", "d", keywords=["card"], source="llm"),
+        ClusterLabel("Card delivery", "d", keywords=["card"], source="llm"),  # not labelled here (update): no siblings
+    ]
+    parent = np.array([0, 0, 0, 0, 1, 1, -1])
+    assert generic_mask([lb.title for lb in labels], parent)[0]  # all its words are in most siblings' titles
+    assert sharpen_generic_siblings(labels, parent) == 1
+    # "rate" and "exchange" are said by its siblings: the first keyword none says
+    assert labels[0].title == "Exchange rates: sterling" and labels[0].source == "llm-qualified"
+    assert not generic_mask([lb.title for lb in labels], parent)[0]
+    assert [lb.title for lb in labels[1:]] == [
+        "Exchange rate of euro",
+        "Exchange rate for the yen",
+        "Exchange rate of dollars",
+        "Exchange rates",  # two siblings: nothing is generic among them
+        "Card delivery",
+        "Card delivery",
+    ]
+
+
+def test_parent_labelling_sharpens_generic_children_before_its_prompts():
+    from hercules.labeling.llm.quality import generic_mask
+    from hercules.llm.fake import FakeLLM
+    from tests.test_titles import parent_level
+
+    ctx, _ = parent_level()
+    ctx.child_labels[0] = ClusterLabel("Space", "d", keywords=["space", "rocket", "orbit"], source="llm")
+    ctx.child_labels[1] = ClusterLabel("Space telescope", "d", keywords=["telescope"], source="llm")
+    ctx.child_labels[2] = ClusterLabel("Space rocket launch", "d", keywords=["rocket"], source="llm")
+    parent = ctx.child_parent.copy()
+    parent[:3] = 0
+    ctx.child_parent = parent
+    assert generic_mask([lb.title for lb in ctx.child_labels], parent)[0]
+    out = _label(FakeLLM(), ctx, verify=False, disambiguate=False)
+    assert out.stats["children_sharpened"] == 1
+    assert ctx.child_labels[0].title == "Space: orbit"  # "rocket" is said by a sibling

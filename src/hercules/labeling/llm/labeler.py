@@ -37,7 +37,13 @@ from hercules.labeling.llm.prompt import (
     repair_messages,
 )
 from hercules.labeling.llm.quality import normalise_title
-from hercules.labeling.llm.verify import TitleSpace, choose_candidates, title_space, verify_and_repair
+from hercules.labeling.llm.verify import (
+    TitleSpace,
+    choose_candidates,
+    sharpen_generic_siblings,
+    title_space,
+    verify_and_repair,
+)
 from hercules.llm.base import ContextOverflowError, LLMProvider, TransientLLMError
 from hercules.llm.cache import PromptLog
 from hercules.llm.ratelimit import RateLimiter
@@ -102,11 +108,15 @@ class LLMLabeler:
         """LLM labels of every cluster (keyword labels where no usable answer came), with the
         level's accounting in ``stats``."""
         t0 = time.perf_counter()
+        sharpened = 0
+        if ctx.child_labels is not None and ctx.child_parent is not None:  # siblings are known now: before the prompts
+            sharpened = sharpen_generic_siblings(ctx.child_labels, ctx.child_parent)
         fallback = self._keyword_labels(ctx)
         plan = self.plan(ctx, fallback)
         labels, failed, calls, checked = run_sync(self._label_async(ctx, fallback, plan))
         stats = _stats(ctx.level, ctx.n_clusters, calls, failed, t0, batch_sizes=[len(b) for b in plan.batches], **checked)
         stats["shortened"] = len(plan.shortened)
+        stats["children_sharpened"] = sharpened
         _report(stats, "clusters", "keep their keyword titles")
         return LevelLabels(labels, stats)
 

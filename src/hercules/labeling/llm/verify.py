@@ -38,6 +38,7 @@ from hercules.labeling.base import LevelContext
 from hercules.labeling.llm.quality import (
     confusable,
     content_words,
+    generic_mask,
     identification_margins,
     normalise_title,
     title_words,
@@ -288,3 +289,28 @@ def qualified(title: str, keywords: list[str]) -> list[str]:
             if title_shaped(q):
                 out.append(q)
     return out
+
+
+def sharpen_generic_siblings(labels: list[ClusterLabel], parent: np.ndarray) -> int:
+    """Titles of one level that only repeat what most of their siblings' titles say ("Exchange rates" among
+    "Exchange rate of euro and dollar", "Exchange rate for the yen", ...: generic among siblings, see
+    :func:`~hercules.labeling.llm.quality.generic_mask`) get the first of their cluster's keywords that no
+    sibling's title says ("Exchange rates: sterling"), in place; returns how many. Run when the parent level is
+    labelled, the first time siblings are known (HWU64 [256, 64, 18]: 3 of 256 level-1 titles, session 10)."""
+    titles = [lb.title for lb in labels]
+    parent = np.asarray(parent)
+    # children of clusters not labelled here (``update`` marks them -1) are nobody's siblings
+    generic = generic_mask(titles, parent) & np.array([bool(content_words(t)) for t in titles]) & (parent >= 0)
+    taken = {normalise_title(t) for t in titles}
+    changed = 0
+    for j in np.flatnonzero(generic):
+        said = set().union(*(title_words(titles[i]) for i in np.flatnonzero(parent == parent[j])))
+        for q in qualified(titles[j], labels[j].keywords):
+            if set(title_words(q.rsplit(": ", 1)[1])) - said and normalise_title(q) not in taken:
+                lb = labels[j]
+                source = "llm-qualified" if lb.source.startswith("llm") else lb.source
+                labels[j] = ClusterLabel(q, lb.description, lb.keywords, source=source)
+                taken.add(normalise_title(q))
+                changed += 1
+                break
+    return changed
