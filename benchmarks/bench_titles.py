@@ -137,7 +137,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     if a.description_words is not None:
         opts["description_words"] = a.description_words
     if a.anchor is not None:
-        opts["anchor"] = a.anchor == "on"
+        opts["anchor"] = a.anchor != "off"
+        opts["anchor_parents"] = a.anchor == "on"
     if a.examples is not None:
         opts["examples"] = a.examples == "on"
     if not a.cache:
@@ -207,7 +208,10 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=None, help="candidate titles per cluster (default: the labeler's)")
     ap.add_argument("--no-verify", action="store_true")
     ap.add_argument(
-        "--anchor", choices=["on", "off"], default=None, help="anchor terms in the first pass (default: the labeler's)"
+        "--anchor",
+        choices=["on", "leaves", "off"],
+        default=None,
+        help="anchor terms in the first pass, at every level or level 1 only (default: the labeler's)",
     )
     ap.add_argument(
         "--examples", choices=["on", "off"], default=None, help="the worked example in the prompts (default: the labeler's)"

@@ -175,3 +175,28 @@ def test_parent_labelling_sharpens_generic_children_before_its_prompts():
     out = _label(FakeLLM(), ctx, verify=False, disambiguate=False)
     assert out.stats["children_sharpened"] == 1
     assert ctx.child_labels[0].title == "Space: orbit"  # "rocket" is said by a sibling
+
+
+def test_parent_levels_can_be_asked_without_anchor_terms_which_stay_fallback_titles():
+    from hercules.labeling.llm import LLMLabeler
+    from hercules.llm.fake import FakeLLM
+    from tests.test_titles import parent_level
+
+    class Recording(FakeLLM):
+        async def acomplete(self, messages, *, schema=None, max_tokens=None):
+            self.prompts.append(messages[-1]["content"])
+            return await super().acomplete(messages, schema=schema, max_tokens=max_tokens)
+
+    ctx, _ = parent_level()
+    for parents, shown in [(True, True), (False, False)]:
+        fake = Recording()
+        fake.prompts = []
+        _label(fake, ctx, verify=False, disambiguate=False, anchor=True, anchor_parents=parents)
+        assert fake.prompts and all(("Title must contain" in p) is shown for p in fake.prompts)
+        assert all((ANCHOR_RULE.strip() in p) is shown for p in fake.prompts)
+        plan = LLMLabeler(FakeLLM(), cache=False, anchor=True, anchor_parents=parents).plan(ctx)
+        assert plan.anchors is not None and any(plan.anchors)  # still computed: a no-call fallback title
+    level1 = Recording()
+    level1.prompts = []
+    _label(level1, _level(), verify=False, disambiguate=False, anchor=True, anchor_parents=False)
+    assert all("Title must contain" in p for p in level1.prompts)  # leaves still ask for it

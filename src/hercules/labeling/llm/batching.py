@@ -43,6 +43,7 @@ class Plan:
     shortened: list[int] = field(default_factory=list)  # clusters shown with less evidence to fit
     members: list[set[str]] = field(default_factory=list)  # normalised member texts each prompt shows (not titles)
     anchors: list[str] | None = None  # each cluster's anchor term (:mod:`.anchors`), or None
+    anchor_shown: bool = False  # the blocks ask each title to contain its anchor term
 
 
 def prompt_budget(llm: LLMProvider, example: bool = False) -> int:

@@ -74,13 +74,16 @@ class LLMLabeler:
         o = self.options
         fallback = fallback or self._keyword_labels(ctx)
         anchors = anchor_terms(ctx, fallback) if o.anchor else None
-        evidence = Evidence(ctx, fallback, o.samples, o.sample_strategy, anchors)
+        # asked for in the prompt at level 1, and at parent levels only if told (the anchor stays a fallback title)
+        shown = anchors if ctx.child_labels is None or o.anchor_parents else None
+        evidence = Evidence(ctx, fallback, o.samples, o.sample_strategy, shown)
         detail = Detail(samples=o.samples, chars=o.sample_chars, children=o.child_samples)
         order = principal_order(ctx)
         use_groups = o.grouping == "neighbours" and ctx.centroids is not None
         groups = neighbour_groups(ctx.centroids, o.batch_size, order) if use_groups else [order]
         plan = plan_batches(evidence, groups, self.llm, o.batch_size, detail, o.examples)
         plan.members, plan.anchors = evidence.member_texts(o.sample_chars), anchors
+        plan.anchor_shown = shown is not None
         return plan
 
     def estimate(self, ctx: LevelContext) -> dict[str, int]:
@@ -92,7 +95,13 @@ class LLMLabeler:
         for b in plan.batches:
             ids, blocks = [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b]
             msgs = cluster_messages(
-                ctx, ids, blocks, n_titles=o.candidates, anchor=o.anchor, words=o.description_words, example=o.examples
+                ctx,
+                ids,
+                blocks,
+                n_titles=o.candidates,
+                anchor=plan.anchor_shown,
+                words=o.description_words,
+                example=o.examples,
             )
             tokens += sum(self.llm.count_tokens(m["content"]) for m in msgs)
         return {
@@ -275,7 +284,7 @@ class _LevelCalls:
             [self.plan.blocks[j] for j in batch],
             note,
             n_titles=n,
-            anchor=o.anchor,
+            anchor=self.plan.anchor_shown,
             words=o.description_words,
             example=o.examples,
         )

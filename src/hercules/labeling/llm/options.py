@@ -47,6 +47,11 @@ class LLMLabelerOptions(BaseModel):
         "(the anchor term: see hercules.labeling.llm.anchors; with 3 candidates the best first pass on Banking77 and "
         "HWU64: docs/BENCHMARKS.md, Title quality)",
     )
+    anchor_parents: bool = Field(
+        True,
+        description="ask for the anchor term at parent levels too (a parent's title should cover its subclusters, "
+        "one keyword phrase may not)",
+    )
     candidates: int = Field(
         3, ge=1, le=5, description="candidate titles per cluster in one answer; the title-shaped one that best identifies it wins"
     )
