@@ -38,8 +38,9 @@ MODES = {
     "space": "k-means in the UMAP space (default)",
     "connectivity": "UMAP graph connectivity, spectral",
     "ward": "Ward of level-0 means",
-    "auto": "the higher UMAP-graph modularity of space / connectivity",
+    "auto": "the higher UMAP-graph modularity of space / connectivity, from level 2 (default)",
     "auto:2": "the same from level 2",
+    "auto:3": "the same from level 3 (the default before issue 15)",
     "graph": "auto from level 2, Hartigan-polished k-means candidates judged by modularity",
 }
 

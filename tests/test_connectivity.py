@@ -79,7 +79,9 @@ def test_auto_keeps_the_grouping_the_graph_supports():
     got = better_grouping("auto", 3, km, item_nodes, centroids, sizes, graph, rng)
     assert (got.labels == node_ring).all() or (got.labels == 1 - node_ring).all()  # the rings: higher modularity
     assert better_grouping("space", 3, km, item_nodes, centroids, sizes, graph, rng) is km  # only "auto" chooses
-    assert better_grouping("auto", 2, km, item_nodes, centroids, sizes, graph, rng) is km  # level 2 stays k-means
+    got2 = better_grouping("auto", 2, km, item_nodes, centroids, sizes, graph, rng)  # the default judges level 2 too
+    assert (got2.labels == node_ring).all() or (got2.labels == 1 - node_ring).all()
+    assert better_grouping("auto:3", 2, km, item_nodes, centroids, sizes, graph, rng) is km  # auto:3: level 2 k-means
     assert better_grouping("auto", 3, km, item_nodes, centroids, sizes, None, rng) is km  # no graph: k-means
     # where k-means already follows the graph (the rings are its clusters), auto keeps k-means' own result
     ring_km = kmeans(np.c_[node_ring, node_ring].astype(np.float32), 2, sample_weight=sizes.astype(np.float64), random_state=0)

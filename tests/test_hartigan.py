@@ -90,7 +90,8 @@ def test_item_level_grouping_with_the_space_graph_picks_its_highest_modularity()
 def test_graph_is_the_opt_in_that_judges_from_level_2() -> None:
     from hercules.pipeline.coarse import coarse_method, judged_by_graph, parse_coarse, reads_graph
 
-    assert parse_coarse("graph") == ("graph", 2) and parse_coarse("auto") == ("auto", 3)
+    assert parse_coarse("graph") == ("graph", 2) and parse_coarse("auto") == ("auto", 2)  # issue 15: auto from level 2
+    assert parse_coarse("auto:3") == ("auto", 3) and parse_coarse("connectivity") == ("connectivity", 3)
     assert judged_by_graph("graph", 2) and not judged_by_graph("auto", 2) and not judged_by_graph("graph:3", 2)
     assert (
         reads_graph("graph")

@@ -110,7 +110,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         are by angle for unit-length rows (text embeddings) and euclidean otherwise; ``"umap-cosine"`` uses angles
         for any rows (better on Fashion-MNIST pixels, worse on sklearn's digits: see docs/BENCHMARKS.md).
     coarse : "auto", "space", "ward", "connectivity" or "graph", optionally ":N"
-        How levels >= 3 (>= N; "graph": 2) are grouped in a UMAP space: k-means, Ward, UMAP's graph, the higher modularity
+        How levels >= 3 (>= N; "auto", "graph": >= 2) are grouped in a UMAP space: k-means, Ward, UMAP's graph, the higher modularity
         of k-means / graph ("auto"), or that with Hartigan-polished k-means candidates judged too ("graph"; pipeline.coarse).
     n_components : int
         Dimensions of the map coordinates (``coords_``; 2 for plots, 1-3 allowed).

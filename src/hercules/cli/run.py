@@ -145,7 +145,7 @@ _RUN_OPTIONS = [
         default="auto",
         show_default=True,
         callback=library_rule("hercules.pipeline.coarse:parse_coarse", keep_value=True),
-        help="How levels >= 3 are grouped in the UMAP space: k-means there (space), Ward of the level-0 means (ward), "
+        help="How levels >= 3 (auto, graph: >= 2) are grouped in the UMAP space: k-means there (space), Ward of the level-0 means (ward), "
         "by UMAP's neighbour graph (connectivity), or whichever of space and connectivity has the higher modularity on "
         "UMAP's graph (auto), or auto from level 2 with more k-means candidates judged the same way (graph); ':N' starts "
         "at level N (e.g. connectivity:2). See docs/BENCHMARKS.md.",

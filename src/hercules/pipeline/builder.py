@@ -47,7 +47,7 @@ class BuildConfig:
     topic_seed: str | None = None
     n_threads: int | None = None
     progress: bool = True
-    coarse: str = "auto"  # how levels >= 3 are grouped in a clustering space (pipeline.coarse)
+    coarse: str = "auto"  # how levels >= 2 ("auto"; others >= 3) are grouped in a clustering space (pipeline.coarse)
 
     @classmethod
     def from_params(cls, params: dict[str, Any], policy: LevelPolicy) -> BuildConfig:
