@@ -1,7 +1,7 @@
 """How fast the local llama-server labels clusters on this machine, against its number of slots
 (issue 11: "measure tokens/s against the number of parallel sequences"). Each run sends the same
 ``--prompts`` first-pass prompts (one Banking77 intent each, shown as the labeler shows a cluster:
-5 items, 3 candidate titles, the JSON schema) all at once to a fresh server with ``--slots`` slots,
+5 items, 3 candidate titles, the JSON schema; no keyword, neighbour or anchor lines) all at once to a fresh server with ``--slots`` slots,
 temperature 0, no response cache; then one long prompt with a 1-token answer gives the prompt-read
 rate. The floor it prints (seconds per cluster at the best slot count) bounds any labelling run on
 this machine from below: a real run also checks, re-asks and repairs.
@@ -44,7 +44,7 @@ def prompts(n: int) -> list[tuple[list[dict[str, str]], dict, list[str]]]:
             + [f'- "{t}"' for t in items]
         )
         ids = [f"L1-{j}"]
-        out.append((cluster_messages(ctx, ids, [block], n_titles=3, example=True), label_schema(ids, 3), ids))
+        out.append((cluster_messages(ctx, ids, [block], n_titles=3), label_schema(ids, 3), ids))
     return out
 
 
@@ -54,6 +54,20 @@ async def _run_all(llm, batch) -> tuple[float, int, int]:
     t0 = time.perf_counter()
     got = await asyncio.gather(*(llm.acomplete(m, schema=s, max_tokens=answer_tokens(1, 3)) for m, s, _ in batch))
     return time.perf_counter() - t0, sum(r.prompt_tokens or 0 for r in got), sum(r.completion_tokens or 0 for r in got)
+
+
+async def _measure(llm, batch) -> tuple[float, int, int, float]:
+    """(wall, prompt tokens, completion tokens) of the batch after a warm-up, and the prompt-read rate; one
+    event loop for all of it (the HTTP client is bound to its loop)."""
+    try:
+        await _run_all(llm, batch[:1])  # warm-up: model paged in, instruction prefix cached
+        wall, ptok, ctok = await _run_all(llm, batch)
+        long = batch[0][0][:-1] + [{"role": "user", "content": batch[0][0][-1]["content"] * 4}]
+        t0 = time.perf_counter()
+        r = await llm.acomplete(long, max_tokens=1)
+        return wall, ptok, ctok, (r.prompt_tokens or 0) / (time.perf_counter() - t0)
+    finally:
+        await llm.aclose()
 
 
 def main() -> None:
@@ -71,12 +85,7 @@ def main() -> None:
         llm = LocalServerProvider(a.model, parallel=slots, options=LLMOptions(temperature=0.0, timeout=600))
         try:
             llm.start()
-            asyncio.run(_run_all(llm, batch[:1]))  # warm-up: model paged in, instruction prefix cached
-            wall, ptok, ctok = asyncio.run(_run_all(llm, batch))
-            long = batch[0][0][:-1] + [{"role": "user", "content": batch[0][0][-1]["content"] * 4}]
-            t0 = time.perf_counter()
-            r = asyncio.run(llm.acomplete(long, max_tokens=1))
-            read = (r.prompt_tokens or 0) / (time.perf_counter() - t0)
+            wall, ptok, ctok, read = asyncio.run(_measure(llm, batch))
         finally:
             llm.stop()
         rows.append(
