@@ -43,3 +43,8 @@ def anchor_terms(ctx: LevelContext, keyword_labels: list[ClusterLabel], n: int =
         if p:
             out[j] = p[int(np.argmax(margins[starts[j] : starts[j + 1]]))]
     return out
+
+
+def anchor_title(term: str) -> str:
+    """An anchor term as a title ("transfer declined" -> "Transfer Declined"): a no-call fallback title."""
+    return " ".join(w[:1].upper() + w[1:] for w in term.split())

@@ -1,6 +1,7 @@
 """Second opinions within a level: clusters that got the same title are asked again together,
 and so are parents that copied the title of one of their several subclusters (a parent must
-name what its children share). A second answer replaces the first only where it came back."""
+name what its children share). A second answer replaces the first only where it came back. Also
+which titles a cluster may not take at all: an item its prompt showed, a subcluster's title."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from hercules.hierarchy import ClusterLabel
 from hercules.labeling.base import LevelContext
+from hercules.labeling.llm.quality import normalise_title
 from hercules.llm.runner import gather_all
 
 log = logging.getLogger(__name__)
@@ -86,3 +88,25 @@ def _apply(labels: list[ClusterLabel], which: list[int], got: dict[int, ClusterL
             labels[j] = got[j]
             n += 1
     return n
+
+
+def forbidden_titles(ctx: LevelContext, members: list[set[str]]) -> dict[int, set[str]]:
+    """Normalised texts no title of a cluster may be: the items its prompt showed (``members``) and, for a
+    parent of several subclusters, their titles."""
+    out = {j: set(m) for j, m in enumerate(members)}
+    if ctx.child_labels is not None and ctx.child_parent is not None:
+        parent = np.asarray(ctx.child_parent)
+        mine = np.flatnonzero(parent >= 0)  # -1: a child of a cluster not labelled here (update's sub-context)
+        counts = np.bincount(parent[mine]) if len(mine) else np.zeros(0, dtype=np.int64)
+        for c in mine.tolist():
+            if counts[parent[c]] > 1:
+                out.setdefault(int(parent[c]), set()).add(normalise_title(ctx.child_labels[c].title))
+    return out
+
+
+def child_titles(ctx: LevelContext, parents: list[int]) -> dict[int, set[str]]:
+    """The subcluster titles of each of ``parents`` (none below level 2)."""
+    if ctx.child_labels is None or ctx.child_parent is None:
+        return {}
+    kids = ctx.child_labels
+    return {j: {kids[c].title for c in np.flatnonzero(ctx.child_parent == j)} for j in parents}

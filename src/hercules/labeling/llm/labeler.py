@@ -19,9 +19,9 @@ from hercules.common.aio import run_sync
 from hercules.hierarchy import ClusterLabel, cluster_id
 from hercules.labeling.base import LevelContext, LevelLabels
 from hercules.labeling.keywords import KeywordLabeler, snippet
-from hercules.labeling.llm.anchors import anchor_terms
+from hercules.labeling.llm.anchors import anchor_terms, anchor_title
 from hercules.labeling.llm.batching import Plan, plan_batches, solve
-from hercules.labeling.llm.disambiguate import disambiguate, parents_copying_a_child
+from hercules.labeling.llm.disambiguate import child_titles, disambiguate, forbidden_titles, parents_copying_a_child
 from hercules.labeling.llm.evidence import Detail, Evidence, principal_order
 from hercules.labeling.llm.groups import NEIGHBOURS_NOTE, neighbour_groups
 from hercules.labeling.llm.options import LLMLabelerOptions
@@ -36,7 +36,6 @@ from hercules.labeling.llm.prompt import (
     parse_labels,
     repair_messages,
 )
-from hercules.labeling.llm.quality import normalise_title
 from hercules.labeling.llm.verify import (
     TitleSpace,
     choose_candidates,
@@ -93,16 +92,7 @@ class LLMLabeler:
         tokens = 0
         per_answer = PER_ANSWER_TOKENS + PER_TITLE_TOKENS * (o.candidates - 1)
         for b in plan.batches:
-            ids, blocks = [cluster_id(ctx.level, j) for j in b], [plan.blocks[j] for j in b]
-            msgs = cluster_messages(
-                ctx,
-                ids,
-                blocks,
-                n_titles=o.candidates,
-                anchor=plan.anchor_shown,
-                words=o.description_words,
-                example=o.examples,
-            )
+            msgs = first_pass_messages(ctx, plan, o, b)
             tokens += sum(self.llm.count_tokens(m["content"]) for m in msgs)
         return {
             "level": ctx.level,
@@ -158,7 +148,7 @@ class LLMLabeler:
                 labels.append(got.get(j, fallback[j]))  # no answer: the keyword label, source "keywords"
             o, t1 = self.options, time.perf_counter()
             space = title_space(ctx) if o.verify or o.candidates > 1 else None
-            forbidden = _forbidden(ctx, plan)
+            forbidden = forbidden_titles(ctx, plan.members)
             chosen, space = _choose(space, labels, calls.alternatives, forbidden)  # duplicates are judged on chosen titles
             if o.disambiguate and not runner.breaker.is_open:
                 await disambiguate(ctx, labels, calls.ask_again, copied=space is None or not o.verify)
@@ -194,7 +184,7 @@ class LLMLabeler:
         extra = {j: [anchor_title(a)] for j, a in enumerate(anchors) if a}
         try:
             return await verify_and_repair(
-                space, labels, fallback, calls.repair, o.contrast, _children(ctx, copied), limit, forbidden, extra
+                space, labels, fallback, calls.repair, o.contrast, child_titles(ctx, copied), limit, forbidden, extra
             )
         except ValueError as e:  # titles and items in different spaces
             log.info("level %d: titles not verified: %s", ctx.level, e)
@@ -278,16 +268,7 @@ class _LevelCalls:
         if note is None and len(batch) > 1 and self.options.grouping == "neighbours":
             note = NEIGHBOURS_NOTE
         o = self.options
-        msgs = cluster_messages(
-            self.ctx,
-            ids,
-            [self.plan.blocks[j] for j in batch],
-            note,
-            n_titles=n,
-            anchor=self.plan.anchor_shown,
-            words=o.description_words,
-            example=o.examples,
-        )
+        msgs = first_pass_messages(self.ctx, self.plan, o, batch, note, n)
         schema = label_schema(ids, n, o.description_words) if self.use_schema else None
         got = await self.runner.call(
             msgs,
@@ -338,13 +319,17 @@ class _LevelCalls:
         return {j: lab for got in await gather_all(one, parts) for j, lab in got.items()}
 
 
+def first_pass_messages(
+    ctx: LevelContext, plan: Plan, o: LLMLabelerOptions, batch: list[int], note: str | None = None, n: int | None = None
+) -> list[dict[str, str]]:
+    """The messages asking for the titles of ``batch`` as ``plan`` shows them (``n`` candidates: the options')."""
+    ids, blocks = [cluster_id(ctx.level, j) for j in batch], [plan.blocks[j] for j in batch]
+    n_titles = o.candidates if n is None else n
+    return cluster_messages(ctx, ids, blocks, note, n_titles, plan.anchor_shown, o.description_words, example=o.examples)
+
+
 #: Titles a level may ask again at least (when repairs are on): 10% of a top level of 10 is one.
 MIN_REPAIRS = 3
-
-
-def anchor_title(term: str) -> str:
-    """An anchor term as a title ("transfer declined" -> "Transfer Declined"): a no-call fallback title."""
-    return " ".join(w[:1].upper() + w[1:] for w in term.split())
 
 
 def _choose(
@@ -359,28 +344,6 @@ def _choose(
     except ValueError as e:  # titles and items in different spaces
         log.info("titles not checked: %s", e)
         return 0, None
-
-
-def _forbidden(ctx: LevelContext, plan: Plan) -> dict[int, set[str]]:
-    """Normalised texts no title of a cluster may be: the items its prompt showed and, for a parent of
-    several subclusters, their titles."""
-    out = {j: set(m) for j, m in enumerate(plan.members)}
-    if ctx.child_labels is not None and ctx.child_parent is not None:
-        parent = np.asarray(ctx.child_parent)
-        mine = np.flatnonzero(parent >= 0)  # -1: a child of a cluster not labelled here (update's sub-context)
-        counts = np.bincount(parent[mine]) if len(mine) else np.zeros(0, dtype=np.int64)
-        for c in mine.tolist():
-            if counts[parent[c]] > 1:
-                out.setdefault(int(parent[c]), set()).add(normalise_title(ctx.child_labels[c].title))
-    return out
-
-
-def _children(ctx: LevelContext, parents: list[int]) -> dict[int, set[str]]:
-    """The subcluster titles of each of ``parents`` (none below level 2)."""
-    if ctx.child_labels is None or ctx.child_parent is None:
-        return {}
-    kids = ctx.child_labels
-    return {j: {kids[c].title for c in np.flatnonzero(ctx.child_parent == j)} for j in parents}
 
 
 def _stats(level: int, n: int, calls: CallStats, failed: int, t0: float, **extra: Any) -> dict[str, Any]:

@@ -190,8 +190,7 @@ async def verify_and_repair(
 
     repaired = fell_back = 0
     outcomes: list[tuple[float, bool]] = []  # (margin before, repaired) of each cluster asked again
-    # a new title must differ from the titles that stand: those that passed, and repairs so far
-    failed_set = set(failing)
+    failed_set = set(failing)  # a new title must differ from those that stand: those that passed, repairs so far
     taken = {normalise_title(t) for k, t in enumerate(titles) if k not in failed_set}
     answers = await gather_all(ask, asked) + [(j, None) for j in failing[len(asked) :]]
     for j, got in answers:
