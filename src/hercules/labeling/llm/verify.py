@@ -251,17 +251,9 @@ def _fall_back(
         return 0
     free = np.array([why != "copied", *(_fits(t, taken) for t in pool[1:])])
     if not (m > 0)[free].any():
-        bases = ([labels[j].title] if why == "confused" else []) + [t for t in extra if t]
-        more = [q for b in bases for q in qualified(b, kw.keywords)]
-        if more:
-            mq = space.margins(more, [j] * len(more))
-            ok = np.array([_fits(t, taken) for t in more]) & (mq > 0)
-            if ok.any():
-                i = int(np.argmax(np.where(ok, mq, -np.inf)))
-                source = "llm-qualified" if more[i].startswith(labels[j].title + ": ") and why == "confused" else None
-                desc = labels[j].description if source else kw.description
-                labels[j] = ClusterLabel(more[i], desc, kw.keywords, source=source or "keywords-fallback")
-                return int(source is None)
+        got = _qualified_fallback(space, labels, j, kw, extra, taken, why)
+        if got is not None:
+            return got
     i = int(np.argmax(m - 2.0 * ~free))
     if i == 0 or not free[i]:
         return 0
@@ -269,8 +261,37 @@ def _fall_back(
     return 1
 
 
+def _qualified_fallback(
+    space: TitleSpace, labels: list[ClusterLabel], j: int, kw: ClusterLabel, extra: list[str], taken: set[str], why: str
+) -> int | None:
+    """Cluster ``j``'s LLM title (only where it was merely confused) or an anchor term, qualified by a keyword
+    (:func:`qualified`): the free one that identifies ``j`` best replaces the label. Returns what
+    :func:`_fall_back` counts (1 for a qualified anchor term, a keyword-made title; 0 for the LLM's), or None."""
+    llm = qualified(labels[j].title, kw.keywords) if why == "confused" else []
+    more = llm + [q for t in extra if t for q in qualified(t, kw.keywords)]
+    if not more:
+        return None
+    m = space.margins(more, [j] * len(more))
+    ok = np.array([_fits(t, taken) for t in more]) & (m > 0)
+    if not ok.any():
+        return None
+    i = int(np.argmax(np.where(ok, m, -np.inf)))
+    from_llm = i < len(llm)
+    desc = labels[j].description if from_llm else kw.description
+    labels[j] = ClusterLabel(more[i], desc, kw.keywords, source="llm-qualified" if from_llm else "keywords-fallback")
+    return 0 if from_llm else 1
+
+
 #: Keywords of a cluster tried as qualifiers of a title that does not pick it out.
 QUALIFIERS = 4
+
+
+def _qualifiers(title: str, keywords: list[str]) -> list[tuple[str, str]]:
+    """(keyword, ``"title: keyword"``) for each of the first :data:`QUALIFIERS` keywords the title does not
+    already say, where the result is still title-shaped."""
+    have = set(title_words(title))
+    pairs = [(k, f"{title}: {k}") for k in keywords[:QUALIFIERS] if set(title_words(k)) - have]
+    return [(k, q) for k, q in pairs if title_shaped(q)]
 
 
 def qualified(title: str, keywords: list[str]) -> list[str]:
@@ -279,15 +300,7 @@ def qualified(title: str, keywords: list[str]) -> list[str]:
     ~4 level-1 clusters per intent) get titles that name the theme, which picks out none of them; their
     c-TF-IDF keywords are what differs, so a title plus one of them says what sets the cluster apart from
     its siblings, with no call."""
-    have = set(title_words(title))
-    out = []
-    for k in keywords[:QUALIFIERS]:
-        words = set(title_words(k))
-        if words and not words <= have:
-            q = f"{title}: {k}"
-            if title_shaped(q):
-                out.append(q)
-    return out
+    return [q for _, q in _qualifiers(title, keywords)]
 
 
 def sharpen_generic_siblings(labels: list[ClusterLabel], parent: np.ndarray) -> int:
@@ -304,8 +317,8 @@ def sharpen_generic_siblings(labels: list[ClusterLabel], parent: np.ndarray) -> 
     changed = 0
     for j in np.flatnonzero(generic):
         said = set().union(*(title_words(titles[i]) for i in np.flatnonzero(parent == parent[j])))
-        for q in qualified(titles[j], labels[j].keywords):
-            if set(title_words(q.rsplit(": ", 1)[1])) - said and normalise_title(q) not in taken:
+        for k, q in _qualifiers(titles[j], labels[j].keywords):
+            if set(title_words(k)) - said and normalise_title(q) not in taken:
                 lb = labels[j]
                 source = "llm-qualified" if lb.source.startswith("llm") else lb.source
                 labels[j] = ClusterLabel(q, lb.description, lb.keywords, source=source)
