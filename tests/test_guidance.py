@@ -75,6 +75,27 @@ def test_guard_rejects_a_random_judge():
     assert (coin.labels_ == base.labels_).all()  # never worse than no guidance: the same clustering
 
 
+def test_held_out_test_repeats_its_splits_and_hears_a_judge_the_vectors_miss():
+    """The guard's held-out estimate: each answer's share of the repeated splits in which an adapter not trained on it
+    predicts it; answers that follow the topics (not the distractor the raw vectors also see) are predicted better
+    than by the raw vectors, answers flipped at random are not."""
+    from hercules.guidance.adapter import choose_l2
+    from hercules.guidance.select import entropy_triplets, oriented, soft_assign
+
+    df, X = distractor_set()
+    rng = np.random.default_rng(0)
+    questions = entropy_triplets(soft_assign(X, 6, rng), 300, rng).questions
+    gains = {}
+    for noise in (0.0, 0.5):
+        T = oriented(questions, LabelJudge(df.topic.to_numpy(), noise=noise, seed=1).triplets(questions))
+        _, held, base = choose_l2(X, T, np.random.default_rng(1), repeats=4)
+        assert held.shape == base.shape == (len(T),)
+        assert set(np.unique(held * 4)) <= {0.0, 1.0, 2.0, 3.0, 4.0}  # shares of 4 repeats
+        assert ((held > 0) & (held < 1)).any()  # the splits differ: some answers are predicted in some repeats only
+        gains[noise] = float(held.mean() - base.mean())
+    assert gains[0.0] > 0.05 and gains[0.0] > gains[0.5] + 0.05, gains
+
+
 def test_pair_answers_choose_k():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 12, 1200)

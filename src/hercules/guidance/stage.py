@@ -8,10 +8,11 @@ The guard is two tests, both against the chance a coin would have:
    embedding estimates its accuracy; when the one-sided 95% Wilson lower bound is not above 1/2,
    the judge is near chance: a WARNING, and no stage uses its answers.
 2. *Held-out answers* (stage 1): the adapter is cross-validated on the judge's own answers to the
-   hard questions. If the adapter trained on some answers does not predict the others
-   significantly better than the unadapted vectors do (paired one-sided test), the answers
-   carry nothing the adapter can learn (a judge accurate on easy questions but guessing on the
-   hard ones): the adapter is not applied. So a poor judge costs questions, never quality.
+   hard questions, over five random 3-fold splits (one split's verdict swung with the split). If
+   the adapter trained on some answers does not predict the others significantly better than the
+   unadapted vectors do (paired one-sided test), the answers carry nothing the adapter can learn
+   (a judge accurate on easy questions but guessing on the hard ones): the adapter is not
+   applied. So a poor judge costs questions, never quality.
 """
 
 from __future__ import annotations
