@@ -14,11 +14,16 @@ Each row is printed as one JSON line; none of these variants is the default (see
         model fine-tuned on all answers, the adapter on top (the default instead selects both rounds on the adapter)
     python benchmarks/bench_guidance_probes.py tune banking77,hwu64 batch:2e-5:1 0,1,2
         the default pipeline from the texts (MiniLM fine-tuned, then the adapter) with another fine-tune:
-        NEGATIVES:LR:EPOCHS (negatives "triplet" = the default loss, "batch" = ClusterLLM's in-batch softmax)
+        NEGATIVES:LR:EPOCHS[!] (negatives "triplet" = the default loss, "batch" = ClusterLLM's in-batch softmax; "!": the
+        held-out test disabled, the answers always applied)
     python benchmarks/bench_guidance_probes.py heldout banking77 triplet:2e-5:1,batch:2e-5:1,triplet:1e-4:1 0
         how much of the judge reaches held-out anchors: one round of 1,024 entropy triplets, MiniLM fine-tuned
         (NEGATIVES:LR:EPOCHS) on 2/3 of the answers, agreement of the tuned vectors (and of the adapter on them, l2 0.01)
         with the judge's and with the true answers on the other third; "base" = the untuned vectors
+    python benchmarks/bench_guidance_probes.py guard hwu64,banking77 0,1,2 0.1,0.3 1,8
+        the guard's held-out test (stage 1's answers, 1,024 triplets) by judge noise and by the number of random 3-fold
+        splits it averages (REPEATS): held-out agreement of the adapter vs the raw vectors and the paired z (accepted
+        above 1.645)
     python benchmarks/bench_guidance_probes.py k p1024t1,p4096t1,p1024t4,avg-cos,avg-euc
         stage 2 alone (5 seeds): pPAIRStTREES = budget and number of Ward trees (median k); avg-*: average linkage
 """
@@ -232,8 +237,11 @@ def part_tune(sets: list[str], variant: str, seeds: list[int]) -> None:
     import bench_guidance
 
     from hercules.guidance import finetune as ft
+    from hercules.guidance import stage
 
-    negatives, lr, epochs = variant.split(":")
+    force = variant.endswith("!")  # "!": the held-out test accepts every answer set (what a refusal saved)
+    negatives, lr, epochs = variant.rstrip("!").split(":")
+    z, stage.Z_ONE_SIDED = stage.Z_ONE_SIDED, (-np.inf if force else stage.Z_ONE_SIDED)
     default = ft.TuneConfig
     ft.TuneConfig = dataclasses.make_dataclass(  # the variant's settings as the defaults the pipeline uses
         "TuneConfig",
@@ -248,7 +256,7 @@ def part_tune(sets: list[str], variant: str, seeds: list[int]) -> None:
                 row, _ = bench_guidance.fit(name, f"labels:{col}:{NOISE}", seed=seed, texts=True)
                 print(json.dumps({"variant": variant} | row), flush=True)
     finally:
-        ft.TuneConfig = default
+        ft.TuneConfig, stage.Z_ONE_SIDED = default, z
 
 
 def part_heldout(name: str, variants: list[str], seed: int) -> None:
@@ -285,6 +293,30 @@ def part_heldout(name: str, variants: list[str], seed: int) -> None:
         report(v, tuned_embedder(tuned, base, progress=False).embed([texts[i] for i in items]), t0)
 
 
+def part_guard(sets: list[str], seeds: list[int], noises: list[float], repeats: list[int]) -> None:
+    for name in sets:
+        df, X = vectors(name)
+        col, k = SETS[name][1][0], SETS[name][2][0]
+        truth = LabelJudge(df[col].to_numpy()).codes
+        for noise in noises:
+            for seed in seeds:
+                g = Guide(LabelJudge(df[col].to_numpy(), noise=noise, seed=seed), GuideConfig(random_state=seed))
+                g.perspective(X, k)
+                if g.answers is None:  # refused by the control questions
+                    print(json.dumps({"set": name, "noise": noise, "seed": seed, "control": g.report.get("control")}))
+                    continue
+                T = g.answers
+                for r in repeats:
+                    t0 = time.perf_counter()
+                    l2, held, base = choose_l2(X, T, np.random.default_rng(seed + 100), repeats=r)
+                    d = held.astype(float) - base
+                    z = d.mean() / (d.std(ddof=1) / np.sqrt(len(d)))
+                    row = {"set": name, "noise": noise, "seed": seed, "repeats": r, "answered": len(T), "l2": l2}
+                    row |= {"judge_right": round(float((truth[T[:, 0]] == truth[T[:, 1]]).mean()), 3)}
+                    row |= {"held": round(float(held.mean()), 3), "raw": round(float(base.mean()), 3), "z": round(float(z), 2)}
+                    print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+
 if __name__ == "__main__":
     part, args = sys.argv[1], sys.argv[2:]
     ints = lambda s: [int(x) for x in s.split(",")]  # noqa: E731
@@ -296,6 +328,8 @@ if __name__ == "__main__":
         part_iter(args[0].split(","), ints(args[1]))
     elif part == "heldout":
         part_heldout(args[0], args[1].split(","), int(args[2]))
+    elif part == "guard":
+        part_guard(args[0].split(","), ints(args[1]), [float(x) for x in args[2].split(",")], ints(args[3]))
     elif part == "tune":
         part_tune(args[0].split(","), args[1], ints(args[2]))
     elif part == "k":
