@@ -125,12 +125,12 @@ def test_llm_judge_retries_through_a_faulty_server_and_caches(tmp_path):
     with FaultServer(script=["500", "429"]) as server:
         llm = OpenAICompatibleProvider("m", preset="openai", base_url=server.url, api_key="k", options=LLMOptions(timeout=10))
         cache = ResponseCache(tmp_path / "c.sqlite")
-        judge = LLMJudge(llm, texts, cache=cache, progress=False)
+        judge = LLMJudge(llm, texts, cache=cache, progress=False, both_orders=False)  # the server answers by prompt length
         answers = judge.triplets(_triplets(12))
         assert set(answers.tolist()) <= {0, 1} and len(answers) == 12  # every question answered after the retries
         assert len(server.requests) == 12 + 2
         assert judge.pairs(np.array([[0, 1], [2, 3]])).tolist() in ([1, 0], [0, 1], [1, 1], [0, 0])
-        again = LLMJudge(llm, texts, cache=cache, progress=False).triplets(_triplets(12))
+        again = LLMJudge(llm, texts, cache=cache, progress=False, both_orders=False).triplets(_triplets(12))
         assert (again == answers).all() and len(server.requests) == 12 + 2 + 2  # all from the cache
 
 
@@ -152,14 +152,59 @@ def test_killed_guided_run_resumes_without_asking_twice(tmp_path, corpus):
         assert len(judged) == len(set(judged))
 
 
+def test_llm_judge_asks_both_orders_and_drops_a_position_bias():
+    """A judge that knows the answer on some questions and says "2" on the rest: asked once it looks 2/3 right with
+    a lean; asked in both orders it answers only where it knows, and is then always right."""
+    import json
+
+    from hercules.llm.base import LLMResponse
+    from hercules.llm.fake import FakeLLM
+
+    texts = [f"item {i} of topic {i % 3}" for i in range(30)]
+
+    class Leaning(FakeLLM):
+        async def acomplete(self, messages, *, schema=None, max_tokens=None):
+            self.calls += 1
+            prompt = messages[-1]["content"]
+            q, c1, c2 = (prompt.split(f"{tag}: ")[1].split("\n")[0] for tag in ("Query", "Choice 1", "Choice 2"))
+            topic = lambda t: t.rsplit(" ", 1)[1]  # noqa: E731
+            knows = int(q.split()[1]) % 2 == 0  # even anchors: the judge knows the topic
+            pick = ("1" if topic(c1) == topic(q) else "2") if knows else "2"
+            return LLMResponse(json.dumps({"answer": pick}), prompt_tokens=10, completion_tokens=3, finish_reason="stop")
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 30, 200)
+    same = (a + 3 * rng.integers(1, 9, 200)) % 30
+    other = (a + 1 + 3 * rng.integers(0, 9, 200)) % 30
+    q = np.where(rng.random((200, 1)) < 0.5, np.c_[a, same, other], np.c_[a, other, same])
+    truth = (q[:, 2] == same).astype(int)  # 1: the second candidate shares the anchor's topic
+    once_judge, both_judge = (
+        LLMJudge(Leaning(), texts, progress=False, both_orders=False),
+        LLMJudge(Leaning(), texts, progress=False),
+    )
+    once, both = once_judge.triplets(q), both_judge.triplets(q)
+    assert (once == truth).mean() < 0.9 and (once == 1).mean() > 0.6  # the lean shows when asked once
+    answered = both >= 0
+    assert (both[answered] == truth[answered]).all() and answered.sum() == (a % 2 == 0).sum()
+    assert once_judge.stats["calls"] == 200 and both_judge.stats["calls"] == 400
+    assert both_judge.stats["order_disagreements"] == (a % 2 == 1).sum()
+
+
 @pytest.mark.slow
 def test_llm_judge_with_a_real_small_model_on_localhost(llama_server, tmp_path):  # noqa: F811
     texts = ["my card was declined at the shop", "payment with my card refused", "how do I change my PIN"]
     llm = OpenAICompatibleProvider("smollm2", preset="llamacpp-server", base_url=llama_server, options=LLMOptions(timeout=300))
-    judge = LLMJudge(llm, texts, cache=ResponseCache(tmp_path / "c.sqlite"), progress=False)
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    judge = LLMJudge(llm, texts, cache=cache, progress=False, both_orders=False)
     triplet, pair = judge.triplets(np.array([[0, 1, 2]])), judge.pairs(np.array([[0, 1]]))
     assert triplet[0] in (0, 1) and pair[0] in (0, 1)  # schema-constrained: always a usable answer
     assert judge.stats["calls"] == 2 and judge.stats["prompt_tokens"] > 0
+    # both orders (the default): the same two prompts as asking each order once, so both come from the cache
+    swapped = LLMJudge(llm, texts, cache=cache, progress=False, both_orders=False).triplets(np.array([[0, 2, 1]]))
+    both = LLMJudge(llm, texts, cache=cache, progress=False)
+    answer = both.triplets(np.array([[0, 1, 2]]))
+    assert both.stats["calls"] == 0 and both.stats["cache_hits"] == 2
+    assert answer[0] == (triplet[0] if triplet[0] == 1 - swapped[0] else -1)
 
 
 def test_cli_run_with_a_guide_and_the_app_form(tmp_path, corpus):

@@ -276,8 +276,9 @@ def _dry_run_report(model: Any, o: dict[str, Any]) -> None:
         pairs = o["guide_pairs"] if o["levels"] == "guided" else 0
         g = estimate_tokens(model.dataset_.item_texts(), o["guide_triplets"] + 64, pairs, llm.count_tokens)
         click.echo(
-            f"Guidance (--guide llm): at most {g['questions']:,} questions ({o['guide_triplets']:,} triplets + 64 control"
-            f" + {pairs:,} pairs), ~{g['prompt_tokens']:,} prompt tokens, ~{g['completion_tokens']:,} completion tokens."
+            f"Guidance (--guide llm): at most {g['calls']:,} calls ({o['guide_triplets']:,} triplets + 64 control, each"
+            f" asked in both orders, + {pairs:,} pairs), ~{g['prompt_tokens']:,} prompt tokens,"
+            f" ~{g['completion_tokens']:,} completion tokens."
         )
 
 

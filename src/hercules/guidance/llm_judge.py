@@ -5,6 +5,11 @@ model answers in one decoding step; questions of a pass run concurrently (the pr
 concurrency), every answer goes to the SQLite response cache keyed by content hash, so a killed
 run resumes without asking any question twice, with the runner's retries and breaker. An answer
 that is neither is retried and then counted as no answer (-1), never guessed.
+
+Each triplet is asked in both candidate orders and answered only when the two answers agree
+(``both_orders``, the default): small models lean hard on a position. The embedded Qwen2.5-Coder
+1.5B said "2" to 84% of 128 control questions (64 in each order), agreed with itself on 31% of them,
+and was right on 95% of those (64% when asked once). Twice the calls for triplets; pairs are asked once.
 """
 
 from __future__ import annotations
@@ -89,8 +94,10 @@ class LLMJudge:
         concurrency: int | None = None,
         log_path: str | None = None,
         progress: bool = True,
+        both_orders: bool = True,
     ) -> None:
         self.llm = llm.with_options(max_tokens=16, temperature=0.0)
+        self.both_orders = both_orders
         self.texts = [str(t)[:ITEM_CHARS].replace("\n", " ") for t in texts]
         self.sense = f"in this sense: {topic_seed}" if topic_seed else "in what it is about (its topic or intent)"
         self.policy = policy or RetryPolicy()
@@ -106,9 +113,18 @@ class LLMJudge:
         q = np.asarray(questions, dtype=np.int64).reshape(-1, 3)
         self.stats["triplets"] += len(q)
         t = self.texts
-        msgs = [triplet_prompt(t[a], t[b], t[c], self.sense) for a, b, c in q]
+        asked = np.concatenate([q, q[:, [0, 2, 1]]]) if self.both_orders else q
+        msgs = [triplet_prompt(t[a], t[b], t[c], self.sense) for a, b, c in asked]
         answers = self._ask(msgs, parse_choice, "triplet questions", ["1", "2"])
-        return np.array([{"1": 0, "2": 1}.get(a, -1) for a in answers], dtype=np.int8)
+        out = np.array([{"1": 0, "2": 1}.get(a, -1) for a in answers], dtype=np.int8)
+        if not self.both_orders:
+            return out
+        first, swapped = out[: len(q)], out[len(q) :]
+        agree = (first >= 0) & (swapped >= 0) & (first == 1 - swapped)
+        self.stats["order_disagreements"] = self.stats.get("order_disagreements", 0) + int(
+            ((first >= 0) & (swapped >= 0) & ~agree).sum()
+        )
+        return np.where(agree, first, -1).astype(np.int8)
 
     def pairs(self, questions: np.ndarray) -> np.ndarray:
         q = np.asarray(questions, dtype=np.int64).reshape(-1, 2)
@@ -159,14 +175,18 @@ class LLMJudge:
         return out
 
 
-def estimate_tokens(texts: Sequence[str], n_triplets: int, n_pairs: int, count: Any = None) -> dict[str, int]:
-    """Prompt tokens a guided fit would send, from the mean item length (no call made)."""
+def estimate_tokens(
+    texts: Sequence[str], n_triplets: int, n_pairs: int, count: Any = None, both_orders: bool = True
+) -> dict[str, int]:
+    """Calls and prompt tokens a guided fit would send, from the mean item length (no call made); each triplet is
+    two calls when asked in both orders."""
+    n_triplets = n_triplets * (2 if both_orders else 1)
     count = count or (lambda s: max(1, int(len(s) / 3.2) + 1))
     sample = [str(t)[:ITEM_CHARS] for t in list(texts)[:2000]] or [""]
     per_item = float(np.mean([count(s) for s in sample]))
     overhead = count(triplet_prompt("", "", "", "in what it is about (its topic or intent)")[1]["content"] + SYSTEM)
     return {
-        "questions": n_triplets + n_pairs,
+        "calls": n_triplets + n_pairs,
         "prompt_tokens": int(n_triplets * (3 * per_item + overhead) + n_pairs * (2 * per_item + overhead)),
         "completion_tokens": 2 * (n_triplets + n_pairs),
     }
