@@ -24,6 +24,10 @@ Each row is printed as one JSON line; none of these variants is the default (see
         the guard's held-out test (stage 1's answers, 1,024 triplets) by judge noise and by the number of random 3-fold
         splits it averages (REPEATS): held-out agreement of the adapter vs the raw vectors and the paired z (accepted
         above 1.645)
+    python benchmarks/bench_guidance_probes.py bias
+        position bias of the embedded 1.5B judge (local): Banking77's 64 control triplets asked in each candidate order
+        (one order per question each time): accuracy per order, share of "first" answers, self-agreement, and accuracy
+        where the two orders agree
     python benchmarks/bench_guidance_probes.py k p1024t1,p4096t1,p1024t4,avg-cos,avg-euc
         stage 2 alone (5 seeds): pPAIRStTREES = budget and number of Ward trees (median k); avg-*: average linkage
 """
@@ -317,6 +321,26 @@ def part_guard(sets: list[str], seeds: list[int], noises: list[float], repeats: 
                     print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
 
 
+def part_bias() -> None:
+    from hercules.guidance import LLMJudge
+    from hercules.guidance.select import control_triplets
+    from hercules.labeling.llm import LLMLabelerOptions
+    from hercules.llm import get_llm
+
+    df, X = vectors("banking77")
+    ctl = control_triplets(X, 64, np.random.default_rng(0))
+    o = LLMLabelerOptions.parse({"timeout": 120})
+    kw = dict(policy=o.retry_policy(), cache=o.response_cache(), concurrency=o.concurrency, progress=False)
+    judge = LLMJudge(get_llm("local"), df.text.tolist(), both_orders=False, **kw)
+    q, e = ctl.questions, ctl.expect
+    first, swapped = judge.triplets(q), judge.triplets(q[:, [0, 2, 1]])
+    agree = (first >= 0) & (swapped >= 0) & (first == 1 - swapped)
+    row = {"acc_order1": float((first == e).mean()), "acc_order2": float((swapped == 1 - e).mean())}
+    row |= {"first_rate": float(np.mean(np.r_[first, swapped] == 0)), "agree": float(agree.mean())}
+    row |= {"acc_where_agree": float((first[agree] == e[agree]).mean()) if agree.any() else None, "stats": judge.stats}
+    print(json.dumps(row), flush=True)
+
+
 if __name__ == "__main__":
     part, args = sys.argv[1], sys.argv[2:]
     ints = lambda s: [int(x) for x in s.split(",")]  # noqa: E731
@@ -328,6 +352,8 @@ if __name__ == "__main__":
         part_iter(args[0].split(","), ints(args[1]))
     elif part == "heldout":
         part_heldout(args[0], args[1].split(","), int(args[2]))
+    elif part == "bias":
+        part_bias()
     elif part == "guard":
         part_guard(args[0].split(","), ints(args[1]), [float(x) for x in args[2].split(",")], ints(args[3]))
     elif part == "tune":
