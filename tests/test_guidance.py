@@ -221,6 +221,12 @@ def test_cli_run_with_a_guide_and_the_app_form(tmp_path, corpus):
     assert "Guidance by labels:topic:0.1" in r.output and "/128 triplets answered" in r.output
     r = CliRunner().invoke(cli, [*args, "--guide", "labels:nope", "--overwrite"])
     assert r.exit_code != 0 and "no column 'nope'" in r.output
+    with FaultServer() as srv:  # the dry run counts the judge's calls: triplets (+ 64 control) twice in both orders
+        llm = ["--llm", "vllm:m", "--llm-base-url", srv.url, "--guide", "llm", "--guide-triplets", "100", "--dry-run"]
+        both = CliRunner().invoke(cli, [*args, *llm, "-o", str(tmp_path / "d1")])
+        once = CliRunner().invoke(cli, [*args, *llm, "--guide-one-order", "-o", str(tmp_path / "d2")])
+        assert both.exit_code == 0 and once.exit_code == 0, both.output + once.output
+        assert "at most 328 calls" in both.output and "at most 164 calls" in once.output and srv.requests == []
     meta = {"upload": "upload.csv", "columns": ["text", "topic"], "rows": 240}
     form = {"levels": "guided", "embedder": "auto", "representation": "direct", "guide": "labels:topic:0.2"}
     assert validate_run(form, meta, Choices()).guide == "labels:topic:0.2"
@@ -289,3 +295,14 @@ def test_fine_tune_losses_follow_the_answers():
     E[1, 2] = a[0]
     assert torch.isfinite(_loss(E, same, TuneConfig(negatives="batch")))
     assert float(_loss(E, same, TuneConfig(negatives="batch"))) < float(_loss(E, idx, TuneConfig(negatives="batch")))
+
+
+def test_judge_order_option_reaches_the_llm_judge():
+    from hercules.data.dataset import Dataset
+    from hercules.llm.fake import FakeLLM
+    from hercules.pipeline.guided import make_guide
+
+    ds = Dataset("text", np.arange(3), texts=["a", "b", "c"])
+    for options, expected in (({}, True), ({"judge_both_orders": False}, False)):
+        guide = make_guide({"guide": "llm", "llm": FakeLLM(), "llm_options": options, "progress": False}, ds)
+        assert isinstance(guide.judge, LLMJudge) and guide.judge.both_orders is expected

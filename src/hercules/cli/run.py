@@ -45,6 +45,13 @@ _RUN_OPTIONS = [
     click.option("--guide-triplets", type=click.IntRange(min=0), default=1024, show_default=True, help="Triplet questions."),
     click.option("--guide-pairs", type=click.IntRange(min=0), default=1024, show_default=True, help="Pair questions (guided)."),
     click.option(
+        "--guide-both-orders/--guide-one-order",
+        "llm_judge_both_orders",
+        default=True,
+        show_default=True,
+        help="--guide llm: ask each triplet in both candidate orders, kept only when the answers agree (twice the calls).",
+    ),
+    click.option(
         "--guide-tune/--no-guide-tune",
         default=True,
         show_default=True,
@@ -190,7 +197,18 @@ def _llm_options(o: dict[str, Any]) -> dict[str, Any]:
         "log_path": o["llm_log"],
         "verify": o["llm_verify"],
     }
-    for key in ("batch_size", "timeout", "max_wait", "repair_limit", "grouping", "anchor", "examples", "candidates"):
+    keys = (
+        "batch_size",
+        "timeout",
+        "max_wait",
+        "repair_limit",
+        "grouping",
+        "anchor",
+        "examples",
+        "candidates",
+        "judge_both_orders",
+    )
+    for key in keys:
         if o.get(f"llm_{key}") is not None:
             opts[key] = o[f"llm_{key}"]
     for key, flag in (("requests_per_minute", "llm_rpm"), ("tokens_per_minute", "llm_tpm")):
@@ -274,10 +292,11 @@ def _dry_run_report(model: Any, o: dict[str, Any]) -> None:
         from hercules.guidance import estimate_tokens
 
         pairs = o["guide_pairs"] if o["levels"] == "guided" else 0
-        g = estimate_tokens(model.dataset_.item_texts(), o["guide_triplets"] + 64, pairs, llm.count_tokens)
+        both = o["llm_judge_both_orders"]
+        g = estimate_tokens(model.dataset_.item_texts(), o["guide_triplets"] + 64, pairs, llm.count_tokens, both)
         click.echo(
-            f"Guidance (--guide llm): at most {g['calls']:,} calls ({o['guide_triplets']:,} triplets + 64 control, each"
-            f" asked in both orders, + {pairs:,} pairs), ~{g['prompt_tokens']:,} prompt tokens,"
+            f"Guidance (--guide llm): at most {g['calls']:,} calls ({o['guide_triplets']:,} triplets + 64 control"
+            f"{', each asked in both orders' if both else ''}, + {pairs:,} pairs), ~{g['prompt_tokens']:,} prompt tokens,"
             f" ~{g['completion_tokens']:,} completion tokens."
         )
 

@@ -59,6 +59,7 @@ def make_guide(params: dict[str, Any], ds: Dataset, labeler: Labeler | None = No
             concurrency=o.concurrency,
             log_path=None if o.log_path is None else str(o.log_path),
             progress=bool(params.get("progress", True)),
+            both_orders=o.judge_both_orders,
         )
     return Guide(judge, GuideConfig.from_params(params))
 

@@ -68,6 +68,11 @@ class LLMLabelerOptions(BaseModel):
         "data: the 0.5B then copies items as titles far less often, but its titles identify their clusters less "
         "(off by default: docs/BENCHMARKS.md, Title quality)",
     )
+    judge_both_orders: bool = Field(
+        True,
+        description="guide='llm': ask each triplet in both candidate orders and keep it only when the two answers agree "
+        "(small models lean on a position: docs/GUIDANCE.md); False halves the triplet calls",
+    )
     repair_titles: int = Field(3, ge=1, le=5, description="candidate titles asked for when a cluster is asked again")
     contrast: int = Field(2, ge=1, le=4, description="confusable clusters shown next to a cluster asked again")
     grouping: Literal["principal", "neighbours"] = Field(
