@@ -50,7 +50,7 @@ from hercules.guidance import pairs as pairs_mod
 from hercules.guidance.adapter import apply_adapter, choose_l2, fit_adapter
 from hercules.guidance.judge import LabelJudge
 from hercules.guidance.select import entropy_triplets, oriented, soft_assign
-from hercules.guidance.stage import Z_ONE_SIDED, Guide, GuideConfig
+from hercules.guidance.stage import Z_ONE_SIDED, Guide, GuideConfig, heldout_z
 from hercules.space import make_space
 
 NOISE = 0.1
@@ -94,8 +94,7 @@ def stage1(X, judge, k, seed, cand="central", augment=False, budget=1024, rounds
         if r == rounds - 1:
             l2, held, base = choose_l2(X, Tt, rng)
         W = fit_adapter(X, Tt, l2=l2).W
-    diff = held.astype(float) - base
-    applied = bool(diff.mean() > Z_ONE_SIDED * diff.std(ddof=1) / np.sqrt(len(diff))) or force
+    applied = heldout_z(held, base) > Z_ONE_SIDED or force
     info = {"answered": len(T), "l2": l2, "held": round(float(held.mean()), 3), "base": round(float(base.mean()), 3)}
     return (W if applied else None), info | {"applied": applied}, T
 
@@ -313,8 +312,7 @@ def part_guard(sets: list[str], seeds: list[int], noises: list[float], repeats: 
                 for r in repeats:
                     t0 = time.perf_counter()
                     l2, held, base = choose_l2(X, T, np.random.default_rng(seed + 100), repeats=r)
-                    d = held.astype(float) - base
-                    z = d.mean() / (d.std(ddof=1) / np.sqrt(len(d)))
+                    z = heldout_z(held, base)
                     row = {"set": name, "noise": noise, "seed": seed, "repeats": r, "answered": len(T), "l2": l2}
                     row |= {"judge_right": round(float((truth[T[:, 0]] == truth[T[:, 1]]).mean()), 3)}
                     row |= {"held": round(float(held.mean()), 3), "raw": round(float(base.mean()), 3), "z": round(float(z), 2)}

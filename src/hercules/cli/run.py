@@ -297,7 +297,7 @@ def _dry_run_report(model: Any, o: dict[str, Any]) -> None:
         click.echo(
             f"Guidance (--guide llm): at most {g['calls']:,} calls ({o['guide_triplets']:,} triplets + 64 control"
             f"{', each asked in both orders' if both else ''}, + {pairs:,} pairs), ~{g['prompt_tokens']:,} prompt tokens,"
-            f" ~{g['completion_tokens']:,} completion tokens."
+            f" <= {g['completion_tokens']:,} completion tokens."
         )
 
 

@@ -68,6 +68,14 @@ def wilson_lower(successes: int, n: int, z: float = Z_ONE_SIDED) -> float:
     return float((centre - spread) / (1 + z * z / n))
 
 
+def heldout_z(held: np.ndarray, base: np.ndarray) -> float:
+    """The guard's paired statistic: mean gain of the adapter's held-out hits over the unadapted ones, in standard
+    errors (-inf when it cannot be estimated: fewer than two answers, or no spread)."""
+    diff = held.astype(np.float64) - base
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    return float(diff.mean() / se) if se > 0 else (np.inf if len(diff) > 1 and diff.mean() > 0 else -np.inf)
+
+
 @dataclass
 class Guide:
     """One judge guiding one fit; ``report`` (JSON-able) says what was asked and what was decided."""
@@ -146,10 +154,8 @@ class Guide:
         if len(T) < 30:
             self._warn(f"only {len(T)} triplet questions answered: too few to learn from; no adapter")
             return None
-        diff = held.astype(np.float64) - base
-        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else np.inf
         info.update(heldout=round(float(held.mean()), 4), unadapted=round(float(base.mean()), 4))
-        info["applied"] = bool(diff.mean() > Z_ONE_SIDED * se)
+        info["applied"] = heldout_z(held, base) > Z_ONE_SIDED
         info["seconds"] = round(time.perf_counter() - t0, 2)
         if not info["applied"]:
             self._warn(
