@@ -3,6 +3,7 @@
 
     python benchmarks/bench_guidance.py labels     # 90% label judge, 1,024 triplets, the default: MiniLM fine-tuned + adapter
     python benchmarks/bench_guidance.py seeds 1,2  # the same point (with and without the guide) over seeds
+    python benchmarks/bench_guidance.py links 0,1,2,3,4,5,6,7  # the default with and without links, 8 seeds
     python benchmarks/bench_guidance.py curves     # judge accuracy and budget curves, the default (fine-tune + adapter), Banking77
     python benchmarks/bench_guidance.py curves-adapter  # the same on precomputed vectors (adapter alone), + HWU64
     python benchmarks/bench_guidance.py k          # stage 2 alone: k chosen from 1,024 pair answers, 5 seeds
@@ -11,7 +12,7 @@
     python benchmarks/bench_guidance.py llm        # the embedded Qwen2.5-Coder-1.5B as judge, 256 triplets
 
 Every fit uses the default clustering space (space="auto": UMAP 5-d). Data: $HERCULES_DATA (default
-/work/shared/data) with banking77/test.csv and hwu64/hwu64.csv. Results: benchmarks/out/guidance_{labels,seeds,curves,curves_adapter,k,k_guided,llm}.{md,json}.
+/work/shared/data) with banking77/test.csv and hwu64/hwu64.csv. Results: benchmarks/out/guidance_{labels,seeds,links,curves,curves_adapter,k,k_guided,llm}.{md,json}.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def fit(name: str, guide: str | None, triplets: int = 1024, seed: int = 0, texts
     row["adapter"] = bool((g.get("triplets") or {}).get("applied"))
     row["control_acc"] = (g.get("control") or {}).get("accuracy")
     row["answered"] = (g.get("triplets") or {}).get("answered")
+    row["links"] = (g.get("triplets") or {}).get("links", 0)
     row["method"] = (g.get("triplets") or {}).get("method", "")
     row["tune_s"] = (g.get("triplets") or {}).get("tune_seconds")
     row["seconds"] = round(time.perf_counter() - t0, 1)
@@ -121,7 +123,18 @@ def table(rows: list[dict], cols: list[str]) -> str:
     return "\n".join(out)
 
 
-COLS = ["set", "guide", "triplets", "nmi_L1_category", "nmi_L1_intent", "nmi_L2_scenario", "method", "adapter", "control_acc"]
+COLS = [
+    "set",
+    "guide",
+    "triplets",
+    "nmi_L1_category",
+    "nmi_L1_intent",
+    "nmi_L2_scenario",
+    "method",
+    "adapter",
+    "links",
+    "control_acc",
+]
 
 
 def part_labels() -> None:
@@ -147,6 +160,18 @@ def part_seeds(seeds: tuple[int, ...] = (0, 1, 2)) -> None:
     md = "## 90% label judge, 1,024 triplets, from the texts (default: fine-tune + adapter), space auto, by seed\n\n"
     md += table(rows, ["seed"] + COLS + ["answered", "tune_s", "guide_s", "seconds"])
     write("guidance_seeds", {"machine": machine(), "fits": rows}, md + "\n")
+
+
+def part_links(seeds: tuple[int, ...]) -> None:
+    """The default (90% judge, 1,024 triplets, from the texts) with and without ``guide_links``, against no guide, by seed."""
+    rows = []
+    for seed in seeds:
+        for name, guide in (("banking77", "labels:category:0.1"), ("hwu64", "labels:intent:0.1")):
+            rows += [fit(name, None, seed=seed, texts=True)[0], fit(name, guide, seed=seed, texts=True, guide_links=False)[0]]
+            rows.append(fit(name, guide, seed=seed, texts=True)[0])
+    md = "## 90% label judge, 1,024 triplets, from the texts: no guide / guide_links=False / the default (links), by seed\n\n"
+    md += table(rows, ["seed"] + COLS + ["answered", "guide_s", "seconds"])
+    write("guidance_links", {"machine": machine(), "fits": rows}, md + "\n")
 
 
 def part_curves(texts: bool = True) -> None:
@@ -220,6 +245,7 @@ if __name__ == "__main__":
     parts = {
         "labels": part_labels,
         "seeds": lambda: part_seeds(tuple(int(s) for s in sys.argv[2].split(",")) if len(sys.argv) > 2 else (0, 1, 2)),
+        "links": lambda: part_links(tuple(int(s) for s in sys.argv[2].split(","))),
         "curves": part_curves,
         "curves-adapter": lambda: part_curves(False),
         "k": part_k,

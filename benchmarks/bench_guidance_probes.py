@@ -28,6 +28,16 @@ Each row is printed as one JSON line; none of these variants is the default (see
         position bias of the embedded 1.5B judge (local): Banking77's 64 control triplets asked in each candidate order
         (one order per question each time): accuracy per order, share of "first" answers, self-agreement, and accuracy
         where the two orders agree
+    python benchmarks/bench_guidance_probes.py links banking77,hwu64 0,1,2,3,4,5,6,7 0.1 none,adapter,links,both
+        stage 1's answers (1,024 triplets, judge noise NOISE) written into the UMAP space's neighbour graph (anchor
+        joined to the closer item, cut from the farther: the default since session 12) with and without the adapter,
+        flat k-means at each level's true k in the space. The control questions are taken as passed (a judge right on
+        easy questions), so NOISE 0.5 is the hard case: a judge that guesses on the hard triplets
+    python benchmarks/bench_guidance_probes.py consistency banking77,hwu64 0,1,2,3,4,5,6,7 0.1,0.3,0.5
+        the guard's second test on stage 1's answers (1,024 triplets, the control test taken as passed, NOISE the
+        judge's error on the hard questions): the held-out test's verdict (the product's) and a calibrated alternative
+        not adopted, the answers' consistency between nearby anchors (benchmarks/answer_consistency.py), on the same
+        answers
     python benchmarks/bench_guidance_probes.py k p1024t1,p4096t1,p1024t4,avg-cos,avg-euc
         stage 2 alone (5 seeds): pPAIRStTREES = budget and number of Ward trees (median k); avg-*: average linkage
 """
@@ -319,6 +329,52 @@ def part_guard(sets: list[str], seeds: list[int], noises: list[float], repeats: 
                     print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
 
 
+def part_links(sets: list[str], seeds: list[int], noise: float, variants: list[str]) -> None:
+    Guide.check_judge = lambda self, X: True  # a judge right on easy questions: the guard's first test passed
+    for name in sets:
+        df, X = vectors(name)
+        _, cols, levels = SETS[name]
+        for seed in seeds:
+            W, info, T = stage1(X, LabelJudge(df[cols[0]].to_numpy(), noise=noise, seed=seed), levels[0], seed)
+            for v in variants:
+                t0, space = time.perf_counter(), make_space("auto", len(X))
+                if v in ("links", "both"):
+                    space.set_links(T[:, [0, 1]], T[:, [0, 2]])
+                Y = space.fit_transform(apply_adapter(X, W) if v in ("adapter", "both") else X, seed)
+                row = {"set": name, "seed": seed, "noise": noise, "variant": v, **info}
+                for col, k in zip(cols, levels):
+                    row[col] = round(nmi(df[col], kmeans(Y, k, random_state=seed).labels), 4)
+                print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+
+def part_consistency(sets: list[str], seeds: list[int], noises: list[float]) -> None:
+    from answer_consistency import answer_consistency
+
+    Guide.check_judge = lambda self, X: True  # a judge right on easy questions: the guard's first test passed
+    for name in sets:
+        df, X = vectors(name)
+        col, k = SETS[name][1][0], SETS[name][2][0]
+        for noise in noises:
+            for seed in seeds:
+                t0, g = (
+                    time.perf_counter(),
+                    Guide(LabelJudge(df[col].to_numpy(), noise=noise, seed=seed), GuideConfig(random_state=seed)),
+                )
+                g.perspective(X, k)
+                t, rng = g.report["triplets"], np.random.default_rng(seed)
+                c = answer_consistency(X, g.answers, soft_assign(X, k, rng).labels, rng)
+                row = {
+                    "set": name,
+                    "noise": noise,
+                    "seed": seed,
+                    "answered": t.get("answered"),
+                    "heldout_passed": t.get("applied"),
+                }
+                row |= {"heldout": t.get("heldout"), "unadapted": t.get("unadapted"), "agree": round(c.agree, 3)}
+                row |= {"pairs": c.pairs, "consistency_z": round(c.z, 2), "consistency_passed": bool(c.z > Z_ONE_SIDED)}
+                print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+
 def part_bias() -> None:
     from hercules.guidance import LLMJudge
     from hercules.guidance.select import control_triplets
@@ -358,5 +414,9 @@ if __name__ == "__main__":
         part_tune(args[0].split(","), args[1], ints(args[2]))
     elif part == "k":
         part_k(args[0].split(","))
+    elif part == "consistency":
+        part_consistency(args[0].split(","), ints(args[1]), [float(x) for x in args[2].split(",")])
+    elif part == "links":
+        part_links(args[0].split(","), ints(args[1]), float(args[2]), args[3].split(","))
     else:
         raise SystemExit(__doc__)

@@ -65,6 +65,35 @@ def test_label_judge_reshapes_the_space_and_predict_uses_it(tmp_path):
     assert (loaded.predict(embeddings=X) == guided.labels_).mean() > 0.95
 
 
+def test_answers_join_anchors_to_their_closer_item_in_the_space():
+    """guide_links: each answered anchor is joined to the item the judge chose in the UMAP space's neighbour graph,
+    so more anchors end in the same cluster as that item than with the adapter alone; the report counts the links."""
+    from hercules.guidance.stage import Guide, GuideConfig
+
+    df, X = distractor_set()
+    kept: dict[str, np.ndarray] = {}
+    real_links = Guide.links
+
+    def spy(self):
+        out = real_links(self)
+        kept["answers"] = self.answers
+        return out
+
+    together = {}
+    for links in (False, True):
+        Guide.links = spy  # type: ignore[method-assign]
+        try:
+            m = Hercules([6], space="umap", guide="labels:topic:0.1", guide_triplets=256, guide_links=links, progress=False)
+            m.fit(df, embeddings=X)
+        finally:
+            Guide.links = real_links  # type: ignore[method-assign]
+        T, report = kept["answers"], m.encoder_.guidance_["triplets"]
+        assert report.get("links", 0) == (len(T) if links else 0)
+        together[links] = float((m.labels_[T[:, 0]] == m.labels_[T[:, 1]]).mean())
+    assert together[True] > together[False] + 0.03, together
+    assert not GuideConfig.from_params({"guide_links": False}).links
+
+
 def test_guard_rejects_a_random_judge():
     df, X = distractor_set()
     base = Hercules([6], progress=False).fit(df, embeddings=X)

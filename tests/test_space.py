@@ -181,6 +181,31 @@ def test_umap_cosine_is_a_space_by_name(data, tmp_path):
         Hercules([12, 4], space="tsne", progress=False).fit(embeddings=data[0])
 
 
+def test_judged_links_are_written_into_the_graph_and_join_the_fit_sample(data):
+    """A judge's answers as pairs of the neighbour graph: joined pairs become certain neighbours (weight 1, both
+    ways) even across two lines, cut pairs lose their edge, and linked items outside the fit sample join it."""
+    X, y = data
+    space = ManifoldSpace(fit_sample=200)
+    space.fit_transform(X, random_state=0)
+    G, idx = space.graph_, space.fit_idx_
+    u, v = (int(a) for a in np.argwhere(G.toarray() > 0)[0])  # an edge of the unlinked fit, to cut
+    first_line, last_line = int(np.flatnonzero(y == 0)[0]), int(np.flatnonzero(y == 3)[-1])
+    missing = int(np.setdiff1d(np.arange(len(X)), np.r_[idx, first_line, last_line])[0])
+    join = np.array([[first_line, last_line], [missing, first_line], [last_line, first_line], [missing, missing]])
+    cut = np.array([[idx[u], idx[v]]])
+    linked = ManifoldSpace(fit_sample=200)
+    linked.set_links(join, cut)
+    linked.fit_transform(X, random_state=0)
+    pos = {int(item): p for p, item in enumerate(linked.fit_idx_)}
+    assert set(join.ravel()) | set(cut.ravel()) <= set(pos)  # the linked items joined the sample
+    H = linked.graph_.toarray()
+    assert np.allclose(H, H.T)
+    for a, b in join[:3]:  # a pair given twice (both ways) still weighs 1; a self pair adds no loop
+        assert H[pos[a], pos[b]] == H[pos[b], pos[a]] == 1.0
+    assert H[pos[int(idx[u])], pos[int(idx[v])]] == 0.0 and H[pos[missing], pos[missing]] == 0.0
+    assert G[u, v] > 0 and len(linked.fit_idx_) > len(idx)
+
+
 def test_space_settings_are_checked():
     with pytest.raises(ValueError, match="space must be"):
         Hercules(space="tsne").fit(embeddings=np.eye(5, dtype=np.float32))

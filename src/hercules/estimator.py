@@ -63,12 +63,14 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         100 clusters at level 1 and 5 at the top. ``"auto"`` chooses k per level
         (sampled silhouette; see :mod:`hercules.clustering.auto_k`); ``"guided"`` lets the
         ``guide`` judge choose level 1's k from pair questions, the rest as ``"auto"``.
-    guide, guide_triplets, guide_pairs, guide_tune : str or None, int, int, bool
+    guide, guide_triplets, guide_pairs, guide_tune, guide_links : str or None, int, int, bool, bool
         A judge that shapes the clustering (ClusterLLM, :mod:`hercules.guidance`): ``"llm"`` (the
         ``llm``) or ``"labels:COLUMN[:NOISE]"`` (a label column, a fraction NOISE of answers flipped);
         the triplet questions that reshape the vectors (a linear adapter; texts embedded by a
         sentence-transformers model such as MiniLM: with ``guide_tune``, first a copy of the model
-        fine-tuned on the answers, saved with the result) and the pair questions of ``levels="guided"``.
+        fine-tuned on the answers, saved with the result; with ``guide_links``, each answer also
+        joins its anchor to the closer item in the UMAP space's neighbour graph) and the pair
+        questions of ``levels="guided"``.
     representation : "direct" or "description"
         What is clustered above level 0: the cluster vectors (direct) or the
         embeddings of the clusters' descriptions (description).
@@ -165,6 +167,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         guide_triplets: int = 1024,
         guide_pairs: int = 1024,
         guide_tune: bool = True,
+        guide_links: bool = True,
         modality: str = "auto",
         text_column: str | None = None,
         id_column: str | None = None,
@@ -188,8 +191,7 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         self.llm_options = llm_options
         self.llm_l0_descriptions = llm_l0_descriptions
         self.weighted = weighted
-        self.resampling = resampling
-        self.resampling_iterations = resampling_iterations
+        self.resampling, self.resampling_iterations = resampling, resampling_iterations
         self.resampling_points_per_cluster = resampling_points_per_cluster
         self.auto_k_max = auto_k_max
         self.auto_k_top = auto_k_top
@@ -198,17 +200,14 @@ class Hercules(HierarchyViews, ClusterMixin, BaseEstimator):
         self.space, self.coarse = space, coarse
         self.n_components, self.layout = n_components, layout
         self.topic_seed = topic_seed
-        self.guide, self.guide_triplets, self.guide_pairs, self.guide_tune = guide, guide_triplets, guide_pairs, guide_tune
+        self.guide, self.guide_triplets, self.guide_pairs = guide, guide_triplets, guide_pairs
+        self.guide_tune, self.guide_links = guide_tune, guide_links
         self.modality = modality
-        self.text_column = text_column
-        self.id_column = id_column
-        self.numeric_columns = numeric_columns
-        self.numeric_metadata = numeric_metadata
+        self.text_column, self.id_column = text_column, id_column
+        self.numeric_columns, self.numeric_metadata = numeric_columns, numeric_metadata
         self.missing = missing
         self.cache = cache
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.progress = progress
+        self.random_state, self.n_threads, self.progress = random_state, n_threads, progress
         self.engine, self.ray_address = engine, ray_address
 
     # ------------------------------------------------------------------ parameters

@@ -46,6 +46,7 @@ class GuideConfig:
     controls: int = 64
     random_state: int | None = 0
     tune: bool = True  # fine-tune a sentence-transformers text embedder (then the adapter on its vectors)
+    links: bool = True  # the answers also join (anchor, closer) and cut (anchor, farther) in the space's graph
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> GuideConfig:
@@ -54,6 +55,7 @@ class GuideConfig:
             triplets=int(params.get("guide_triplets", 1024)),
             pairs=int(params.get("guide_pairs", 1024)),
             tune=bool(params.get("guide_tune", True)),
+            links=bool(params.get("guide_links", True)),
             random_state=params.get("random_state"),
         )
 
@@ -164,6 +166,18 @@ class Guide:
             )
             return None
         return W
+
+    def links(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Stage 1's answers as item pairs for the clustering space's neighbour graph: (anchor, closer) joined,
+        (anchor, farther) cut; None without answers (no budget, or the control questions found a coin).
+
+        Not gated by the held-out test: each answer only places its own anchor, one of two clusters it lies
+        between, so a judge guessing on hard questions moves items between two plausible clusters (measured: a coin
+        on the hard triplets, Banking77 +0.000 NMI, HWU64 +0.003 over 8 seeds), while a good one places them right and its
+        neighbours follow (``bench_guidance_probes.py links``)."""
+        if not self.config.links or self.answers is None or len(self.answers) == 0:
+            return None
+        return self.answers[:, [0, 1]], self.answers[:, [0, 2]]
 
     def choose_k(self, X: np.ndarray, sizes: np.ndarray | None, item_node: np.ndarray | None, auto: AutoKConfig) -> int | None:
         """Stage 2: k of a guided level from pair answers, or None (keep the automatic k)."""

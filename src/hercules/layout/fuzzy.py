@@ -62,3 +62,20 @@ def fuzzy_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> sp.csr_matrix:
     G = P + Pt - P.multiply(Pt)
     G.eliminate_zeros()
     return G.tocsr()
+
+
+def with_links(graph: sp.csr_matrix, join: np.ndarray, cut: np.ndarray) -> sp.csr_matrix:
+    """``graph`` with the pairs ``join`` (m, 2) made certain neighbours (weight 1, both ways) and the pairs ``cut``
+    unlinked: a judge's answers written into the neighbour graph (:mod:`hercules.guidance`)."""
+    n = graph.shape[0]
+
+    def pairs(p: np.ndarray) -> sp.csr_matrix:  # both directions, no self loops, 1 however often a pair repeats
+        p = np.asarray(p, dtype=np.int64).reshape(-1, 2)
+        p = p[p[:, 0] != p[:, 1]]
+        rows, cols = np.concatenate([p[:, 0], p[:, 1]]), np.concatenate([p[:, 1], p[:, 0]])
+        return sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n, n))
+
+    G = graph.tocsr().maximum(pairs(join).astype(graph.dtype))
+    G = G - G.multiply(pairs(cut))
+    G.eliminate_zeros()
+    return G.tocsr()

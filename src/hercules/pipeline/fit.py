@@ -63,13 +63,17 @@ def fit_space(
     random_state: int | None,
     on_progress: ProgressCallback | None = None,
     engine: Engine | None = None,
+    links: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[ClusteringSpace, np.ndarray | None, float]:
     """(fitted clustering space, the items in it or None for the identity, seconds); ``engine``: where the items
-    are placed in the space (:meth:`hercules.engines.Engine.fit_space`)."""
+    are placed in the space (:meth:`hercules.engines.Engine.fit_space`); ``links``: item pairs (join, cut) for a
+    space built on a neighbour graph (:meth:`hercules.guidance.Guide.links`)."""
     t0 = time.perf_counter()
     space = make_space(method, len(vectors))
     if space.is_identity:
         return space, None, 0.0
+    if links is not None and hasattr(space, "set_links"):
+        space.set_links(*links)
     emit(on_progress, ProgressEvent("space", message=f"clustering space ({space.method}) of {len(vectors):,} items"))
     space_vectors = (engine or LocalEngine()).fit_space(space, vectors, random_state)
     return space, space_vectors, time.perf_counter() - t0
@@ -104,7 +108,10 @@ def fit_state(
             t0 = time.perf_counter()
             vectors = apply_guidance(guide, encoder, vectors, policy, ds, embeddings)
             t_guide = time.perf_counter() - t0
-        space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress, engine)
+        links = None if guide is None else guide.links()
+        space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress, engine, links)
+        if links is not None:
+            guide.report["triplets"]["links"] = len(links[0]) if getattr(space, "links_", None) is not None else 0
         builder = LevelBuilder(
             BuildConfig.from_params(params, policy),
             labeler,

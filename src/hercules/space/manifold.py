@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hercules.layout import NeighborLayout, PCAProjection, layout_from_arrays
-from hercules.layout.fuzzy import fuzzy_graph
+from hercules.layout.fuzzy import fuzzy_graph, with_links
 from hercules.layout.umap_layout import MAX_REFERENCE, PCA_DIMS, embed_graph
 from hercules.space.base import ClusteringSpace
 from hercules.space.knn import exact_knn
@@ -67,6 +67,13 @@ class ManifoldSpace(ClusteringSpace):
         #: The fit's fuzzy neighbour graph over ``fit_idx_`` (in memory only: the coarse levels read it during the fit).
         self.graph_: sp.csr_matrix | None = None
         self.fit_idx_: np.ndarray | None = None
+        #: Item pairs (join, cut) a judge has answered about, written into the fit's graph (:meth:`set_links`).
+        self.links_: tuple[np.ndarray, np.ndarray] | None = None
+
+    def set_links(self, join: np.ndarray, cut: np.ndarray) -> None:
+        """Before the fit: pairs of item rows to join (certain neighbours) and to cut in the neighbour graph, e.g.
+        a judge's triplet answers (anchor, closer) and (anchor, farther). The items join the fit sample."""
+        self.links_ = (np.asarray(join, dtype=np.int64).reshape(-1, 2), np.asarray(cut, dtype=np.int64).reshape(-1, 2))
 
     def fit_transform(self, X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
         """UMAP of (a sample of) ``X`` on its exact neighbour graph; the other rows placed by :meth:`transform`."""
@@ -86,6 +93,8 @@ class ManifoldSpace(ClusteringSpace):
         rng = np.random.default_rng(random_state)
         sample = self.fit_sample
         fit_idx = np.sort(rng.choice(n, sample, replace=False)) if sample is not None and n > sample else np.arange(n)
+        if self.links_ is not None and len(fit_idx) < n:  # linked items always join the fit sample
+            fit_idx = np.union1d(fit_idx, np.concatenate([p.ravel() for p in self.links_]))
         log.info("clustering space: UMAP of %d of %d items to %d dimensions", len(fit_idx), n, self.n_components)
         Xf = self._rows(np.ascontiguousarray(X[fit_idx], dtype=np.float32))
         idx, dist = exact_knn(Xf, max(2, min(self.n_neighbors, len(Xf) - 1)))
@@ -93,6 +102,10 @@ class ManifoldSpace(ClusteringSpace):
             dist = dist * dist / 2  # unit vectors: 1 - cos (text embeddings; what BERTopic's UMAP uses)
         n_epochs = 200 if len(Xf) > 10_000 else 500  # umap-learn's defaults
         self.graph_, self.fit_idx_ = fuzzy_graph(idx, dist), fit_idx
+        if self.links_ is not None:
+            join, cut = (np.searchsorted(fit_idx, p) for p in self.links_)
+            self.graph_ = with_links(self.graph_, join, cut)
+            log.info("clustering space: %d judged pairs joined, %d cut in the neighbour graph", len(join), len(cut))
         Yf = embed_graph(Xf, self.graph_, self.n_components, self.min_dist, random_state, n_epochs)
         pca = PCAProjection(min(d, PCA_DIMS)).fit(Xf, random_state=random_state)
         ref = np.arange(len(fit_idx))
