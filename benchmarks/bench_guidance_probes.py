@@ -35,9 +35,9 @@ Each row is printed as one JSON line; none of these variants is the default (see
         easy questions), so NOISE 0.5 is the hard case: a judge that guesses on the hard triplets
     python benchmarks/bench_guidance_probes.py consistency banking77,hwu64 0,1,2,3,4,5,6,7 0.1,0.3,0.5
         the guard's second test on stage 1's answers (1,024 triplets, the control test taken as passed, NOISE the
-        judge's error on the hard questions): the held-out test's verdict (the product's) and a calibrated alternative
-        not adopted, the answers' consistency between nearby anchors (benchmarks/answer_consistency.py), on the same
-        answers
+        judge's error on the hard questions): the guard's two halves on the same answers, the answers' consistency
+        between nearby anchors (hercules.guidance.consistency) and the adapter's held-out z, at 5% (the guard until
+        session 12) and 1% (since), and the guard's verdict (either passes)
     python benchmarks/bench_guidance_probes.py k p1024t1,p4096t1,p1024t4,avg-cos,avg-euc
         stage 2 alone (5 seeds): pPAIRStTREES = budget and number of Ward trees (median k); avg-*: average linkage
 """
@@ -348,30 +348,20 @@ def part_links(sets: list[str], seeds: list[int], noise: float, variants: list[s
 
 
 def part_consistency(sets: list[str], seeds: list[int], noises: list[float]) -> None:
-    from answer_consistency import answer_consistency
-
     Guide.check_judge = lambda self, X: True  # a judge right on easy questions: the guard's first test passed
+    keys = ("answered", "heldout", "unadapted", "heldout_z", "consistency", "consistency_pairs", "consistency_z", "applied")
     for name in sets:
         df, X = vectors(name)
         col, k = SETS[name][1][0], SETS[name][2][0]
         for noise in noises:
             for seed in seeds:
-                t0, g = (
-                    time.perf_counter(),
-                    Guide(LabelJudge(df[col].to_numpy(), noise=noise, seed=seed), GuideConfig(random_state=seed)),
-                )
+                t0 = time.perf_counter()
+                g = Guide(LabelJudge(df[col].to_numpy(), noise=noise, seed=seed), GuideConfig(random_state=seed))
                 g.perspective(X, k)
-                t, rng = g.report["triplets"], np.random.default_rng(seed)
-                c = answer_consistency(X, g.answers, soft_assign(X, k, rng).labels, rng)
-                row = {
-                    "set": name,
-                    "noise": noise,
-                    "seed": seed,
-                    "answered": t.get("answered"),
-                    "heldout_passed": t.get("applied"),
-                }
-                row |= {"heldout": t.get("heldout"), "unadapted": t.get("unadapted"), "agree": round(c.agree, 3)}
-                row |= {"pairs": c.pairs, "consistency_z": round(c.z, 2), "consistency_passed": bool(c.z > Z_ONE_SIDED)}
+                t = g.report["triplets"]
+                row = {"set": name, "noise": noise, "seed": seed, **{key: t.get(key) for key in keys}}
+                row |= {"heldout_5pct": t["heldout_z"] > Z_ONE_SIDED, "heldout_1pct": t["heldout_z"] > 2.326}
+                row |= {"consistency_passed": t["consistency_z"] > Z_ONE_SIDED}
                 print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
 
 

@@ -125,6 +125,48 @@ def test_held_out_test_repeats_its_splits_and_hears_a_judge_the_vectors_miss():
     assert gains[0.0] > 0.05 and gains[0.0] > gains[0.5] + 0.05, gains
 
 
+def test_consistency_hears_a_judge_and_not_a_coin():
+    """Half of the guard's second test: answers of a judge that knows the topics choose the same side of a border for
+    nearby anchors far more often than half; a coin's about 5% of the time (the null is simulated, so calibrated)."""
+    from hercules.guidance.consistency import answer_consistency, buddies
+    from hercules.guidance.select import entropy_triplets, oriented, soft_assign
+
+    df, X = distractor_set()
+    zs: dict[float, list[float]] = {0.0: [], 0.5: []}
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        sa = soft_assign(X, 6, rng)
+        questions = entropy_triplets(sa, 300, rng).questions
+        for noise in zs if seed < 5 else (0.5,):
+            T = oriented(questions, LabelJudge(df.topic.to_numpy(), noise=noise, seed=seed).triplets(questions))
+            c = answer_consistency(X, T, sa.labels, np.random.default_rng(seed))
+            assert c.pairs > 50
+            zs[noise].append(c.z)
+    coin = np.array(zs[0.5])
+    assert min(zs[0.0]) > 1.645 and np.mean(zs[0.0]) > 3.0, zs  # a judge that knows passes on every seed
+    assert (coin > 1.645).sum() <= 3 and abs(coin.mean()) < 0.6, zs  # a coin about 5% of the time (1 of 20 expected)
+    b = buddies(np.eye(4, dtype=np.float32) + 0.1, np.arange(4), np.array([7, 7, 3, 9]))
+    assert b.tolist() == [1, 0, -1, -1]  # a buddy only on the same border
+
+
+def test_a_judge_guessing_on_hard_questions_reshapes_nothing():
+    """Right on the control questions (taken as passed here), a coin on the hard ones: neither half of the second
+    test hears it, the adapter is not applied, and the report says why."""
+    from hercules.guidance.stage import Guide
+
+    df, X = distractor_set()
+    real = Guide.check_judge
+    Guide.check_judge = lambda self, X: True  # type: ignore[method-assign]
+    try:
+        m = Hercules([6], guide="labels:topic:0.5", guide_triplets=512, progress=False).fit(df, embeddings=X)
+    finally:
+        Guide.check_judge = real  # type: ignore[method-assign]
+    report = m.encoder_.guidance_
+    t = report["triplets"]
+    assert t["applied"] is False and m.encoder_.adapter_ is None, t
+    assert t["consistency_z"] < 1.645 and t["heldout_z"] < 2.326 and any("guesses" in w for w in report["warnings"])
+
+
 def test_pair_answers_choose_k():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 12, 1200)

@@ -1,4 +1,4 @@
-"""A probe of issue 16 (session 12), not the product's guard: does the judge answer the hard questions better than a coin?
+"""Half of the guard's second test: does the judge answer the hard questions better than a coin?
 
 Each answered triplet says on which side of a border between two clusters its anchor belongs. Two anchors near each
 other on the same border mostly belong on the same side, so a judge that knows the answers tends to choose the same
@@ -6,10 +6,11 @@ cluster for both; a judge that guesses (or follows the candidates' order, which 
 of the time whatever the data. The statistic is the share of answers that choose the same cluster as the answer of
 their nearest other anchor on the same border (cosine in the vectors asked about); its null distribution is exact:
 the same pairs with every answer replaced by a fair coin, simulated. No model is fitted, so the test is as calibrated
-as the coin (the product's held-out test passed a coin on the hard questions in 4 of 16 runs: the answers of a fold
-share one fitted adapter and its z treats them as independent). Not adopted: it is deaf to a judge whose sense the
-embedding's neighbourhoods do not share (a style judge on MiniLM's topic neighbours agrees with itself about half the
-time), the case guidance is for. ``bench_guidance_probes.py consistency`` measures both tests on the same answers.
+as the coin (the adapter's held-out test at the 5% level passed a coin on the hard questions in 4 of 12 runs: the
+answers of a fold share one fitted adapter and its z treats them as independent). It reads closeness from the
+embedding's own neighbourhoods, so it is deaf to a judge whose sense they do not share (a style judge on MiniLM's topic
+vectors); the held-out test hears that one, so the guard takes either (:mod:`hercules.guidance.stage`).
+``bench_guidance_probes.py consistency`` measures both on the same answers.
 """
 
 from __future__ import annotations
