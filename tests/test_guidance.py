@@ -147,6 +147,15 @@ def test_consistency_hears_a_judge_and_not_a_coin():
     assert (coin > 1.645).sum() <= 3 and abs(coin.mean()) < 0.6, zs  # a coin about 5% of the time (1 of 20 expected)
     b = buddies(np.eye(4, dtype=np.float32) + 0.1, np.arange(4), np.array([7, 7, 3, 9]))
     assert b.tolist() == [1, 0, -1, -1]  # a buddy only on the same border
+    import hercules.guidance.consistency as consistency
+
+    Y, one_border = np.random.default_rng(0).normal(size=(50, 4)), np.zeros(50, dtype=np.int64)
+    whole = buddies(Y, np.arange(50), one_border)
+    consistency._BLOCK, block = 7, consistency._BLOCK
+    try:  # a big border is searched in blocks of rows: the same buddies
+        assert (buddies(Y, np.arange(50), one_border) == whole).all() and (whole != np.arange(50)).all()
+    finally:
+        consistency._BLOCK = block
 
 
 def test_a_judge_guessing_on_hard_questions_reshapes_nothing():

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+_BLOCK = 2048
+
 
 @dataclass(frozen=True)
 class Consistency:
@@ -38,9 +40,10 @@ def buddies(X: np.ndarray, anchors: np.ndarray, border: np.ndarray) -> np.ndarra
         idx = order[s:e]
         A = X[anchors[idx]].astype(np.float64)
         A /= np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
-        S = A @ A.T
-        np.fill_diagonal(S, -np.inf)
-        out[idx] = idx[S.argmax(1)]
+        for c in range(0, len(idx), _BLOCK):  # blocks of rows: a border with many anchors stays O(block x size)
+            S = A[c : c + _BLOCK] @ A.T
+            S[np.arange(len(S)), c + np.arange(len(S))] = -np.inf
+            out[idx[c : c + _BLOCK]] = idx[S.argmax(1)]
     return out
 
 

@@ -173,8 +173,8 @@ class Guide:
                 f"the judge's answers to the hard questions are not distinguishable from guesses: nearby anchors on the "
                 f"same border got the same side {c.agree:.0%} of the time ({c.pairs} pairs; a coin 50%, z {c.z:.2f}), and "
                 f"an adapter learned from them predicts held-out answers {held.mean():.1%} of the time against "
-                f"{base.mean():.1%} unadapted (z {z_held:.2f}); the vectors are left as they are (the answers still "
-                "link items in the clustering space)"
+                f"{base.mean():.1%} unadapted (z {z_held:.2f}); the vectors are left as they are (with guide_links, the "
+                "answers still link their items in a UMAP clustering space)"
             )
             return None
         return W
@@ -183,7 +183,7 @@ class Guide:
         """Stage 1's answers as item pairs for the clustering space's neighbour graph: (anchor, closer) joined,
         (anchor, farther) cut; None without answers (no budget, or the control questions found a coin).
 
-        Not gated by the held-out test: each answer only places its own anchor, one of two clusters it lies
+        Not gated by the second test (hard questions): each answer only places its own anchor, one of two clusters it lies
         between, so a judge guessing on hard questions moves items between two plausible clusters (measured: a coin
         on the hard triplets, Banking77 +0.000 NMI, HWU64 +0.003 over 8 seeds), while a good one places them right and its
         neighbours follow (``bench_guidance_probes.py links``)."""
