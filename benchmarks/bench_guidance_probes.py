@@ -329,8 +329,14 @@ def part_guard(sets: list[str], seeds: list[int], noises: list[float], repeats: 
                     print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
 
 
+def controls_passed() -> None:
+    """Every judge passes the control questions from here on: a judge right on easy questions, NOISE its error on
+    the hard ones (the links and consistency probes)."""
+    Guide.check_judge = lambda self, X: True
+
+
 def part_links(sets: list[str], seeds: list[int], noise: float, variants: list[str]) -> None:
-    Guide.check_judge = lambda self, X: True  # a judge right on easy questions: the guard's first test passed
+    controls_passed()
     for name in sets:
         df, X = vectors(name)
         _, cols, levels = SETS[name]
@@ -348,7 +354,7 @@ def part_links(sets: list[str], seeds: list[int], noise: float, variants: list[s
 
 
 def part_consistency(sets: list[str], seeds: list[int], noises: list[float]) -> None:
-    Guide.check_judge = lambda self, X: True  # a judge right on easy questions: the guard's first test passed
+    controls_passed()
     keys = ("answered", "heldout", "unadapted", "heldout_z", "consistency", "consistency_pairs", "consistency_z", "applied")
     for name in sets:
         df, X = vectors(name)

@@ -70,10 +70,10 @@ def fit_space(
     space built on a neighbour graph (:meth:`hercules.guidance.Guide.links`)."""
     t0 = time.perf_counter()
     space = make_space(method, len(vectors))
+    if links is not None:
+        space.set_links(*links)
     if space.is_identity:
         return space, None, 0.0
-    if links is not None and hasattr(space, "set_links"):
-        space.set_links(*links)
     emit(on_progress, ProgressEvent("space", message=f"clustering space ({space.method}) of {len(vectors):,} items"))
     space_vectors = (engine or LocalEngine()).fit_space(space, vectors, random_state)
     return space, space_vectors, time.perf_counter() - t0
@@ -111,7 +111,7 @@ def fit_state(
         links = None if guide is None else guide.links()
         space, space_vectors, t_space = fit_space(vectors, params.get("space", "none"), random_state, on_progress, engine, links)
         if links is not None:
-            guide.report["triplets"]["links"] = len(links[0]) if getattr(space, "links_", None) is not None else 0
+            guide.report["triplets"]["links"] = 0 if space.links_ is None else len(space.links_[0])
         builder = LevelBuilder(
             BuildConfig.from_params(params, policy),
             labeler,

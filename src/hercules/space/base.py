@@ -16,11 +16,17 @@ class ClusteringSpace:
     """Base class; ``method`` names the space in results and in ``Hercules(space=...)``."""
 
     method: str = ""
+    #: Item pairs (join, cut) a judge answered about, for a space built on a neighbour graph (:meth:`set_links`).
+    links_: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def is_identity(self) -> bool:
         """True when clustering runs on the level-0 vectors themselves."""
         return False
+
+    def set_links(self, join: np.ndarray, cut: np.ndarray) -> None:
+        """Before the fit: item pairs to join and to cut in the space's neighbour graph; a space without one (the
+        identity) ignores them and keeps ``links_`` None."""
 
     def fit_transform(self, X: np.ndarray, random_state: int | None = 0) -> np.ndarray:
         raise NotImplementedError

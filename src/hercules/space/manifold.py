@@ -67,7 +67,6 @@ class ManifoldSpace(ClusteringSpace):
         #: The fit's fuzzy neighbour graph over ``fit_idx_`` (in memory only: the coarse levels read it during the fit).
         self.graph_: sp.csr_matrix | None = None
         self.fit_idx_: np.ndarray | None = None
-        #: Item pairs (join, cut) a judge has answered about, written into the fit's graph (:meth:`set_links`).
         self.links_: tuple[np.ndarray, np.ndarray] | None = None
 
     def set_links(self, join: np.ndarray, cut: np.ndarray) -> None:
