@@ -8,11 +8,12 @@
     python benchmarks/bench_guidance.py curves-adapter  # the same on precomputed vectors (adapter alone), + HWU64
     python benchmarks/bench_guidance.py k          # stage 2 alone: k chosen from 1,024 pair answers, 5 seeds
     python benchmarks/bench_guidance.py k-guided   # stage 2 after stage 1 with the same judge (as levels='guided'), 5 seeds
+    python benchmarks/bench_guidance.py select 0,1,2,3,4,5,6,7  # how the rounds pick anchors: entropy / margin / both, by seed
     python benchmarks/bench_guidance.py guided     # levels="guided" end to end: level 1's k and NMI
     python benchmarks/bench_guidance.py llm        # the embedded Qwen2.5-Coder-1.5B as judge, 256 triplets
 
 Every fit uses the default clustering space (space="auto": UMAP 5-d). Data: $HERCULES_DATA (default
-/work/shared/data) with banking77/test.csv and hwu64/hwu64.csv. Results: benchmarks/out/guidance_{labels,seeds,links,curves,curves_adapter,k,k_guided,llm}.{md,json}.
+/work/shared/data) with banking77/test.csv and hwu64/hwu64.csv. Results: benchmarks/out/guidance_{labels,seeds,links,select,curves,curves_adapter,k,k_guided,llm}.{md,json}.
 """
 
 from __future__ import annotations
@@ -174,6 +175,27 @@ def part_links(seeds: tuple[int, ...]) -> None:
     write("guidance_links", {"machine": machine(), "fits": rows}, md + "\n")
 
 
+def part_select(seeds: tuple[int, ...]) -> None:
+    """The default (90% judge, 1,024 triplets, from the texts) by how its two rounds choose anchors: ClusterLLM's entropy
+    in both (until session 12), margin in both, entropy then margin (the default since session 13); no guide, by seed."""
+    import dataclasses
+
+    from hercules.guidance.stage import GuideConfig
+
+    base = GuideConfig.from_params.__func__
+    rows = []
+    for seed in seeds:
+        for name, guide in (("banking77", "labels:category:0.1"), ("hwu64", "labels:intent:0.1")):
+            rows.append(fit(name, None, seed=seed, texts=True)[0])
+            for by in (("entropy",), ("margin",), ("entropy", "margin")):
+                GuideConfig.from_params = classmethod(lambda cls, p, by=by: dataclasses.replace(base(cls, p), select=by))
+                rows.append(fit(name, guide, seed=seed, texts=True)[0] | {"select": "+".join(by)})
+            GuideConfig.from_params = classmethod(base)
+    md = "## 90% label judge, 1,024 triplets, from the texts: no guide / anchors by entropy / margin / entropy then margin (default), by seed\n\n"
+    md += table(rows, ["seed", "select"] + COLS + ["answered", "guide_s", "seconds"])
+    write("guidance_select", {"machine": machine(), "fits": rows}, md + "\n")
+
+
 def part_curves(texts: bool = True) -> None:
     """Judge accuracy 100/90/80/70% and budgets 256/1,024/4,096 on Banking77. ``texts``: the default pipeline from
     the texts (MiniLM fine-tuned + adapter); else on the cached vectors (the linear adapter alone, ``curves-adapter``)."""
@@ -246,6 +268,7 @@ if __name__ == "__main__":
         "labels": part_labels,
         "seeds": lambda: part_seeds(tuple(int(s) for s in sys.argv[2].split(",")) if len(sys.argv) > 2 else (0, 1, 2)),
         "links": lambda: part_links(tuple(int(s) for s in sys.argv[2].split(","))),
+        "select": lambda: part_select(tuple(int(s) for s in sys.argv[2].split(","))),
         "curves": part_curves,
         "curves-adapter": lambda: part_curves(False),
         "k": part_k,

@@ -59,7 +59,7 @@ from hercules.clustering.kmeans import kmeans
 from hercules.guidance import pairs as pairs_mod
 from hercules.guidance.adapter import apply_adapter, choose_l2, fit_adapter
 from hercules.guidance.judge import LabelJudge
-from hercules.guidance.select import entropy_triplets, oriented, soft_assign
+from hercules.guidance.select import border_triplets, oriented, soft_assign
 from hercules.guidance.stage import Z_ONE_SIDED, Guide, GuideConfig, heldout_z
 from hercules.space import make_space
 
@@ -96,7 +96,7 @@ def stage1(X, judge, k, seed, cand="central", augment=False, budget=1024, rounds
         if cand == "medoid":
             tr = medoid_triplets(sa, budget // rounds, rng, asked)
         else:
-            tr = entropy_triplets(sa, budget // rounds, rng, exclude=asked, X=Xa if cand == "nearest" else None)
+            tr = border_triplets(sa, budget // rounds, rng, exclude=asked, X=Xa if cand == "nearest" else None)
         answers = judge.triplets(tr.questions)
         asked = np.concatenate([asked, tr.questions[:, 0]])
         T = np.concatenate([T, oriented(tr.questions, answers)])
@@ -185,7 +185,7 @@ def part_iter(sets: list[str], seeds: list[int]) -> None:
             T, rng = g.answers, g.rng
             X1 = tuned_embedder(finetune(base, texts, T, seed, progress=False), base, progress=False).embed(texts)
             X1 = apply_adapter(X1, fit_adapter(X1, T, l2=g.report["triplets"]["l2"]).W)
-            tr = entropy_triplets(soft_assign(X1, levels[0], rng), 512, rng, exclude=T[:, 0])
+            tr = border_triplets(soft_assign(X1, levels[0], rng), 512, rng, exclude=T[:, 0])
             T = np.concatenate([T, oriented(tr.questions, judge.triplets(tr.questions))])
             X2 = tuned_embedder(finetune(base, texts, T, seed, progress=False), base, progress=False).embed(texts)
             l2, held, b = choose_l2(X2, T, rng)
@@ -281,7 +281,7 @@ def part_heldout(name: str, variants: list[str], seed: int) -> None:
     col, k = SETS[name][1][0], SETS[name][2][0]
     texts, truth_codes = df.text.tolist(), LabelJudge(df[col].to_numpy()).codes
     judge, rng = LabelJudge(df[col].to_numpy(), noise=NOISE, seed=seed), np.random.default_rng(seed)
-    tr = entropy_triplets(soft_assign(X, k, rng), 1024, rng)
+    tr = border_triplets(soft_assign(X, k, rng), 1024, rng)
     T = oriented(tr.questions, judge.triplets(tr.questions))
     right = truth_codes[T[:, 0]] == truth_codes[T[:, 1]]  # is the judge's answer the true one
     test = rng.permutation(len(T)) % 3 == 0

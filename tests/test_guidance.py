@@ -65,6 +65,31 @@ def test_label_judge_reshapes_the_space_and_predict_uses_it(tmp_path):
     assert (loaded.predict(embeddings=X) == guided.labels_).mean() > 0.95
 
 
+def test_levels_above_a_guided_level_group_by_the_vectors_before_guidance(monkeypatch):
+    """The judge shapes level 1; level 2 groups the level-1 clusters by their item means in the vectors as they were
+    before guidance (not in the adapted space), and unguided fits never take that path."""
+    import hercules.pipeline.builder as builder
+    from hercules.pipeline.coarse import coarse_prior
+
+    # the grouping itself: node means in ``prior`` decide, centroids are weighted means in the node space
+    prior = np.repeat(np.array([[1, 0], [0, 1], [1, 0.1], [0.1, 1]], dtype=np.float32), 5, axis=0)
+    item_nodes = np.repeat(np.arange(4), 5)
+    space = np.array([[0.0], [0.1], [5.0], [5.1]], dtype=np.float32)  # the space pairs 0-1 and 2-3
+    got = coarse_prior(prior, item_nodes, space, np.array([1.0, 1.0, 1.0, 3.0]), 2, np.random.default_rng(0))
+    assert got.labels[0] == got.labels[2] != got.labels[1] == got.labels[3]  # prior pairs 0-2 and 1-3
+    np.testing.assert_allclose(sorted(got.centroids.ravel()), [2.5, (0.1 + 3 * 5.1) / 4], rtol=1e-5)
+
+    seen: list[np.ndarray] = []
+    real = builder.coarse_prior
+    monkeypatch.setattr(builder, "coarse_prior", lambda p, *a: seen.append(p) or real(p, *a))
+    df, X = distractor_set()
+    Hercules([6, 2], progress=False).fit(df, embeddings=X)
+    assert seen == []
+    guided = Hercules([6, 2], guide="labels:topic:0.1", guide_triplets=256, progress=False).fit(df, embeddings=X)
+    assert guided.encoder_.guidance_["triplets"]["applied"]
+    assert len(seen) == 1 and np.array_equal(seen[0], X) and not np.allclose(guided.embeddings_, X)
+
+
 def test_answers_join_anchors_to_their_closer_item_in_the_space():
     """guide_links: each answered anchor is joined to the item the judge chose in the UMAP space's neighbour graph,
     so more anchors end in the same cluster as that item than with the adapter alone; the report counts the links."""
@@ -104,16 +129,38 @@ def test_guard_rejects_a_random_judge():
     assert (coin.labels_ == base.labels_).all()  # never worse than no guidance: the same clustering
 
 
+def test_margin_anchors_lie_between_two_clusters_and_get_answered():
+    """Anchors by margin sit on the border of the two clusters the triplet asks about; entropy also picks items
+    lost among several clusters (a grid's corners between four), where neither candidate may be right: a label
+    judge answers more of the margin questions."""
+    from hercules.guidance.select import border_triplets, soft_assign
+
+    rng = np.random.default_rng(0)
+    centres = np.array([(i, j) for i in range(4) for j in range(4)], dtype=np.float64) * 4.0
+    y = rng.integers(0, 16, 4000)
+    X = (centres[y] + rng.normal(scale=1.3, size=(4000, 2))).astype(np.float32)
+    rates = {"margin": [], "entropy": []}
+    for seed in range(3):
+        sa = soft_assign(X, 16, np.random.default_rng(seed))
+        assert ((sa.margin >= 0) & (sa.margin <= 1)).all()
+        for by in rates:
+            q = border_triplets(sa, 200, np.random.default_rng(seed), by=by).questions
+            rates[by].append(float((LabelJudge(y).triplets(q) >= 0).mean()))
+    assert np.mean(rates["margin"]) > np.mean(rates["entropy"]) + 0.05, rates
+    with pytest.raises(ValueError, match="margin"):
+        border_triplets(sa, 10, rng, by="distance")
+
+
 def test_held_out_test_repeats_its_splits_and_hears_a_judge_the_vectors_miss():
     """The guard's held-out estimate: each answer's share of the repeated splits in which an adapter not trained on it
     predicts it; answers that follow the topics (not the distractor the raw vectors also see) are predicted better
     than by the raw vectors, answers flipped at random are not."""
     from hercules.guidance.adapter import choose_l2
-    from hercules.guidance.select import entropy_triplets, oriented, soft_assign
+    from hercules.guidance.select import border_triplets, oriented, soft_assign
 
     df, X = distractor_set()
     rng = np.random.default_rng(0)
-    questions = entropy_triplets(soft_assign(X, 6, rng), 300, rng).questions
+    questions = border_triplets(soft_assign(X, 6, rng), 300, rng).questions
     gains = {}
     for noise in (0.0, 0.5):
         T = oriented(questions, LabelJudge(df.topic.to_numpy(), noise=noise, seed=1).triplets(questions))
@@ -129,14 +176,14 @@ def test_consistency_hears_a_judge_and_not_a_coin():
     """Half of the guard's second test: answers of a judge that knows the topics choose the same side of a border for
     nearby anchors far more often than half; a coin's about 5% of the time (the null is simulated, so calibrated)."""
     from hercules.guidance.consistency import answer_consistency, buddies
-    from hercules.guidance.select import entropy_triplets, oriented, soft_assign
+    from hercules.guidance.select import border_triplets, oriented, soft_assign
 
     df, X = distractor_set()
     zs: dict[float, list[float]] = {0.0: [], 0.5: []}
     for seed in range(20):
         rng = np.random.default_rng(seed)
         sa = soft_assign(X, 6, rng)
-        questions = entropy_triplets(sa, 300, rng).questions
+        questions = border_triplets(sa, 300, rng).questions
         for noise in zs if seed < 5 else (0.5,):
             T = oriented(questions, LabelJudge(df.topic.to_numpy(), noise=noise, seed=seed).triplets(questions))
             c = answer_consistency(X, T, sa.labels, np.random.default_rng(seed))

@@ -1,12 +1,21 @@
-"""Which triplets to ask (ClusterLLM's entropy-based selection) and the guard's control triplets.
+"""Which triplets to ask (anchors on the clusters' borders, as in ClusterLLM) and the guard's control triplets.
 
 A rough k-means of the current vectors gives every item a soft assignment over its ``top``
-nearest clusters (Student-t kernel, as in DEC / ClusterLLM). Items whose assignment is most
-ambiguous (highest entropy) are the anchors worth asking about; the two candidates are central
-members of the anchor's two nearest clusters, so the answer says on which side of that border
-the anchor belongs. Control triplets are the opposite: an anchor, its nearest neighbour and a far
-item; any sensible sense of "closer" agrees with the embedding there, so a judge's agreement with
-it estimates the judge's accuracy (whatever perspective the judge takes).
+nearest clusters (Student-t kernel, as in DEC / ClusterLLM). The anchors worth asking about are
+the items on a border: the two candidates are central members of the anchor's two nearest
+clusters, so the answer says on which side of that border the anchor belongs.
+
+Two ways to say "on a border": *entropy* over the ``top`` nearest clusters (ClusterLLM's) also picks items
+lost among several clusters, which sample the judge's perspective broadly; *margin* (the second-nearest
+cluster's probability over the nearest's, 1 = exactly between the two: margin sampling in active learning)
+picks items on one border, whose true cluster is more often one of the two asked about (a label judge answered
+29% of HWU64's entropy questions, 46% by margin). The guide's first round, on the raw vectors, uses entropy,
+later rounds on the adapted space margin (``GuideConfig.select``; measured in
+``benchmarks/out/guidance_select.md``, session 13).
+
+Control triplets are the opposite: an anchor, its nearest neighbour and a far item; any sensible sense of
+"closer" agrees with the embedding there, so a judge's agreement with it estimates the judge's accuracy
+(whatever perspective the judge takes).
 
 Candidate order is shuffled (seeded) so a judge that always answers "the first" scores chance.
 """
@@ -29,6 +38,13 @@ class SoftAssignment:
     prob: np.ndarray  # (n, top)
     entropy: np.ndarray  # (n,)
     dist: np.ndarray  # (n,) squared distance to own centroid
+
+    @property
+    def margin(self) -> np.ndarray:
+        """The second-nearest cluster's probability over the nearest's: 1 on the border between them, 0 deep inside."""
+        if self.prob.shape[1] < 2:
+            return np.zeros(len(self.prob))
+        return self.prob[:, 1] / self.prob[:, 0]
 
 
 def soft_assign(X: np.ndarray, k: int, rng: np.random.Generator, top: int = 5) -> SoftAssignment:
@@ -98,19 +114,26 @@ def _nearest_member(X: np.ndarray, pools: list[np.ndarray], clusters: np.ndarray
     return out
 
 
-def entropy_triplets(
+BORDER_SCORES = ("margin", "entropy", "both")
+
+
+def border_triplets(
     sa: SoftAssignment,
     n_questions: int,
     rng: np.random.Generator,
     exclude: np.ndarray | None = None,
     X: np.ndarray | None = None,
+    by: str = "margin",
 ) -> Triplets:
-    """The ``n_questions`` most ambiguous anchors (not in ``exclude``), each against its two nearest clusters.
+    """The ``n_questions`` anchors most on a border (``by`` margin or entropy; not in ``exclude``), each against its
+    two nearest clusters.
 
     With ``X``, each candidate is the anchor's nearest neighbour in that cluster; without, a random central member.
     """
+    if by not in BORDER_SCORES:
+        raise ValueError(f"anchors are chosen by one of {BORDER_SCORES}, got {by!r}")
     k = int(sa.nearest.max()) + 1
-    order = np.argsort(-sa.entropy, kind="stable")
+    order = _anchor_order(sa, by)
     if exclude is not None and len(exclude):
         order = order[~np.isin(order, exclude)]
     anchors = order[:n_questions]
@@ -124,6 +147,15 @@ def entropy_triplets(
         c = _pick(pools, sa.nearest[anchors, 1], rng, anchors)
     questions, swap = _shuffle(anchors, b, c, rng)
     return Triplets(questions, swap.astype(np.int8))
+
+
+def _anchor_order(sa: SoftAssignment, by: str) -> np.ndarray:
+    """Items, best anchor first: by margin, by entropy, or "both" (the two rankings taken in turn, each item once)."""
+    if by != "both":
+        return np.argsort(-(sa.margin if by == "margin" else sa.entropy), kind="stable")
+    turns = np.stack([_anchor_order(sa, "margin"), _anchor_order(sa, "entropy")], axis=1).ravel()
+    _, first = np.unique(turns, return_index=True)
+    return turns[np.sort(first)]
 
 
 def control_triplets(X: np.ndarray, n_questions: int, rng: np.random.Generator) -> Triplets:

@@ -32,7 +32,7 @@ from hercules.guidance.adapter import apply_adapter, choose_l2, fit_adapter
 from hercules.guidance.consistency import answer_consistency
 from hercules.guidance.judge import Judge
 from hercules.guidance.pairs import choose_k_by_pairs
-from hercules.guidance.select import control_triplets, entropy_triplets, oriented, soft_assign
+from hercules.guidance.select import border_triplets, control_triplets, oriented, soft_assign
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ class GuideConfig:
     random_state: int | None = 0
     tune: bool = True  # fine-tune a sentence-transformers text embedder (then the adapter on its vectors)
     links: bool = True  # the answers also join (anchor, closer) and cut (anchor, farther) in the space's graph
+    # how each round picks its anchors (the last repeats): round 1 on the raw vectors by ClusterLLM's entropy, which
+    # samples the judge's perspective broadly; later rounds on the adapted space by margin, on its borders (select.py)
+    select: tuple[str, ...] = ("entropy", "margin")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> GuideConfig:
@@ -148,7 +151,9 @@ class Guide:
         W, l2 = None, 0.01
         for r in range(rounds):
             n = cfg.triplets // rounds + (cfg.triplets % rounds if r == rounds - 1 else 0)
-            tr = entropy_triplets(soft_assign(apply_adapter(X, W), k, self.rng), n, self.rng, exclude=asked)
+            sa = soft_assign(apply_adapter(X, W), k, self.rng)
+            by = cfg.select[min(r, len(cfg.select) - 1)]
+            tr = border_triplets(sa, n, self.rng, exclude=asked, by=by)
             answers = self.judge.triplets(tr.questions)
             asked = np.concatenate([asked, tr.questions[:, 0]])
             T = np.concatenate([T, oriented(tr.questions, answers)])

@@ -26,7 +26,7 @@ from hercules.common.progress import ProgressCallback, ProgressEvent, emit
 from hercules.data.dataset import Dataset, InputError
 from hercules.hierarchy.tree import ClusterLabel, Hierarchy, Level
 from hercules.labeling.base import Labeler, LevelContext, LevelLabels
-from hercules.pipeline.coarse import better_grouping, coarse_cluster, item_level_grouping, judged_by_graph
+from hercules.pipeline.coarse import better_grouping, coarse_cluster, coarse_prior, item_level_grouping, judged_by_graph
 from hercules.pipeline.policy import LevelPolicy
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ class LevelBuilder:
         self.space_items: np.ndarray | None = None
         self.items0: np.ndarray | None = None  # level-0 vectors, for the coarse levels (pipeline.coarse)
         self.item_graph: tuple[np.ndarray, Any] | None = None  # (rows, graph): the space's neighbour graph, ditto
+        self.prior_items: np.ndarray | None = None  # guided fits: level-0 vectors before guidance (levels >= 2 group by them)
         self.llm_stats: list[dict[str, Any]] = []
 
     def build(
@@ -200,6 +201,10 @@ class LevelBuilder:
     def _cluster(self, t: int, k: int, nodes: _Nodes, rng: np.random.Generator) -> KMeansResult:
         cfg = self.config
         weights = nodes.sizes.astype(np.float64) if (cfg.weighted and t > 1) else None
+        if self.prior_items is not None and cfg.representation == "direct" and t > 1:
+            assert nodes.item_labels is not None
+            w = np.ones(len(nodes.sizes)) if weights is None else weights
+            return coarse_prior(self.prior_items, nodes.item_labels, nodes.vectors, w, k, rng)
         if self.in_space and cfg.representation == "direct" and t > 1:
             assert self.items0 is not None and nodes.item_labels is not None
             coarse = coarse_cluster(

@@ -102,7 +102,7 @@ def fit_state(
         encoder.wrap_text = engine.wrap_embedder
         vectors = encoder.fit_transform(ds, embeddings)
         t_embed = time.perf_counter() - t0
-        guide = make_guide(params, ds, labeler)
+        guide, unguided = make_guide(params, ds, labeler), vectors
         if guide is not None:
             emit(on_progress, ProgressEvent("guide", message=f"asking the judge {guide.judge.name}"))
             t0 = time.perf_counter()
@@ -129,6 +129,8 @@ def fit_state(
                 builder.item_graph = (space.fit_idx_, space.graph_)
             else:
                 space.graph_ = None  # free it now (~6 MB at the 20,000-item fit sample)
+        if links is not None or vectors is not unguided:  # the judge shaped level 1; levels >= 2 group as before it
+            builder.prior_items = unguided
         built = builder.build(vectors, ds, random_state, space_vectors)
         membership = engine.membership(built.hierarchy, ds)  # Ray: Parquet parts from the label blocks
         engine.release(ds)  # Ray: texts kept on the cluster -> Parquet parts on the driver's disk
