@@ -177,7 +177,7 @@ def part_links(seeds: tuple[int, ...]) -> None:
 
 def part_select(seeds: tuple[int, ...]) -> None:
     """The default (90% judge, 1,024 triplets, from the texts) by how its two rounds choose anchors: ClusterLLM's entropy
-    in both (until session 12), margin in both, entropy then margin (the default since session 13); no guide, by seed."""
+    in both (until session 12), margin in both (the default since session 13), entropy then margin; no guide, by seed."""
     import dataclasses
 
     from hercules.guidance.stage import GuideConfig
@@ -191,7 +191,7 @@ def part_select(seeds: tuple[int, ...]) -> None:
                 GuideConfig.from_params = classmethod(lambda cls, p, by=by: dataclasses.replace(base(cls, p), select=by))
                 rows.append(fit(name, guide, seed=seed, texts=True)[0] | {"select": "+".join(by)})
             GuideConfig.from_params = classmethod(base)
-    md = "## 90% label judge, 1,024 triplets, from the texts: no guide / anchors by entropy / margin / entropy then margin (default), by seed\n\n"
+    md = "## 90% label judge, 1,024 triplets, from the texts: no guide / anchors by entropy / margin (default) / entropy then margin, by seed\n\n"
     md += table(rows, ["seed", "select"] + COLS + ["answered", "guide_s", "seconds"])
     write("guidance_select", {"machine": machine(), "fits": rows}, md + "\n")
 

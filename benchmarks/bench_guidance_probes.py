@@ -38,6 +38,10 @@ Each row is printed as one JSON line; none of these variants is the default (see
         judge's error on the hard questions): the guard's two halves on the same answers, the answers' consistency
         between nearby anchors (hercules.guidance.consistency) and the adapter's held-out z, at 5% (the guard until
         session 12) and 1% (since), and the guard's verdict (either passes)
+    python benchmarks/bench_guidance_probes.py select hwu64,banking77 0,1,2,3 entropy,margin,both,entropy+margin
+        how stage 1's rounds pick anchors (per round, joined by "+"; "both": the margin and entropy rankings in turn):
+        the answers as the default uses them (adapter, the probe's held-out test at 5%, and links), flat k-means at each
+        level's true k in the space; the default since session 13 is margin (GuideConfig.select)
     python benchmarks/bench_guidance_probes.py k p1024t1,p4096t1,p1024t4,avg-cos,avg-euc
         stage 2 alone (5 seeds): pPAIRStTREES = budget and number of Ward trees (median k); avg-*: average linkage
 """
@@ -83,7 +87,7 @@ def medoid_triplets(sa, n, rng, exclude):
     return Triplets(questions, swap.astype(np.int8))
 
 
-def stage1(X, judge, k, seed, cand="central", augment=False, budget=1024, rounds=2, force=False):
+def stage1(X, judge, k, seed, cand="central", augment=False, budget=1024, rounds=2, force=False, select=None):
     """Guide.perspective with the variant's options; returns (W or None, info, oriented answers)."""
     g = Guide(judge, GuideConfig(random_state=seed))
     if not g.check_judge(X):
@@ -96,7 +100,8 @@ def stage1(X, judge, k, seed, cand="central", augment=False, budget=1024, rounds
         if cand == "medoid":
             tr = medoid_triplets(sa, budget // rounds, rng, asked)
         else:
-            tr = border_triplets(sa, budget // rounds, rng, exclude=asked, X=Xa if cand == "nearest" else None)
+            by = (select or GuideConfig.select)[min(r, len(select or GuideConfig.select) - 1)]
+            tr = border_triplets(sa, budget // rounds, rng, exclude=asked, X=Xa if cand == "nearest" else None, by=by)
         answers = judge.triplets(tr.questions)
         asked = np.concatenate([asked, tr.questions[:, 0]])
         T = np.concatenate([T, oriented(tr.questions, answers)])
@@ -353,6 +358,25 @@ def part_links(sets: list[str], seeds: list[int], noise: float, variants: list[s
                 print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
 
 
+def part_select(sets: list[str], seeds: list[int], variants: list[str]) -> None:
+    """Stage 1 by how each round picks anchors (VARIANT: per-round scores joined by "+", e.g. entropy+margin), the
+    answers as the default uses them (adapter + links), flat k-means at each level's true k in the space."""
+    for name in sets:
+        df, X = vectors(name)
+        _, cols, levels = SETS[name]
+        for seed in seeds:
+            for v in variants:
+                t0, judge = time.perf_counter(), LabelJudge(df[cols[0]].to_numpy(), noise=NOISE, seed=seed)
+                W, info, T = stage1(X, judge, levels[0], seed, select=tuple(v.split("+")))
+                space = make_space("auto", len(X))
+                space.set_links(T[:, [0, 1]], T[:, [0, 2]])
+                Y = space.fit_transform(apply_adapter(X, W), seed)
+                row = {"set": name, "seed": seed, "select": v, **info}
+                for col, k in zip(cols, levels):
+                    row[col] = round(nmi(df[col], kmeans(Y, k, random_state=seed).labels), 4)
+                print(json.dumps(row | {"s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+
 def part_consistency(sets: list[str], seeds: list[int], noises: list[float]) -> None:
     controls_passed()
     keys = ("answered", "heldout", "unadapted", "heldout_z", "consistency", "consistency_pairs", "consistency_z", "applied")
@@ -412,6 +436,8 @@ if __name__ == "__main__":
         part_k(args[0].split(","))
     elif part == "consistency":
         part_consistency(args[0].split(","), ints(args[1]), [float(x) for x in args[2].split(",")])
+    elif part == "select":
+        part_select(args[0].split(","), ints(args[1]), args[2].split(","))
     elif part == "links":
         part_links(args[0].split(","), ints(args[1]), float(args[2]), args[3].split(","))
     else:

@@ -52,7 +52,7 @@ def test_label_judge_answers_with_known_noise():
 def test_label_judge_reshapes_the_space_and_predict_uses_it(tmp_path):
     df, X = distractor_set()
     base = Hercules([6], progress=False).fit(df, embeddings=X)
-    guided = Hercules([6], guide="labels:topic:0.1", guide_triplets=256, progress=False).fit(df, embeddings=X)
+    guided = Hercules([6], guide="labels:topic:0.1", guide_triplets=512, progress=False).fit(df, embeddings=X)
     report = guided.encoder_.guidance_
     assert report["control"]["reliable"] and report["triplets"]["applied"]
     assert guided.encoder_.adapter_.shape == (32, 32)
@@ -85,7 +85,7 @@ def test_levels_above_a_guided_level_group_by_the_vectors_before_guidance(monkey
     df, X = distractor_set()
     Hercules([6, 2], progress=False).fit(df, embeddings=X)
     assert seen == []
-    guided = Hercules([6, 2], guide="labels:topic:0.1", guide_triplets=256, progress=False).fit(df, embeddings=X)
+    guided = Hercules([6, 2], guide="labels:topic:0.1", guide_triplets=512, progress=False).fit(df, embeddings=X)
     assert guided.encoder_.guidance_["triplets"]["applied"]
     assert len(seen) == 1 and np.array_equal(seen[0], X) and not np.allclose(guided.embeddings_, X)
 
@@ -108,7 +108,7 @@ def test_answers_join_anchors_to_their_closer_item_in_the_space():
     for links in (False, True):
         Guide.links = spy  # type: ignore[method-assign]
         try:
-            m = Hercules([6], space="umap", guide="labels:topic:0.1", guide_triplets=256, guide_links=links, progress=False)
+            m = Hercules([6], space="umap", guide="labels:topic:0.1", guide_triplets=512, guide_links=links, progress=False)
             m.fit(df, embeddings=X)
         finally:
             Guide.links = real_links  # type: ignore[method-assign]

@@ -9,9 +9,10 @@ Two ways to say "on a border": *entropy* over the ``top`` nearest clusters (Clus
 lost among several clusters, which sample the judge's perspective broadly; *margin* (the second-nearest
 cluster's probability over the nearest's, 1 = exactly between the two: margin sampling in active learning)
 picks items on one border, whose true cluster is more often one of the two asked about (a label judge answered
-29% of HWU64's entropy questions, 46% by margin). The guide's first round, on the raw vectors, uses entropy,
-later rounds on the adapted space margin (``GuideConfig.select``; measured in
-``benchmarks/out/guidance_select.md``, session 13).
+29% of HWU64's entropy questions, 46% by margin). Every round picks by margin unless ``GuideConfig.select`` says
+otherwise (entropy, margin and entropy-then-margin end to end: ``benchmarks/out/guidance_select.md``, session 13;
+margin best on Banking77 and HWU64, the three within noise of each other on a synthetic set where the judge's sense
+is not the embedding's).
 
 Control triplets are the opposite: an anchor, its nearest neighbour and a far item; any sensible sense of
 "closer" agrees with the embedding there, so a judge's agreement with it estimates the judge's accuracy

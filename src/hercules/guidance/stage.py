@@ -52,9 +52,9 @@ class GuideConfig:
     random_state: int | None = 0
     tune: bool = True  # fine-tune a sentence-transformers text embedder (then the adapter on its vectors)
     links: bool = True  # the answers also join (anchor, closer) and cut (anchor, farther) in the space's graph
-    # how each round picks its anchors (the last repeats): round 1 on the raw vectors by ClusterLLM's entropy, which
-    # samples the judge's perspective broadly; later rounds on the adapted space by margin, on its borders (select.py)
-    select: tuple[str, ...] = ("entropy", "margin")
+    # how each round picks its anchors (the last repeats): by margin, on one border between two clusters; ("entropy",
+    # "margin") starts with ClusterLLM's entropy, a broader sample of the judge's perspective (select.py)
+    select: tuple[str, ...] = ("margin",)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> GuideConfig:
