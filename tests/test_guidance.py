@@ -75,9 +75,13 @@ def test_levels_above_a_guided_level_group_by_the_vectors_before_guidance(monkey
     prior = np.repeat(np.array([[1, 0], [0, 1], [1, 0.1], [0.1, 1]], dtype=np.float32), 5, axis=0)
     item_nodes = np.repeat(np.arange(4), 5)
     space = np.array([[0.0], [0.1], [5.0], [5.1]], dtype=np.float32)  # the space pairs 0-1 and 2-3
-    got = coarse_prior(prior, item_nodes, space, np.array([1.0, 1.0, 1.0, 3.0]), 2, np.random.default_rng(0))
-    assert got.labels[0] == got.labels[2] != got.labels[1] == got.labels[3]  # prior pairs 0-2 and 1-3
-    np.testing.assert_allclose(sorted(got.centroids.ravel()), [2.5, (0.1 + 3 * 5.1) / 4], rtol=1e-5)
+    import hercules.pipeline.coarse as coarse
+
+    for ward_limit in (coarse.MAX_WARD_NODES, 3):  # Ward of the means; k-means of them beyond the limit
+        monkeypatch.setattr(coarse, "MAX_WARD_NODES", ward_limit)
+        got = coarse_prior(prior, item_nodes, space, np.array([1.0, 1.0, 1.0, 3.0]), 2, np.random.default_rng(0))
+        assert got.labels[0] == got.labels[2] != got.labels[1] == got.labels[3]  # prior pairs 0-2 and 1-3
+        np.testing.assert_allclose(sorted(got.centroids.ravel()), [2.5, (0.1 + 3 * 5.1) / 4], rtol=1e-5)
 
     seen: list[np.ndarray] = []
     real = builder.coarse_prior

@@ -203,8 +203,7 @@ class LevelBuilder:
         weights = nodes.sizes.astype(np.float64) if (cfg.weighted and t > 1) else None
         if self.prior_items is not None and cfg.representation == "direct" and t > 1:
             assert nodes.item_labels is not None
-            w = np.ones(len(nodes.sizes)) if weights is None else weights
-            return coarse_prior(self.prior_items, nodes.item_labels, nodes.vectors, w, k, rng)
+            return coarse_prior(self.prior_items, nodes.item_labels, nodes.vectors, nodes.sizes, k, rng)
         if self.in_space and cfg.representation == "direct" and t > 1:
             assert self.items0 is not None and nodes.item_labels is not None
             coarse = coarse_cluster(
