@@ -151,6 +151,8 @@ def test_margin_anchors_lie_between_two_clusters_and_get_answered():
             q = border_triplets(sa, 200, np.random.default_rng(seed), by=by).questions
             rates[by].append(float((LabelJudge(y).triplets(q) >= 0).mean()))
     assert np.mean(rates["margin"]) > np.mean(rates["entropy"]) + 0.05, rates
+    both = border_triplets(sa, 20, rng, by="both").questions[:, 0]  # the two rankings in turn, no item twice
+    assert len(set(both)) == 20 and {np.argmax(sa.margin), np.argmax(sa.entropy)} <= set(both)
     with pytest.raises(ValueError, match="margin"):
         border_triplets(sa, 10, rng, by="distance")
 
