@@ -174,9 +174,14 @@ class Guide:
         info["applied"] = bool(c.z > Z_ONE_SIDED or z_held > Z_ONE_SIDED_1PCT)
         info["seconds"] = round(time.perf_counter() - t0, 2)
         if not info["applied"]:
+            same = (
+                f"nearby anchors on the same border got the same side {c.agree:.0%} of the time ({c.pairs} pairs; a coin "
+                f"50%, z {c.z:.2f})"
+                if c.pairs
+                else "no two answered anchors shared a border, so their consistency could not be tested"
+            )
             self._warn(
-                f"the judge's answers to the hard questions are not distinguishable from guesses: nearby anchors on the "
-                f"same border got the same side {c.agree:.0%} of the time ({c.pairs} pairs; a coin 50%, z {c.z:.2f}), and "
+                f"the judge's answers to the hard questions are not distinguishable from guesses: {same}, and "
                 f"an adapter learned from them predicts held-out answers {held.mean():.1%} of the time against "
                 f"{base.mean():.1%} unadapted (z {z_held:.2f}); the vectors are left as they are (with guide_links, the "
                 "answers still link their items in a UMAP clustering space)"
