@@ -208,12 +208,16 @@ def coarse_ward(
 ) -> KMeansResult:
     """Ward of the nodes at their level-0 item means (``items`` (n, d), ``item_nodes`` each item's node),
     weighted by their item counts; centroids are the clusters' weighted means in the space (``node_space``)."""
-    n_nodes = len(node_sizes)
+    w = node_sizes.astype(np.float64)
+    return _grouped(ward(_node_means(items, item_nodes, len(w), unit), k, w), node_space, w, k)
+
+
+def _node_means(items: np.ndarray, item_nodes: np.ndarray, n_nodes: int, unit: bool) -> np.ndarray:
+    """(n_nodes, d) float64 item mean per node, scaled to unit length when ``unit`` (comparing by angle)."""
     means = group_means(items, item_nodes, n_nodes).astype(np.float64)
     if unit:
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-    w = node_sizes.astype(np.float64)
-    return _grouped(ward(means, k, w), node_space, w, k)
+    return means
 
 
 def coarse_prior(
@@ -225,16 +229,14 @@ def coarse_prior(
 
     A judge answers questions about level 1's borders: its links and the adapter trained on them pull neighbouring
     level-1 clusters apart in the space, siblings included, which blurs what the levels above read there. HWU64, 90%
-    intent judge, the guided level-1 clusters grouped into its 18 scenarios (session 13, 8 seeds): in the guided space
-    0.739 NMI, k-means of the means before guidance 0.739-0.748 (one seed's three k-means runs: 0.714-0.768), Ward of
-    them 0.757 (0.746-0.776); end to end (``bench_guidance.py select``): Ward 0.757, k-means 0.739, the guided space
+    intent judge, the guided level-1 clusters grouped into its 18 scenarios (session 13, 8 seeds, offline): k-means of
+    the means before guidance 0.739-0.748 over four runs (one seed's runs: 0.714-0.768), Ward of them 0.757
+    (0.746-0.776); end to end (``bench_guidance.py select``): Ward 0.757, k-means 0.739, the guided space
     0.721, unguided 0.718. Unguided fits keep the space's grouping (the means' k-means there: 0.706 against 0.715)."""
     unit = unit_rows(prior)
     if len(node_sizes) <= MAX_WARD_NODES:
         return coarse_ward(prior, item_nodes, node_space, node_sizes, k, unit)
-    means = group_means(prior, item_nodes, len(node_sizes)).astype(np.float32)
-    if unit:
-        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    means = _node_means(prior, item_nodes, len(node_sizes), unit).astype(np.float32)
     w = node_sizes.astype(np.float64)
     labels = kmeans(means, k, sample_weight=w.astype(np.float32), random_state=rng, n_init=10).labels
     return _grouped(labels, node_space, w, k)
